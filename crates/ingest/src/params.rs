@@ -1,0 +1,116 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `[stage.params]` of an ingest stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestParams {
+    /// `csv`, `parquet` or `ndjson`; by default taken from the input's extension.
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// CSV field delimiter, one ASCII character.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: String,
+    /// CSV quote character, one ASCII character.
+    #[serde(default = "default_quote")]
+    pub quote: String,
+    /// Whether the first CSV line names the columns; without it they are `column_1`, ….
+    #[serde(default = "yes")]
+    pub header: bool,
+    /// Text values read as missing (exact match, after trimming spaces).
+    #[serde(default = "default_null_markers")]
+    pub null_markers: Vec<String>,
+    /// The source column holding the customer key; it becomes `customer_id`. Without
+    /// one (and without a `customer_id` column), a row key is generated from the row's
+    /// position in the source: `1`, `2`, ….
+    #[serde(default)]
+    pub id_column: Option<String>,
+    /// Whether each customer appears once (a customer table: a repeated key is an error)
+    /// or may appear in many rows (holdings, transactions).
+    #[serde(default = "yes")]
+    pub one_row_per_customer: bool,
+    /// Declared column types; undeclared columns are inferred from the whole file.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnType>,
+    /// `fail` stops at the first bad row; `quarantine` writes bad rows to the `rejects`
+    /// output with the reason and goes on.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// Rows per Arrow batch: the stage holds about one batch in memory.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+impl Default for IngestParams {
+    fn default() -> Self {
+        IngestParams {
+            format: None,
+            delimiter: default_delimiter(),
+            quote: default_quote(),
+            header: true,
+            null_markers: default_null_markers(),
+            id_column: None,
+            one_row_per_customer: true,
+            columns: BTreeMap::new(),
+            on_error: OnError::Fail,
+            batch_rows: default_batch_rows(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Parquet,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    String,
+    Int,
+    Float,
+    Bool,
+    Date,
+    Categorical,
+}
+
+impl ColumnType {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ColumnType::String => "text",
+            ColumnType::Int => "a whole number",
+            ColumnType::Float => "a finite number",
+            ColumnType::Bool => "a boolean (true/false, yes/no, Y/N, 1/0)",
+            ColumnType::Date => "a date (YYYY-MM-DD)",
+            ColumnType::Categorical => "a category",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    #[default]
+    Fail,
+    Quarantine,
+}
+
+fn default_delimiter() -> String {
+    ",".to_string()
+}
+fn default_quote() -> String {
+    "\"".to_string()
+}
+fn yes() -> bool {
+    true
+}
+fn default_null_markers() -> Vec<String> {
+    ["", "NA", "NULL"].map(String::from).to_vec()
+}
+fn default_batch_rows() -> usize {
+    64 * 1024
+}

@@ -1,0 +1,522 @@
+//! CSV and newline-delimited JSON: text records, typed cell by cell.
+//!
+//! Both are read twice when a column's type must be inferred (once to infer from every
+//! value, once to convert), and once otherwise. Records are parsed into a reused
+//! [`csv::ByteRecord`] so that memory stays at one batch whatever the file size.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{ArrayRef, StringBuilder};
+use arrow::record_batch::RecordBatch;
+use clientele_shared::parquet_io::ParquetSink;
+use clientele_shared::stage::StageContext;
+use csv::ByteRecord;
+
+use crate::columns::{parse_cell, Cell, ColumnBuilder, Inference};
+use crate::error::{IngestError, Location, RowProblem};
+use crate::params::IngestParams;
+use crate::table::{internal, IdRegistry, IdSource, OutputPlan, Rejects};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One record as the source gives it.
+#[derive(Default)]
+pub struct RawRecord {
+    pub at: Option<Location>,
+    pub fields: ByteRecord,
+    /// For JSON: which fields were JSON `null` or absent. Empty for CSV.
+    pub json_nulls: Vec<bool>,
+    /// Set when the source could not split the record into fields at all.
+    pub problem: Option<RowProblem>,
+}
+
+pub trait RecordSource {
+    fn header(&self) -> &[String];
+    /// Reads the next record into `rec`; `false` at the end.
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool, IngestError>;
+}
+
+fn open(path: &Path) -> Result<BufReader<File>, IngestError> {
+    let file = File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(BufReader::with_capacity(1 << 20, file))
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Skips a UTF-8 byte-order mark, as Excel and many bank exports write one.
+fn skip_bom(reader: &mut BufReader<File>, path: &Path) -> Result<(), IngestError> {
+    let head = reader.fill_buf().map_err(io_error(path))?;
+    if head.starts_with(BOM) {
+        reader.consume(BOM.len());
+    }
+    Ok(())
+}
+
+fn one_byte(value: &str, key: &'static str) -> Result<u8, IngestError> {
+    match value.as_bytes() {
+        [b] if b.is_ascii() => Ok(*b),
+        _ => Err(IngestError::Param {
+            key,
+            message: "must be exactly one ASCII character".to_string(),
+        }),
+    }
+}
+
+pub struct CsvSource {
+    path: PathBuf,
+    reader: csv::Reader<BufReader<File>>,
+    header: Vec<String>,
+    /// A headerless file's first record, read to count the columns, given back first.
+    first: Option<ByteRecord>,
+}
+
+impl CsvSource {
+    pub fn open(path: &Path, params: &IngestParams) -> Result<Self, IngestError> {
+        let mut file = open(path)?;
+        skip_bom(&mut file, path)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(one_byte(&params.delimiter, "delimiter")?)
+            .quote(one_byte(&params.quote, "quote")?)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(file);
+        let mut first = ByteRecord::new();
+        let read = reader
+            .read_byte_record(&mut first)
+            .map_err(|e| csv_error(path, e))?;
+        if !read {
+            return Err(IngestError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let (header, first) = if params.header {
+            let mut names = Vec::with_capacity(first.len());
+            for (i, name) in first.iter().enumerate() {
+                let name = std::str::from_utf8(name).map_err(|_| IngestError::Row {
+                    path: path.to_path_buf(),
+                    at: Location::Line(1),
+                    problem: RowProblem::InvalidUtf8 {
+                        column: format!("#{}", i + 1),
+                    },
+                })?;
+                names.push(name.trim().to_string());
+            }
+            (names, None)
+        } else {
+            let names = (1..=first.len()).map(|i| format!("column_{i}")).collect();
+            (names, Some(first))
+        };
+        Ok(CsvSource {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            first,
+        })
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> IngestError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => IngestError::Row {
+            path: path.to_path_buf(),
+            at: Location::Line(line),
+            problem: RowProblem::Malformed {
+                message: format!("{other:?}"),
+            },
+        },
+    }
+}
+
+impl RecordSource for CsvSource {
+    fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool, IngestError> {
+        rec.problem = None;
+        if let Some(first) = self.first.take() {
+            rec.fields = first;
+        } else if !self
+            .reader
+            .read_byte_record(&mut rec.fields)
+            .map_err(|e| csv_error(&self.path, e))?
+        {
+            return Ok(false);
+        }
+        rec.at = rec.fields.position().map(|p| Location::Line(p.line()));
+        Ok(true)
+    }
+}
+
+/// Newline-delimited JSON: one object per line; the columns are every key seen, in the
+/// order first seen.
+pub struct NdjsonSource {
+    path: PathBuf,
+    reader: BufReader<File>,
+    header: Vec<String>,
+    index: std::collections::HashMap<String, usize>,
+    line: u64,
+    buf: Vec<u8>,
+}
+
+impl NdjsonSource {
+    /// Opens the file, scanning it once for its keys and calling `observe` on each value
+    /// (column index, text, or `None` for a value that cannot be text) for inference.
+    pub fn open(
+        path: &Path,
+        mut observe: impl FnMut(usize, Option<&str>),
+    ) -> Result<Self, IngestError> {
+        let mut source = Self::open_with_header(path, Vec::new())?;
+        let mut any = false;
+        while source.next_line()? {
+            any = true;
+            let Ok(object) = source.parse_line() else {
+                continue; // reported with its line when the records are converted
+            };
+            for (key, value) in &object {
+                let column = match source.index.get(key.as_str()) {
+                    Some(&c) => c,
+                    None => {
+                        source.index.insert(key.clone(), source.header.len());
+                        source.header.push(key.clone());
+                        source.header.len() - 1
+                    }
+                };
+                match scalar_text(value) {
+                    Ok(Some(text)) => observe(column, Some(&text)),
+                    Ok(None) => {}
+                    Err(()) => observe(column, None),
+                }
+            }
+        }
+        if !any {
+            return Err(IngestError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let header = std::mem::take(&mut source.header);
+        Self::open_with_header(path, header)
+    }
+
+    fn open_with_header(path: &Path, header: Vec<String>) -> Result<Self, IngestError> {
+        let mut reader = open(path)?;
+        skip_bom(&mut reader, path)?;
+        let index = header
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        Ok(NdjsonSource {
+            path: path.to_path_buf(),
+            reader,
+            header,
+            index,
+            line: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Reads the next non-blank line into `buf`.
+    fn next_line(&mut self) -> Result<bool, IngestError> {
+        loop {
+            self.buf.clear();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(io_error(&self.path))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.line += 1;
+            if !self.buf.iter().all(u8::is_ascii_whitespace) {
+                return Ok(true);
+            }
+        }
+    }
+
+    fn parse_line(&self) -> Result<serde_json::Map<String, serde_json::Value>, RowProblem> {
+        let text = std::str::from_utf8(&self.buf).map_err(|_| RowProblem::LineNotUtf8)?;
+        serde_json::from_str(text).map_err(|e| RowProblem::Json {
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The text of a JSON scalar; `Ok(None)` for null; `Err` for arrays and objects.
+fn scalar_text(value: &serde_json::Value) -> Result<Option<String>, ()> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Bool(b) => Ok(Some(b.to_string())),
+        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
+        serde_json::Value::String(s) => Ok(Some(s.clone())),
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => Err(()),
+    }
+}
+
+impl RecordSource for NdjsonSource {
+    fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool, IngestError> {
+        if !self.next_line()? {
+            return Ok(false);
+        }
+        rec.at = Some(Location::Line(self.line));
+        rec.problem = None;
+        rec.fields.clear();
+        rec.json_nulls.clear();
+        rec.json_nulls.resize(self.header.len(), true);
+        let object = match self.parse_line() {
+            Ok(object) => object,
+            Err(problem) => {
+                rec.problem = Some(problem);
+                return Ok(true);
+            }
+        };
+        let mut values: Vec<Option<String>> = vec![None; self.header.len()];
+        for (key, value) in &object {
+            // Every key was seen by the scan in `open`, unless the file changed since.
+            let Some(&column) = self.index.get(key.as_str()) else {
+                continue;
+            };
+            match scalar_text(value) {
+                Ok(text) => values[column] = text,
+                Err(()) => {
+                    rec.problem = Some(RowProblem::NestedJson {
+                        column: key.clone(),
+                    });
+                    return Ok(true);
+                }
+            }
+        }
+        for (column, value) in values.iter().enumerate() {
+            match value {
+                Some(text) => {
+                    rec.fields.push_field(text.as_bytes());
+                    rec.json_nulls[column] = false;
+                }
+                None => rec.fields.push_field(b""),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Infers the types of `columns` (indices into the header) over every CSV record.
+pub fn infer_csv(
+    path: &Path,
+    params: &IngestParams,
+    columns: &[usize],
+) -> Result<Vec<Inference>, IngestError> {
+    let mut source = CsvSource::open(path, params)?;
+    let mut inference = vec![Inference::default(); source.header().len()];
+    let mut rec = RawRecord::default();
+    while source.next_record(&mut rec)? {
+        for &c in columns {
+            let Some(bytes) = rec.fields.get(c) else {
+                continue;
+            };
+            match std::str::from_utf8(bytes) {
+                Ok(text) if is_null_marker(text, &params.null_markers) => {}
+                Ok(text) => inference[c].observe(text),
+                Err(_) => inference[c].observe_unparsable(),
+            }
+        }
+    }
+    Ok(inference)
+}
+
+pub fn is_null_marker(text: &str, markers: &[String]) -> bool {
+    let t = text.trim();
+    markers.iter().any(|m| m == t)
+}
+
+/// Converts every record of `source` into the output table.
+pub fn convert(
+    source: &mut dyn RecordSource,
+    source_path: &Path,
+    plan: &OutputPlan,
+    column_index: &[usize],
+    id_index: Option<usize>,
+    params: &IngestParams,
+    sink: &mut ParquetSink,
+    rejects: &mut Rejects,
+    ctx: &StageContext<'_>,
+) -> Result<(), IngestError> {
+    let schema = plan.schema();
+    let width = source.header().len();
+    let batch_rows = params.batch_rows.max(1);
+    let mut ids = IdRegistry::new(params.one_row_per_customer);
+    let mut id_builder = StringBuilder::with_capacity(batch_rows, batch_rows * 8);
+    let mut builders: Vec<ColumnBuilder> = plan
+        .columns
+        .iter()
+        .map(|(_, ty)| ColumnBuilder::new(*ty, batch_rows))
+        .collect();
+    let mut pending = 0usize;
+    let mut data_row = 0u64;
+    let mut rec = RawRecord::default();
+    let delimiter = params.delimiter.clone();
+
+    loop {
+        if !source.next_record(&mut rec)? {
+            break;
+        }
+        data_row += 1;
+        let at = rec.at.unwrap_or(Location::Row(data_row));
+        let raw_text = |rec: &RawRecord| -> Option<String> {
+            let fields: Vec<String> = rec
+                .fields
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            Some(fields.join(&delimiter))
+        };
+        if let Some(problem) = rec.problem.take() {
+            rejects.reject(at, problem, None)?;
+            continue;
+        }
+        if rec.fields.len() != width {
+            let problem = RowProblem::FieldCount {
+                expected: width,
+                found: rec.fields.len(),
+            };
+            rejects.reject(at, problem, raw_text(&rec))?;
+            continue;
+        }
+        let text_of = |c: usize| -> Result<Option<&str>, RowProblem> {
+            if rec.json_nulls.get(c).copied().unwrap_or(false) {
+                return Ok(None);
+            }
+            let bytes = rec.fields.get(c).unwrap_or_default();
+            let text = std::str::from_utf8(bytes).map_err(|_| RowProblem::InvalidUtf8 {
+                column: source_header_name(plan, column_index, id_index, c),
+            })?;
+            if is_null_marker(text, &params.null_markers) {
+                Ok(None)
+            } else {
+                Ok(Some(text))
+            }
+        };
+        let row: Result<(String, Vec<Cell<'_>>), RowProblem> = (|| {
+            let id = match (&plan.id, id_index) {
+                (IdSource::Column(name), Some(c)) => match text_of(c)? {
+                    Some(text) => text.trim().to_string(),
+                    None => {
+                        return Err(RowProblem::MissingId {
+                            column: name.clone(),
+                        })
+                    }
+                },
+                _ => data_row.to_string(),
+            };
+            let mut row_cells = Vec::with_capacity(plan.columns.len());
+            for (out, &c) in column_index.iter().enumerate() {
+                let (name, ty) = &plan.columns[out];
+                let cell = match text_of(c)? {
+                    None => Cell::Null,
+                    Some(text) => parse_cell(*ty, text).ok_or_else(|| RowProblem::Unparsable {
+                        column: name.clone(),
+                        expected: ty.describe(),
+                    })?,
+                };
+                row_cells.push(cell);
+            }
+            Ok((id, row_cells))
+        })();
+        let (id, row_cells) = match row {
+            Ok(row) => row,
+            Err(problem) => {
+                let text = raw_text(&rec);
+                rejects.reject(at, problem, text)?;
+                continue;
+            }
+        };
+        if let Some(first) = ids.check(&id, at) {
+            let problem = RowProblem::DuplicateId {
+                column: plan.id_column_name().to_string(),
+                first,
+            };
+            let text = raw_text(&rec);
+            rejects.reject(at, problem, text)?;
+            continue;
+        }
+        id_builder.append_value(&id);
+        for (builder, cell) in builders.iter_mut().zip(row_cells) {
+            builder.append(cell);
+        }
+        pending += 1;
+        if pending >= batch_rows {
+            write_batch(&schema, &mut id_builder, &mut builders, sink, source_path)?;
+            pending = 0;
+            ctx.progress.rows(data_row, None);
+        }
+    }
+    if pending > 0 || sink.rows() == 0 {
+        write_batch(&schema, &mut id_builder, &mut builders, sink, source_path)?;
+    }
+    ctx.progress.rows(data_row, Some(data_row));
+    Ok(())
+}
+
+fn source_header_name(
+    plan: &OutputPlan,
+    column_index: &[usize],
+    id_index: Option<usize>,
+    c: usize,
+) -> String {
+    if Some(c) == id_index {
+        return plan.id_column_name().to_string();
+    }
+    column_index
+        .iter()
+        .position(|&i| i == c)
+        .map(|out| plan.columns[out].0.clone())
+        .unwrap_or_else(|| format!("#{}", c + 1))
+}
+
+fn write_batch(
+    schema: &arrow::datatypes::SchemaRef,
+    id_builder: &mut StringBuilder,
+    builders: &mut [ColumnBuilder],
+    sink: &mut ParquetSink,
+    path: &Path,
+) -> Result<(), IngestError> {
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(builders.len() + 1);
+    columns.push(std::sync::Arc::new(id_builder.finish()));
+    columns.extend(builders.iter_mut().map(ColumnBuilder::finish));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| internal(path, e))?;
+    sink.write(&batch)?;
+    Ok(())
+}
+
+/// Reads a whole small file to check it is not empty (zero bytes, or only a BOM and
+/// whitespace) before anything else, so that the error says "empty" and not "no header".
+pub fn check_not_empty(path: &Path) -> Result<(), IngestError> {
+    let mut file = open(path)?;
+    let mut head = [0u8; 4096];
+    let n = file.read(&mut head).map_err(io_error(path))?;
+    let body = head[..n].strip_prefix(BOM).unwrap_or(&head[..n]);
+    if n == 0 || (n < head.len() && body.iter().all(u8::is_ascii_whitespace)) {
+        return Err(IngestError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}

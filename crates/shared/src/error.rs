@@ -1,0 +1,27 @@
+use std::path::PathBuf;
+
+/// Errors of the shared I/O layer. Each names the file it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedError {
+    #[error("cannot {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not a readable Parquet file: {message}")]
+    ParquetRead { path: PathBuf, message: String },
+    #[error("cannot write Parquet file `{path}`: {message}")]
+    ParquetWrite { path: PathBuf, message: String },
+}
+
+impl SharedError {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        SharedError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The contract between the runner and a stage.
+//!
+//! A stage is a function from named input files to named output files, with typed
+//! parameters. It declares its ports; the runner resolves paths, decides whether the stage
+//! is up to date, and calls [`Stage::run`]. A stage writes each output through
+//! [`crate::atomic`] or [`crate::parquet_io`] and writes nothing else.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A named input or output of a stage.
+#[derive(Debug, Clone, Copy)]
+pub struct Port {
+    pub name: &'static str,
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+/// A stage kind, implemented by one stage crate.
+pub trait Stage {
+    /// The `kind` value in the pipeline TOML.
+    const KIND: &'static str;
+    const INPUTS: &'static [Port];
+    const OUTPUTS: &'static [Port];
+    /// The stage's `[stage.params]` table; a serde type with `deny_unknown_fields`.
+    type Params: Serialize + DeserializeOwned;
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    fn run(
+        params: &Self::Params,
+        io: &StageIo,
+        ctx: &StageContext<'_>,
+    ) -> Result<StageReport, Self::Error>;
+}
+
+/// Resolved paths of a stage's ports. The runner has checked that every required port is
+/// present and no unknown port is named.
+#[derive(Debug, Clone, Default)]
+pub struct StageIo {
+    pub inputs: BTreeMap<String, PathBuf>,
+    pub outputs: BTreeMap<String, PathBuf>,
+}
+
+impl StageIo {
+    /// The path of an input port; `None` for an optional port left out.
+    pub fn input(&self, port: &str) -> Option<&Path> {
+        self.inputs.get(port).map(PathBuf::as_path)
+    }
+    pub fn output(&self, port: &str) -> Option<&Path> {
+        self.outputs.get(port).map(PathBuf::as_path)
+    }
+}
+
+/// Where a stage reports progress. Implementations decide whether and how often to draw.
+pub trait Progress: Sync {
+    /// `done` units of work (rows) of `total`, if known.
+    fn rows(&self, done: u64, total: Option<u64>);
+}
+
+/// Progress that goes nowhere (for `--quiet`, and for tests).
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn rows(&self, _done: u64, _total: Option<u64>) {}
+}
+
+/// What a stage is run with besides its parameters.
+pub struct StageContext<'a> {
+    /// The stage's name in the pipeline, for messages.
+    pub stage: &'a str,
+    /// The pipeline seed; a stage that draws random numbers derives its generator from it.
+    pub seed: u64,
+    pub progress: &'a dyn Progress,
+}
+
+/// What a stage did, for the run summary. Holds counts, never data values.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageReport {
+    /// Rows written to the stage's main output.
+    pub rows: u64,
+    /// Stage-specific counts (e.g. rows quarantined), under stable keys.
+    pub counts: BTreeMap<String, u64>,
+    /// Sentences for the person running the pipeline.
+    pub notes: Vec<String>,
+}

@@ -1,0 +1,150 @@
+//! The stage kinds the runner knows, and the one place that maps a kind to its crate.
+
+use std::fmt;
+
+use clientele_ingest::{Ingest, IngestParams};
+use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ingest,
+    Preprocess,
+    Segment,
+    Recommend,
+    Evaluate,
+    Report,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Ingest,
+        Kind::Preprocess,
+        Kind::Segment,
+        Kind::Recommend,
+        Kind::Evaluate,
+        Kind::Report,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ingest => Ingest::KIND,
+            Kind::Preprocess => "preprocess",
+            Kind::Segment => "segment",
+            Kind::Recommend => "recommend",
+            Kind::Evaluate => "evaluate",
+            Kind::Report => "report",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn implemented(self) -> bool {
+        matches!(self, Kind::Ingest)
+    }
+
+    pub fn inputs(self) -> &'static [Port] {
+        match self {
+            Kind::Ingest => Ingest::INPUTS,
+            _ => &[],
+        }
+    }
+
+    pub fn outputs(self) -> &'static [Port] {
+        match self {
+            Kind::Ingest => Ingest::OUTPUTS,
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A stage's typed `[stage.params]`.
+#[derive(Debug, Clone)]
+pub enum StageParams {
+    Ingest(IngestParams),
+    /// A kind this version does not implement yet; rejected at validation.
+    NotImplemented,
+}
+
+impl StageParams {
+    pub fn deserialize_for<'de, D: Deserializer<'de>>(
+        kind: Kind,
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Ok(match kind {
+            Kind::Ingest => StageParams::Ingest(IngestParams::deserialize(deserializer)?),
+            _ => {
+                IgnoredAny::deserialize(deserializer)?;
+                StageParams::NotImplemented
+            }
+        })
+    }
+
+    /// The parameters of a stage with no `[stage.params]` table: every default, or an
+    /// error naming the first required parameter.
+    pub fn defaults_for(kind: Kind) -> Result<Self, toml::de::Error> {
+        Self::from_table(kind, toml::Table::new())
+    }
+
+    pub fn from_table(kind: Kind, table: toml::Table) -> Result<Self, toml::de::Error> {
+        Self::deserialize_for(kind, toml::Value::Table(table))
+    }
+
+    pub fn to_table(&self) -> toml::Table {
+        let value = match self {
+            StageParams::Ingest(p) => toml::Table::try_from(p),
+            StageParams::NotImplemented => Ok(toml::Table::new()),
+        };
+        // Our own params types always serialise to a table; an empty one is the fallback.
+        value.unwrap_or_default()
+    }
+
+    /// Canonical JSON of the parameters, for the stage fingerprint.
+    pub fn canonical_json(&self) -> String {
+        let json = match self {
+            StageParams::Ingest(p) => serde_json::to_string(p),
+            StageParams::NotImplemented => Ok(String::new()),
+        };
+        json.unwrap_or_default()
+    }
+
+    /// Checks that need the resolved ports as well as the parameters.
+    pub fn check(&self, io: &StageIo) -> Result<(), String> {
+        match self {
+            StageParams::Ingest(p) => {
+                clientele_ingest::check_params(p, io).map_err(|e| e.to_string())
+            }
+            StageParams::NotImplemented => Ok(()),
+        }
+    }
+
+    pub fn run(&self, io: &StageIo, ctx: &StageContext<'_>) -> anyhow::Result<StageReport> {
+        match self {
+            StageParams::Ingest(p) => Ok(Ingest::run(p, io, ctx)?),
+            StageParams::NotImplemented => {
+                anyhow::bail!("stage `{}`: this kind is not implemented yet", ctx.stage)
+            }
+        }
+    }
+}
+
+/// Deserialises `[stage.params]` as the type of the stage's kind, straight from the
+/// document, so that toml reports unknown keys, missing keys and wrong types with their
+/// line and column.
+pub struct ParamsSeed(pub Kind);
+
+impl<'de> DeserializeSeed<'de> for ParamsSeed {
+    type Value = StageParams;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<StageParams, D::Error> {
+        StageParams::deserialize_for(self.0, deserializer)
+    }
+}

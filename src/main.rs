@@ -1,0 +1,200 @@
+//! `clientele`: runs bank customer segmentation and recommendation pipelines declared
+//! in TOML.
+//!
+//! This crate is the thin runner: it reads and checks the pipeline file
+//! ([`config`]), orders the stages by their inputs and outputs, skips those that are up
+//! to date ([`state`]), and calls the stage crates ([`kinds`]). It holds no stage logic.
+//!
+//! Exit codes: 0 success; 1 a stage failed while running (bad data, I/O); 2 the command
+//! line or the pipeline file is invalid, and nothing ran; 3 is reserved for a failed
+//! quality gate of the evaluate stage.
+
+mod config;
+mod kinds;
+mod run;
+mod state;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// Exit code: a stage failed while running.
+const EXIT_STAGE_FAILED: u8 = 1;
+/// Exit code: invalid command line or pipeline; nothing ran.
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "clientele",
+    version,
+    about = "Bank customer segmentation and product recommendation pipelines."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline, skipping stages that are up to date.
+    Run {
+        pipeline: PathBuf,
+        /// Run only this stage and the stages it depends on (repeatable).
+        #[arg(long = "stage", value_name = "NAME")]
+        stages: Vec<String>,
+        /// Run stages even when they are up to date.
+        #[arg(long)]
+        force: bool,
+        /// Print nothing on stderr but errors.
+        #[arg(long)]
+        quiet: bool,
+        /// Print a machine-readable summary of the run on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Override a stage parameter: STAGE.PARAM=VALUE (VALUE in TOML syntax, or text).
+        #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+        overrides: Vec<config::Override>,
+    },
+    /// Check a pipeline file without running anything.
+    Validate {
+        pipeline: PathBuf,
+        #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+        overrides: Vec<config::Override>,
+    },
+    /// Show the stage order, inputs, outputs, and which stages are up to date.
+    Plan {
+        pipeline: PathBuf,
+        #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+        overrides: Vec<config::Override>,
+    },
+    /// Write synthetic bank data (customers, holdings, products), deterministic per seed.
+    Generate {
+        /// Number of customers.
+        #[arg(long, default_value_t = 3000)]
+        customers: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Directory for customers.csv, holdings.csv and products.csv.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            pipeline,
+            stages,
+            force,
+            quiet,
+            json,
+            overrides,
+        } => {
+            let pipeline = match config::load(&pipeline, &overrides) {
+                Ok(p) => p,
+                Err(e) => return invalid(&e),
+            };
+            let options = run::RunOptions {
+                stages,
+                force,
+                quiet,
+            };
+            let summary = run::run(&pipeline, &options);
+            if json {
+                match serde_json::to_string_pretty(&summary) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => eprintln!("error: cannot print the summary: {e}"),
+                }
+            }
+            match &summary.error {
+                None => {
+                    if !quiet {
+                        eprintln!(
+                            "pipeline `{}` done in {:.2} s",
+                            summary.pipeline, summary.seconds
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Some(message) => {
+                    eprintln!("error: {message}");
+                    // An unknown --stage name is a usage error: nothing ran.
+                    if summary.stages.is_empty() {
+                        ExitCode::from(EXIT_INVALID)
+                    } else {
+                        ExitCode::from(EXIT_STAGE_FAILED)
+                    }
+                }
+            }
+        }
+        Command::Validate {
+            pipeline,
+            overrides,
+        } => match config::load(&pipeline, &overrides) {
+            Ok(p) => {
+                println!(
+                    "pipeline `{}` is valid: {} stage(s), run order: {}",
+                    p.name,
+                    p.stages.len(),
+                    p.order
+                        .iter()
+                        .map(|&i| p.stages[i].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => invalid(&e),
+        },
+        Command::Plan {
+            pipeline,
+            overrides,
+        } => {
+            let pipeline = match config::load(&pipeline, &overrides) {
+                Ok(p) => p,
+                Err(e) => return invalid(&e),
+            };
+            report(run::plan(&pipeline, &mut std::io::stdout().lock()))
+        }
+        Command::Generate {
+            customers,
+            seed,
+            out,
+        } => report(
+            clientele_generate::generate(
+                &clientele_generate::GenerateOptions { customers, seed },
+                &out,
+            )
+            .map(|counts| {
+                eprintln!(
+                    "wrote {} customers, {} holdings rows, {} products to {}",
+                    counts.customers,
+                    counts.holdings,
+                    counts.products,
+                    out.display()
+                );
+            })
+            .with_context(|| format!("cannot generate data into `{}`", out.display())),
+        ),
+    }
+}
+
+fn invalid(errors: &config::ConfigErrors) -> ExitCode {
+    for e in &errors.0 {
+        eprintln!("error: {e}");
+    }
+    ExitCode::from(EXIT_INVALID)
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_STAGE_FAILED)
+        }
+    }
+}

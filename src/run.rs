@@ -1,0 +1,284 @@
+//! Running a checked pipeline: stage by stage, skipping what is up to date.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clientele_shared::stage::{Progress, StageContext};
+use serde::Serialize;
+
+use crate::config::Pipeline;
+use crate::state::{self, Status};
+
+pub struct RunOptions {
+    pub stages: Vec<String>,
+    pub force: bool,
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ran,
+    Skipped,
+    Failed,
+    NotRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageSummary {
+    pub name: String,
+    pub kind: String,
+    pub status: Outcome,
+    pub reason: String,
+    pub seconds: f64,
+    pub rows: Option<u64>,
+    pub counts: BTreeMap<String, u64>,
+    pub notes: Vec<String>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub pipeline: String,
+    pub ok: bool,
+    pub seconds: f64,
+    pub stages: Vec<StageSummary>,
+    pub error: Option<String>,
+}
+
+/// The stages to consider: those named with `--stage` and everything upstream of them,
+/// in run order; all stages when none is named.
+pub fn selected(pipeline: &Pipeline, names: &[String]) -> anyhow::Result<Vec<usize>> {
+    if names.is_empty() {
+        return Ok(pipeline.order.clone());
+    }
+    let mut wanted = BTreeSet::new();
+    let mut stack = Vec::new();
+    for name in names {
+        let i = pipeline.stage_index(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--stage {name}: the pipeline has no stage of this name; it has {}",
+                pipeline
+                    .stages
+                    .iter()
+                    .map(|s| format!("`{}`", s.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        stack.push(i);
+    }
+    while let Some(i) = stack.pop() {
+        if wanted.insert(i) {
+            stack.extend(pipeline.stages[i].producers.values().copied());
+        }
+    }
+    Ok(pipeline
+        .order
+        .iter()
+        .copied()
+        .filter(|i| wanted.contains(i))
+        .collect())
+}
+
+/// Prints row counts on stderr at most once a second.
+struct StderrProgress<'a> {
+    stage: &'a str,
+    last: Mutex<Instant>,
+    enabled: bool,
+}
+
+impl Progress for StderrProgress<'_> {
+    fn rows(&self, done: u64, total: Option<u64>) {
+        if !self.enabled {
+            return;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        *last = Instant::now();
+        match total {
+            Some(total) => eprintln!("    {}: {done} of {total} rows", self.stage),
+            None => eprintln!("    {}: {done} rows", self.stage),
+        }
+    }
+}
+
+pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
+    let started = Instant::now();
+    let mut summary = RunSummary {
+        pipeline: pipeline.name.clone(),
+        ok: true,
+        seconds: 0.0,
+        stages: Vec::new(),
+        error: None,
+    };
+    let order = match selected(pipeline, &options.stages) {
+        Ok(order) => order,
+        Err(e) => {
+            summary.ok = false;
+            summary.error = Some(format!("{e:#}"));
+            return summary;
+        }
+    };
+    let total = order.len();
+    for (n, &i) in order.iter().enumerate() {
+        let stage = &pipeline.stages[i];
+        let mut entry = StageSummary {
+            name: stage.name.clone(),
+            kind: stage.kind.to_string(),
+            status: Outcome::NotRun,
+            reason: String::new(),
+            seconds: 0.0,
+            rows: None,
+            counts: BTreeMap::new(),
+            notes: Vec::new(),
+            outputs: stage
+                .io
+                .outputs
+                .iter()
+                .map(|(port, path)| (port.clone(), path.display().to_string()))
+                .collect(),
+        };
+        if !summary.ok {
+            entry.reason = "an earlier stage failed".to_string();
+            summary.stages.push(entry);
+            continue;
+        }
+        let stage_started = Instant::now();
+        let result = (|| -> anyhow::Result<()> {
+            let expected = state::expected_state(pipeline, stage, state::input_hashes(stage)?);
+            let recorded = state::read_state(pipeline, stage);
+            let status = state::status(recorded.as_ref(), &expected, stage);
+            if status == Status::UpToDate && !options.force {
+                entry.status = Outcome::Skipped;
+                entry.reason = "up to date".to_string();
+                return Ok(());
+            }
+            entry.reason = match status {
+                Status::Stale(why) => why,
+                _ => "--force".to_string(),
+            };
+            if !options.quiet {
+                eprintln!(
+                    "[{}/{total}] {} ({}): running, {}",
+                    n + 1,
+                    stage.name,
+                    stage.kind,
+                    entry.reason
+                );
+            }
+            let progress = StderrProgress {
+                stage: &stage.name,
+                last: Mutex::new(Instant::now()),
+                enabled: !options.quiet,
+            };
+            let ctx = StageContext {
+                stage: &stage.name,
+                seed: pipeline.seed,
+                progress: &progress,
+            };
+            let report = stage.params.run(&stage.io, &ctx)?;
+            entry.rows = Some(report.rows);
+            entry.counts = report.counts;
+            entry.notes = report.notes;
+            state::record(pipeline, stage, expected)?;
+            entry.status = Outcome::Ran;
+            Ok(())
+        })();
+        entry.seconds = stage_started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                if !options.quiet {
+                    match entry.status {
+                        Outcome::Skipped => eprintln!(
+                            "[{}/{total}] {} ({}): up to date, skipped",
+                            n + 1,
+                            stage.name,
+                            stage.kind
+                        ),
+                        _ => {
+                            eprintln!(
+                                "[{}/{total}] {} ({}): done in {:.2} s, {} rows",
+                                n + 1,
+                                stage.name,
+                                stage.kind,
+                                entry.seconds,
+                                entry.rows.unwrap_or(0)
+                            );
+                            for note in &entry.notes {
+                                eprintln!("    {note}");
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                entry.status = Outcome::Failed;
+                summary.ok = false;
+                summary.error = Some(format!("stage `{}` failed: {e:#}", stage.name));
+            }
+        }
+        summary.stages.push(entry);
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary
+}
+
+/// The `plan` command's table.
+pub fn plan(pipeline: &Pipeline, out: &mut dyn Write) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "pipeline `{}`: {} stage(s), outputs in {}",
+        pipeline.name,
+        pipeline.stages.len(),
+        pipeline.output_dir.display()
+    )?;
+    let mut will_run: BTreeSet<usize> = BTreeSet::new();
+    for (n, &i) in pipeline.order.iter().enumerate() {
+        let stage = &pipeline.stages[i];
+        let upstream = stage.producers.values().find(|p| will_run.contains(p));
+        let status = match upstream {
+            Some(&p) => Status::AfterUpstream(pipeline.stages[p].name.clone()),
+            None => match state::input_hashes(stage) {
+                Ok(inputs) => {
+                    let expected = state::expected_state(pipeline, stage, inputs);
+                    state::status(
+                        state::read_state(pipeline, stage).as_ref(),
+                        &expected,
+                        stage,
+                    )
+                }
+                Err(e) => Status::Stale(format!("{e:#}")),
+            },
+        };
+        if status != Status::UpToDate {
+            will_run.insert(i);
+        }
+        writeln!(
+            out,
+            "{}. {} ({}): {}",
+            n + 1,
+            stage.name,
+            stage.kind,
+            status.describe()
+        )?;
+        for (port, path) in &stage.io.inputs {
+            let from = stage
+                .producers
+                .get(port)
+                .map(|&p| format!(" (from `{}`)", pipeline.stages[p].name))
+                .unwrap_or_default();
+            writeln!(out, "     in  {port}: {}{from}", path.display())?;
+        }
+        for (port, path) in &stage.io.outputs {
+            writeln!(out, "     out {port}: {}", path.display())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! Whether a stage is up to date, as `dvc repro` decides it.
+//!
+//! After a stage runs, the runner records beside its outputs (in
+//! `OUTPUT_DIR/.clientele/STAGE.json`) a fingerprint of the tool version, the stage's kind
+//! and parameters, the pipeline seed, and the content of each input file, together with
+//! the content hash of each output. The stage is up to date when the fingerprint computed
+//! now equals the recorded one and every output is still there, unchanged.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Pipeline, StageSpec};
+
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageState {
+    pub tool_version: String,
+    pub fingerprint: String,
+    pub params_sha256: String,
+    pub inputs_sha256: BTreeMap<String, String>,
+    pub outputs_sha256: BTreeMap<String, String>,
+}
+
+/// Why a stage will or will not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    UpToDate,
+    Stale(String),
+    /// An upstream stage will run first, so the inputs are not known yet.
+    AfterUpstream(String),
+}
+
+impl Status {
+    pub fn describe(&self) -> String {
+        match self {
+            Status::UpToDate => "up to date".to_string(),
+            Status::Stale(why) => format!("will run: {why}"),
+            Status::AfterUpstream(up) => format!("will run if `{up}` changes its outputs"),
+        }
+    }
+}
+
+pub fn state_path(pipeline: &Pipeline, stage: &StageSpec) -> PathBuf {
+    pipeline
+        .output_dir
+        .join(".clientele")
+        .join(format!("{}.json", stage.name))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn sha256_text(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// Hashes of the stage's input files as they are now.
+pub fn input_hashes(stage: &StageSpec) -> anyhow::Result<BTreeMap<String, String>> {
+    stage
+        .io
+        .inputs
+        .iter()
+        .map(|(port, path)| {
+            let sha = sha256_file(path).with_context(|| {
+                format!(
+                    "stage `{}`: cannot read input `{port}` at `{}`",
+                    stage.name,
+                    path.display()
+                )
+            })?;
+            Ok((port.clone(), sha))
+        })
+        .collect()
+}
+
+/// The state the stage would record if it ran now on these inputs.
+pub fn expected_state(
+    pipeline: &Pipeline,
+    stage: &StageSpec,
+    inputs_sha256: BTreeMap<String, String>,
+) -> StageState {
+    let params_sha256 = sha256_text(&stage.params.canonical_json());
+    let mut text = format!(
+        "clientele {TOOL_VERSION}\nkind {}\nparams {params_sha256}\nseed {}\n",
+        stage.kind, pipeline.seed
+    );
+    for (port, sha) in &inputs_sha256 {
+        text.push_str(&format!("input {port} {sha}\n"));
+    }
+    for (port, path) in &stage.io.outputs {
+        text.push_str(&format!("output {port} {}\n", path.display()));
+    }
+    StageState {
+        tool_version: TOOL_VERSION.to_string(),
+        fingerprint: sha256_text(&text),
+        params_sha256,
+        inputs_sha256,
+        outputs_sha256: BTreeMap::new(),
+    }
+}
+
+pub fn read_state(pipeline: &Pipeline, stage: &StageSpec) -> Option<StageState> {
+    let text = std::fs::read_to_string(state_path(pipeline, stage)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Compares a recorded state with the expected one and the outputs on disk.
+pub fn status(recorded: Option<&StageState>, expected: &StageState, stage: &StageSpec) -> Status {
+    let Some(recorded) = recorded else {
+        return Status::Stale("never run".to_string());
+    };
+    if recorded.tool_version != expected.tool_version {
+        return Status::Stale(format!("last run by clientele {}", recorded.tool_version));
+    }
+    if recorded.params_sha256 != expected.params_sha256 {
+        return Status::Stale("parameters changed".to_string());
+    }
+    for (port, sha) in &expected.inputs_sha256 {
+        if recorded.inputs_sha256.get(port) != Some(sha) {
+            return Status::Stale(format!("input `{port}` changed"));
+        }
+    }
+    if recorded.fingerprint != expected.fingerprint {
+        return Status::Stale("ports or seed changed".to_string());
+    }
+    for (port, path) in &stage.io.outputs {
+        match (recorded.outputs_sha256.get(port), sha256_file(path)) {
+            (Some(want), Ok(have)) if *want == have => {}
+            (_, Err(_)) if !path.exists() && !recorded.outputs_sha256.contains_key(port) => {}
+            (_, Err(_)) => return Status::Stale(format!("output `{port}` is missing")),
+            _ => return Status::Stale(format!("output `{port}` was modified")),
+        }
+    }
+    Status::UpToDate
+}
+
+/// Records that `stage` ran: the expected state plus the hashes of its outputs.
+pub fn record(pipeline: &Pipeline, stage: &StageSpec, mut state: StageState) -> anyhow::Result<()> {
+    for (port, path) in &stage.io.outputs {
+        if path.exists() {
+            let sha = sha256_file(path)
+                .with_context(|| format!("cannot read output `{}`", path.display()))?;
+            state.outputs_sha256.insert(port.clone(), sha);
+        }
+    }
+    let json = serde_json::to_string_pretty(&state)?;
+    clientele_shared::atomic::write_file(&state_path(pipeline, stage), json.as_bytes())?;
+    Ok(())
+}
