@@ -202,6 +202,21 @@ impl Source<'_> {
         }
     }
 
+    /// The key whose value starts at `span`, read from the source line (`key = value`,
+    /// also inside an inline table): toml's type errors point at the value only.
+    fn key_at(&self, span: &Range<usize>) -> Option<String> {
+        let before = self.text.get(..span.start)?;
+        let line = before.rsplit('\n').next()?;
+        let line = line.trim_end().strip_suffix('=')?.trim_end();
+        let key: String = line
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"'))
+            .collect();
+        let key: String = key.chars().rev().filter(|&c| c != '"').collect();
+        (!key.is_empty()).then_some(key)
+    }
+
     fn toml_error(&self, e: &toml::de::Error, stage: Option<&str>) -> ConfigError {
         // toml's message can span lines ("... \nin `key`"); keep it on one.
         let message = e
@@ -213,7 +228,8 @@ impl Source<'_> {
             .join(" ");
         let message = message.replace("unknown field", "unknown key");
         let message = message.replace("missing field", "missing required key");
-        self.error(e.span().as_ref(), stage, None, message)
+        let key = e.span().and_then(|span| self.key_at(&span));
+        self.error(e.span().as_ref(), stage, key.as_deref(), message)
     }
 }
 
@@ -236,7 +252,10 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
     let src = Source { file, text };
     let one = |e: ConfigError| ConfigErrors(vec![e]);
 
-    let raw: RawPipeline = toml::from_str(text).map_err(|e| one(src.toml_error(&e, None)))?;
+    let raw: RawPipeline = toml::from_str(text).map_err(|e| {
+        let stage = loose_stage_at(text, e.span());
+        one(src.toml_error(&e, stage.as_deref()))
+    })?;
 
     let mut errors = Vec::new();
     let mut kinds = Vec::with_capacity(raw.stage.len());
@@ -381,6 +400,28 @@ fn stage_at(raw: &RawPipeline, span: Option<Range<usize>>) -> Option<&str> {
         .rev()
         .find(|s| s.span().start <= at)
         .map(|s| s.get_ref().name.get_ref().as_str())
+}
+
+/// The stage at `span` when the strict first pass failed: read loosely (names only), so
+/// that an unknown key inside a stage is still reported with the stage's name.
+fn loose_stage_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Loose {
+        #[serde(default)]
+        stage: Vec<Spanned<LooseStage>>,
+    }
+    #[derive(Deserialize)]
+    struct LooseStage {
+        name: Option<String>,
+    }
+    let at = span?.start;
+    let loose: Loose = toml::from_str(text).ok()?;
+    loose
+        .stage
+        .iter()
+        .rev()
+        .find(|s| s.span().start <= at)
+        .and_then(|s| s.get_ref().name.clone())
 }
 
 fn apply_override(params: &StageParams, kind: Kind, o: &Override) -> Result<StageParams, String> {

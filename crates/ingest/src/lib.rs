@@ -128,29 +128,22 @@ pub fn ingest(
     if format != Format::Parquet {
         text::check_not_empty(source)?;
     }
-    match format {
+    // Each format yields the output plan and a reader positioned at the first record.
+    let mut reader = match format {
         Format::Csv => {
             let header = text::CsvSource::open(source, params)?.header().to_vec();
-            let (plan, column_index, id_index) = plan_columns(params, source, &header, |cols| {
+            let plan = plan_columns(params, source, &header, |cols| {
                 let inferred = text::infer_csv(source, params, cols)?;
                 Ok(cols.iter().map(|&c| inferred[c].result()).collect())
             })?;
-            let mut records = text::CsvSource::open(source, params)?;
-            write_text(
-                params,
-                source,
-                table,
-                rejects_path,
-                ctx,
-                &mut records,
+            (
                 plan,
-                &column_index,
-                id_index,
+                Reader::Text(Box::new(text::CsvSource::open(source, params)?)),
             )
         }
         Format::Ndjson => {
             let mut inference: Vec<columns::Inference> = Vec::new();
-            let mut records = text::NdjsonSource::open(source, |column, text| {
+            let records = text::NdjsonSource::open(source, |column, text| {
                 if inference.len() <= column {
                     inference.resize(column + 1, columns::Inference::default());
                 }
@@ -163,81 +156,59 @@ pub fn ingest(
                 }
             })?;
             let header = records.header().to_vec();
-            let (plan, column_index, id_index) = plan_columns(params, source, &header, |cols| {
+            let plan = plan_columns(params, source, &header, |cols| {
                 Ok(cols
                     .iter()
                     .map(|&c| inference.get(c).map_or(ColumnType::String, |i| i.result()))
                     .collect())
             })?;
-            write_text(
-                params,
-                source,
-                table,
-                rejects_path,
-                ctx,
-                &mut records,
-                plan,
-                &column_index,
-                id_index,
-            )
+            (plan, Reader::Text(Box::new(records)))
         }
         Format::Parquet => {
-            let mut reader = ParquetSource::open(source)?;
-            let fields: Vec<(String, arrow::datatypes::DataType)> = reader
+            let records = ParquetSource::open(source)?;
+            let fields: Vec<(String, arrow::datatypes::DataType)> = records
                 .schema()
                 .fields()
                 .iter()
                 .map(|f| (f.name().clone(), f.data_type().clone()))
                 .collect();
             let header: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
-            let (plan, column_index, id_index) = plan_columns(params, source, &header, |cols| {
+            let plan = plan_columns(params, source, &header, |cols| {
                 cols.iter()
                     .map(|&c| parquet::plain_type(source, &fields[c].0, &fields[c].1))
                     .collect()
             })?;
-            let mut rejects = Rejects::new(params.on_error, source, rejects_path)?;
-            let mut sink = ParquetSink::create(table, plan.schema())?;
-            parquet::convert(
-                &mut reader,
-                &plan,
-                &column_index,
-                id_index,
-                params.one_row_per_customer,
-                &mut sink,
-                &mut rejects,
-                ctx,
-            )?;
-            finish(sink, rejects)
+            (plan, Reader::Parquet(Box::new(records)))
         }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_text(
-    params: &IngestParams,
-    source: &Path,
-    table: &Path,
-    rejects_path: Option<&Path>,
-    ctx: &StageContext<'_>,
-    records: &mut dyn RecordSource,
-    plan: OutputPlan,
-    column_index: &[usize],
-    id_index: Option<usize>,
-) -> Result<StageReport, IngestError> {
+    };
+    let (plan, reader) = (&reader.0, &mut reader.1);
     let mut rejects = Rejects::new(params.on_error, source, rejects_path)?;
     let mut sink = ParquetSink::create(table, plan.schema())?;
-    text::convert(
-        records,
-        source,
-        &plan,
-        column_index,
-        id_index,
-        params,
-        &mut sink,
-        &mut rejects,
-        ctx,
-    )?;
+    match reader {
+        Reader::Text(records) => text::convert(
+            records.as_mut(),
+            source,
+            plan,
+            params,
+            &mut sink,
+            &mut rejects,
+            ctx,
+        )?,
+        Reader::Parquet(records) => parquet::convert(
+            records,
+            plan,
+            params.one_row_per_customer,
+            &mut sink,
+            &mut rejects,
+            ctx,
+        )?,
+    }
     finish(sink, rejects)
+}
+
+enum Reader {
+    Text(Box<dyn RecordSource>),
+    Parquet(Box<ParquetSource>),
 }
 
 /// Commits the rejects first and the table last, so that a table under its final name
@@ -259,14 +230,13 @@ fn finish(sink: ParquetSink, rejects: Rejects) -> Result<StageReport, IngestErro
 }
 
 /// Decides the output columns from the source header: the key column, and each other
-/// column with its declared type or the one `infer` finds. Returns the plan, the source
-/// index of each output column, and the source index of the key column.
+/// column with its declared type or the one `infer` finds.
 fn plan_columns(
     params: &IngestParams,
     path: &Path,
     header: &[String],
     infer: impl FnOnce(&[usize]) -> Result<Vec<ColumnType>, IngestError>,
-) -> Result<(OutputPlan, Vec<usize>, Option<usize>), IngestError> {
+) -> Result<OutputPlan, IngestError> {
     let mut seen = HashSet::new();
     for name in header {
         if !seen.insert(name.as_str()) {
@@ -328,9 +298,10 @@ fn plan_columns(
             (header[c].clone(), ty)
         })
         .collect();
-    let plan = OutputPlan {
+    Ok(OutputPlan {
         id: id_name.map_or(IdSource::RowNumber, IdSource::Column),
+        id_index,
         columns,
-    };
-    Ok((plan, column_index, id_index))
+        source_index: column_index,
+    })
 }

@@ -44,8 +44,6 @@ pub fn plain_type(path: &Path, column: &str, ty: &DataType) -> Result<ColumnType
 pub fn convert(
     source: &mut ParquetSource,
     plan: &OutputPlan,
-    column_index: &[usize],
-    id_index: Option<usize>,
     one_row_per_customer: bool,
     sink: &mut ParquetSink,
     rejects: &mut Rejects,
@@ -66,7 +64,7 @@ pub fn convert(
         let mut problems: Vec<Option<RowProblem>> = vec![None; n];
 
         // The key column first, so that a row rejected for its key is reported for that.
-        let id_array: ArrayRef = match (&plan.id, id_index) {
+        let id_array: ArrayRef = match (&plan.id, plan.id_index) {
             (IdSource::Column(name), Some(c)) => {
                 let raw = batch.column(c);
                 let text = cast_with_options(raw, &DataType::Utf8, &options)
@@ -85,7 +83,7 @@ pub fn convert(
             )),
         };
         let mut columns: Vec<ArrayRef> = vec![id_array.clone()];
-        for (out, &c) in column_index.iter().enumerate() {
+        for (out, &c) in plan.source_index.iter().enumerate() {
             let (name, ty) = &plan.columns[out];
             let raw = batch.column(c);
             let cast = cast_with_options(raw, &arrow_type(*ty), &options).map_err(|_| {

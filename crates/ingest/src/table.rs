@@ -28,8 +28,12 @@ pub enum IdSource {
 #[derive(Debug, Clone)]
 pub struct OutputPlan {
     pub id: IdSource,
+    /// The source column index of the key, if it comes from a column.
+    pub id_index: Option<usize>,
     /// (name, type) of each output column after `customer_id`, in source order.
     pub columns: Vec<(String, ColumnType)>,
+    /// The source column index of each entry of `columns`.
+    pub source_index: Vec<usize>,
 }
 
 impl OutputPlan {

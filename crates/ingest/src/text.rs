@@ -352,8 +352,6 @@ pub fn convert(
     source: &mut dyn RecordSource,
     source_path: &Path,
     plan: &OutputPlan,
-    column_index: &[usize],
-    id_index: Option<usize>,
     params: &IngestParams,
     sink: &mut ParquetSink,
     rejects: &mut Rejects,
@@ -406,7 +404,7 @@ pub fn convert(
             }
             let bytes = rec.fields.get(c).unwrap_or_default();
             let text = std::str::from_utf8(bytes).map_err(|_| RowProblem::InvalidUtf8 {
-                column: source_header_name(plan, column_index, id_index, c),
+                column: source_header_name(plan, c),
             })?;
             if is_null_marker(text, &params.null_markers) {
                 Ok(None)
@@ -415,7 +413,7 @@ pub fn convert(
             }
         };
         let row: Result<(String, Vec<Cell<'_>>), RowProblem> = (|| {
-            let id = match (&plan.id, id_index) {
+            let id = match (&plan.id, plan.id_index) {
                 (IdSource::Column(name), Some(c)) => match text_of(c)? {
                     Some(text) => text.trim().to_string(),
                     None => {
@@ -427,7 +425,7 @@ pub fn convert(
                 _ => data_row.to_string(),
             };
             let mut row_cells = Vec::with_capacity(plan.columns.len());
-            for (out, &c) in column_index.iter().enumerate() {
+            for (out, &c) in plan.source_index.iter().enumerate() {
                 let (name, ty) = &plan.columns[out];
                 let cell = match text_of(c)? {
                     None => Cell::Null,
@@ -475,16 +473,11 @@ pub fn convert(
     Ok(())
 }
 
-fn source_header_name(
-    plan: &OutputPlan,
-    column_index: &[usize],
-    id_index: Option<usize>,
-    c: usize,
-) -> String {
-    if Some(c) == id_index {
+fn source_header_name(plan: &OutputPlan, c: usize) -> String {
+    if Some(c) == plan.id_index {
         return plan.id_column_name().to_string();
     }
-    column_index
+    plan.source_index
         .iter()
         .position(|&i| i == c)
         .map(|out| plan.columns[out].0.clone())

@@ -185,7 +185,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            write_batches(&path, schema.clone(), &[batch.clone()]).unwrap(),
+            write_batches(&path, schema.clone(), std::slice::from_ref(&batch)).unwrap(),
             2
         );
         let source = ParquetSource::open(&path).unwrap();
