@@ -1,0 +1,152 @@
+//! The quickstart pipeline, exactly as committed, on the bundled sample; and its Parquet
+//! files read by pyarrow and DuckDB.
+
+mod common;
+use common::{statuses, Project};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of `pipelines/` and `data/` in a scratch directory, so the test writes nothing
+/// into the checkout.
+fn quickstart_copy() -> Project {
+    let p = Project::new();
+    for dir in ["pipelines", "data"] {
+        for entry in std::fs::read_dir(repo().join(dir)).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            p.write(
+                &format!("{dir}/{name}"),
+                std::fs::read(entry.path()).unwrap(),
+            );
+        }
+    }
+    p
+}
+
+fn data_rows(file: &Path) -> u64 {
+    std::fs::read_to_string(file).unwrap().lines().count() as u64 - 1
+}
+
+#[test]
+fn quickstart_runs_end_to_end_then_is_up_to_date() {
+    let p = quickstart_copy();
+    let summary = p
+        .run(&["run", "pipelines/quickstart.toml", "--json", "--quiet"])
+        .json();
+    assert!(statuses(&summary).values().all(|s| s == "ran"), "{summary}");
+    let stages = summary["stages"].as_array().unwrap();
+    let rows = |name: &str| {
+        stages.iter().find(|s| s["name"] == name).unwrap()["rows"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        rows("ingest_customers"),
+        data_rows(&p.path("data/customers.csv"))
+    );
+    assert_eq!(
+        rows("ingest_holdings"),
+        data_rows(&p.path("data/holdings.csv"))
+    );
+    for output in [
+        "customers.parquet",
+        "customers_rejects.parquet",
+        "holdings.parquet",
+    ] {
+        assert!(
+            p.path(&format!("out/quickstart/{output}")).is_file(),
+            "{output} missing"
+        );
+    }
+    let again = p
+        .run(&["run", "pipelines/quickstart.toml", "--json", "--quiet"])
+        .json();
+    assert!(statuses(&again).values().all(|s| s == "skipped"), "{again}");
+}
+
+/// The Python interpreter with pyarrow and DuckDB, or `None` (and why) when the test may
+/// be skipped: only outside CI, which sets CLIENTELE_REQUIRE_PYTHON.
+fn python() -> Option<String> {
+    let python = std::env::var("CLIENTELE_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let ok = Command::new(&python)
+        .args(["-c", "import pyarrow, duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Some(python)
+    } else if std::env::var_os("CLIENTELE_REQUIRE_PYTHON").is_some() {
+        panic!("CLIENTELE_REQUIRE_PYTHON is set but `{python}` cannot import pyarrow and duckdb");
+    } else {
+        eprintln!("skipped: `{python}` cannot import pyarrow and duckdb (pip install -r tests/python/requirements.txt)");
+        None
+    }
+}
+
+#[test]
+fn parquet_outputs_are_standard_for_pyarrow_and_duckdb() {
+    let Some(python) = python() else { return };
+    let p = quickstart_copy();
+    assert_eq!(
+        p.run(&["run", "pipelines/quickstart.toml", "--quiet"])
+            .code(),
+        0
+    );
+    let files = [
+        "customers.parquet",
+        "holdings.parquet",
+        "customers_rejects.parquet",
+    ]
+    .map(|f| p.path(&format!("out/quickstart/{f}")).display().to_string());
+    let out = Command::new(&python)
+        .arg(repo().join("tests/python/check_parquet.py"))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 3);
+    for r in &reports {
+        assert_eq!(r["rows"], r["duckdb_rows"], "{r}");
+        // An empty file (no rejects) has no row groups, hence no codec to check.
+        let expected = if r["rows"] == 0 {
+            serde_json::json!([])
+        } else {
+            serde_json::json!(["ZSTD"])
+        };
+        assert_eq!(r["codecs"], expected, "{r}");
+    }
+    let customers = &reports[0];
+    assert_eq!(
+        customers["rows"].as_u64().unwrap(),
+        data_rows(&p.path("data/customers.csv"))
+    );
+    assert_eq!(customers["first_column"], "customer_id");
+    assert_eq!(customers["first_column_nulls"], 0);
+    assert_eq!(customers["first_column_distinct"], customers["rows"]);
+    let types = &customers["types"];
+    assert_eq!(types["customer_id"], "string");
+    assert_eq!(types["age"], "int64");
+    assert_eq!(types["income"], "double");
+    assert_eq!(types["has_children"], "bool");
+    assert_eq!(types["last_contact_date"], "date32[day]");
+    assert_eq!(
+        types["region"],
+        "dictionary<values=string, indices=int32, ordered=0>"
+    );
+    let holdings = &reports[1];
+    assert_eq!(holdings["types"]["snapshot"], "date32[day]");
+    assert_eq!(
+        holdings["rows"].as_u64().unwrap(),
+        data_rows(&p.path("data/holdings.csv"))
+    );
+}
