@@ -95,7 +95,19 @@ fn main() -> ExitCode {
         } => {
             let pipeline = match config::load(&pipeline, &overrides) {
                 Ok(p) => p,
-                Err(e) => return invalid(&e),
+                Err(e) => {
+                    if json {
+                        // CI parses stdout: an invalid pipeline gets a summary too.
+                        let errors: Vec<String> = e.0.iter().map(ToString::to_string).collect();
+                        let summary = serde_json::json!({
+                            "ok": false,
+                            "stages": [],
+                            "error": errors.join("\n"),
+                        });
+                        println!("{summary}");
+                    }
+                    return invalid(&e);
+                }
             };
             let options = run::RunOptions {
                 stages,

@@ -147,6 +147,17 @@ fn stage_selection_runs_the_stage_and_what_it_depends_on() {
         expect(&[("raw", "ran"), ("typed", "ran")])
     );
     assert!(!p.path("out/products.parquet").exists());
+    let run = p.run(&["run", "p.toml", "--json", "--set", "raw.batch_rows=x"]);
+    assert_eq!(run.code(), 2);
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(summary["ok"], false);
+    assert!(
+        summary["error"]
+            .as_str()
+            .unwrap()
+            .contains("key `params.batch_rows`"),
+        "{summary}"
+    );
     let run = p.run(&["run", "p.toml", "--stage", "nope"]);
     assert_eq!(run.code(), 2);
     assert!(

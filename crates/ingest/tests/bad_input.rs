@@ -351,3 +351,45 @@ fn a_bad_row_after_many_good_batches_leaves_no_partial_table() {
     let message = case.fail(&p, &src);
     assert!(message.contains("line 50002: column `v`"), "{message}");
 }
+
+#[test]
+fn csv_dialect_options_delimiter_quote_and_no_header() {
+    let case = Case::new();
+    let src = case.file("c.txt", "A1;'Smith; J.';3\nA2;'Doe';4\n");
+    let mut p = with_types(IngestParams::default(), &[("column_3", ColumnType::Int)]);
+    p.format = Some(clientele_ingest::Format::Csv);
+    p.delimiter = ";".to_string();
+    p.quote = "'".to_string();
+    p.header = false;
+    p.id_column = Some("column_1".to_string());
+    let report = case.run(&p, &src).unwrap();
+    assert_eq!(report.rows, 2);
+    let batches = ParquetSource::open(&case.table())
+        .unwrap()
+        .read_all()
+        .unwrap();
+    let names: Vec<&String> = batches[0]
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .collect();
+    assert_eq!(names, ["customer_id", "column_2", "column_3"]);
+    let quoted = batches[0]
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(
+        quoted.value(0),
+        "Smith; J.",
+        "the quoted delimiter stays in the field"
+    );
+
+    p.delimiter = ";;".to_string();
+    let message = Case::new().fail(&p, &src);
+    assert!(
+        message.contains("params.delimiter: must be exactly one ASCII character"),
+        "{message}"
+    );
+}
