@@ -3,6 +3,7 @@
 use std::fmt;
 
 use clientele_ingest::{Ingest, IngestParams};
+use clientele_preprocess::{Preprocess, PreprocessParams};
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny};
 use serde::Deserialize;
@@ -30,7 +31,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Ingest => Ingest::KIND,
-            Kind::Preprocess => "preprocess",
+            Kind::Preprocess => Preprocess::KIND,
             Kind::Segment => "segment",
             Kind::Recommend => "recommend",
             Kind::Evaluate => "evaluate",
@@ -43,12 +44,13 @@ impl Kind {
     }
 
     pub fn implemented(self) -> bool {
-        matches!(self, Kind::Ingest)
+        matches!(self, Kind::Ingest | Kind::Preprocess)
     }
 
     pub fn inputs(self) -> &'static [Port] {
         match self {
             Kind::Ingest => Ingest::INPUTS,
+            Kind::Preprocess => Preprocess::INPUTS,
             _ => &[],
         }
     }
@@ -56,6 +58,7 @@ impl Kind {
     pub fn outputs(self) -> &'static [Port] {
         match self {
             Kind::Ingest => Ingest::OUTPUTS,
+            Kind::Preprocess => Preprocess::OUTPUTS,
             _ => &[],
         }
     }
@@ -71,6 +74,7 @@ impl fmt::Display for Kind {
 #[derive(Debug, Clone)]
 pub enum StageParams {
     Ingest(IngestParams),
+    Preprocess(PreprocessParams),
     /// A kind this version does not implement yet; rejected at validation.
     NotImplemented,
 }
@@ -82,6 +86,9 @@ impl StageParams {
     ) -> Result<Self, D::Error> {
         Ok(match kind {
             Kind::Ingest => StageParams::Ingest(IngestParams::deserialize(deserializer)?),
+            Kind::Preprocess => {
+                StageParams::Preprocess(PreprocessParams::deserialize(deserializer)?)
+            }
             _ => {
                 IgnoredAny::deserialize(deserializer)?;
                 StageParams::NotImplemented
@@ -102,6 +109,7 @@ impl StageParams {
     pub fn to_table(&self) -> toml::Table {
         let value = match self {
             StageParams::Ingest(p) => toml::Table::try_from(p),
+            StageParams::Preprocess(p) => toml::Table::try_from(p),
             StageParams::NotImplemented => Ok(toml::Table::new()),
         };
         // Our own params types always serialise to a table; an empty one is the fallback.
@@ -112,6 +120,7 @@ impl StageParams {
     pub fn canonical_json(&self) -> String {
         let json = match self {
             StageParams::Ingest(p) => serde_json::to_string(p),
+            StageParams::Preprocess(p) => serde_json::to_string(p),
             StageParams::NotImplemented => Ok(String::new()),
         };
         json.unwrap_or_default()
@@ -123,6 +132,9 @@ impl StageParams {
             StageParams::Ingest(p) => {
                 clientele_ingest::check_params(p, io).map_err(|e| e.to_string())
             }
+            StageParams::Preprocess(p) => {
+                clientele_preprocess::check_params(p, io).map_err(|e| e.to_string())
+            }
             StageParams::NotImplemented => Ok(()),
         }
     }
@@ -130,6 +142,7 @@ impl StageParams {
     pub fn run(&self, io: &StageIo, ctx: &StageContext<'_>) -> anyhow::Result<StageReport> {
         match self {
             StageParams::Ingest(p) => Ok(Ingest::run(p, io, ctx)?),
+            StageParams::Preprocess(p) => Ok(Preprocess::run(p, io, ctx)?),
             StageParams::NotImplemented => {
                 anyhow::bail!("stage `{}`: this kind is not implemented yet", ctx.stage)
             }
