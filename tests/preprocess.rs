@@ -45,8 +45,8 @@ fn run_cc_general(shared: &std::path::Path) -> Project {
     p
 }
 
-fn features(p: &Project) -> (Vec<String>, Vec<Vec<f64>>) {
-    let source = ParquetSource::open(&p.path("out/features.parquet")).unwrap();
+fn features(path: &std::path::Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let source = ParquetSource::open(path).unwrap();
     let names = source
         .schema()
         .fields()
@@ -112,7 +112,7 @@ fn cc_general_state_and_output_equal_scikit_learn() {
             assert!(close(o, t), "{column} {ours}: ours {o}, scikit-learn {t}");
         }
     }
-    let (names, values) = features(&p);
+    let (names, values) = features(&p.path("out/features.parquet"));
     assert_eq!(names.len(), 17);
     assert_eq!(names[0], "BALANCE__standard");
     for (c, column) in values.iter().enumerate() {
@@ -200,4 +200,149 @@ outputs = { features = "f.parquet" }
         "{}",
         run.stderr()
     );
+}
+
+/// The committed bank_full pipeline, run in a scratch directory; returns the project and
+/// the run summary.
+fn run_bank_full(shared: &std::path::Path) -> (Project, serde_json::Value) {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pipelines/bank_full.toml"),
+    )
+    .unwrap();
+    let p = Project::new();
+    p.write(
+        "bank_full.toml",
+        text.replace("../../../shared", &shared.display().to_string()),
+    );
+    let summary = p
+        .run(&["run", "bank_full.toml", "--quiet", "--json"])
+        .json();
+    (p, summary)
+}
+
+fn state_of(p: &Project, file: &str) -> Vec<serde_json::Value> {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path(&format!("out/{file}"))).unwrap())
+            .unwrap();
+    state["columns"].as_array().unwrap().clone()
+}
+
+fn fitted<'a>(columns: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
+    columns
+        .iter()
+        .find(|c| c["column"] == name)
+        .unwrap_or_else(|| panic!("no state for {name}"))
+}
+
+#[test]
+fn bank_full_encoders_and_scalers_equal_scikit_learn() {
+    let Some(shared) = shared() else { return };
+    let golden_path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sklearn_bank_golden.json");
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden_path).unwrap()).unwrap();
+    let (p, summary) = run_bank_full(&shared);
+    let numeric = [
+        "age", "balance", "day", "duration", "campaign", "pdays", "previous",
+    ];
+
+    // RobustScaler, most-frequent imputation, OneHotEncoder(max_categories=5).
+    let robust = state_of(&p, "robust_state.json");
+    for column in numeric {
+        let s = fitted(&robust, column);
+        assert!(
+            close(
+                s["center"].as_f64().unwrap(),
+                golden["robust_center"][column].as_f64().unwrap()
+            ),
+            "{column} center"
+        );
+        assert!(
+            close(
+                s["scale_value"].as_f64().unwrap(),
+                golden["robust_scale"][column].as_f64().unwrap()
+            ),
+            "{column} scale"
+        );
+    }
+    for (column, value) in golden["most_frequent"].as_object().unwrap() {
+        assert_eq!(fitted(&robust, column)["impute_value"], *value, "{column}");
+    }
+    let stages = summary["stages"].as_array().unwrap();
+    let counts = &stages.iter().find(|s| s["name"] == "robust").unwrap()["counts"];
+    for (column, missing) in golden["categorical_missing"].as_object().unwrap() {
+        assert_eq!(counts[format!("imputed.{column}")], *missing, "{column}");
+    }
+    let (names, values) = features(&p.path("out/robust.parquet"));
+    let onehot: Vec<(String, f64)> = names
+        .iter()
+        .zip(&values)
+        .filter(|(n, _)| n.contains('='))
+        .map(|(n, v)| (n.replace("=__other__", "=other"), v.iter().sum()))
+        .collect();
+    let expected: Vec<(String, f64)> = golden["onehot_columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(golden["onehot_column_sums"].as_array().unwrap())
+        .map(|(n, s)| (n.as_str().unwrap().to_string(), s.as_f64().unwrap()))
+        .collect();
+    assert_eq!(onehot, expected);
+
+    // MinMaxScaler.
+    let minmax = state_of(&p, "minmax_state.json");
+    for column in numeric {
+        let s = fitted(&minmax, column);
+        assert!(
+            close(
+                s["center"].as_f64().unwrap(),
+                golden["minmax_min"][column].as_f64().unwrap()
+            ),
+            "{column} min"
+        );
+        assert!(
+            close(
+                s["scale_value"].as_f64().unwrap(),
+                golden["minmax_range"][column].as_f64().unwrap()
+            ),
+            "{column} range"
+        );
+    }
+
+    // Winsorising at numpy's percentiles, signed log1p, StandardScaler.
+    let winsor = state_of(&p, "winsor_state.json");
+    let counts = &stages.iter().find(|s| s["name"] == "winsor").unwrap()["counts"];
+    for column in ["balance", "duration"] {
+        let (s, g) = (fitted(&winsor, column), &golden["winsor"][column]);
+        assert!(
+            close(
+                s["outliers"]["low"].as_f64().unwrap(),
+                g["low"].as_f64().unwrap()
+            ),
+            "{column} low fence"
+        );
+        assert!(
+            close(
+                s["outliers"]["high"].as_f64().unwrap(),
+                g["high"].as_f64().unwrap()
+            ),
+            "{column} high fence"
+        );
+        assert!(
+            close(s["center"].as_f64().unwrap(), g["mean"].as_f64().unwrap()),
+            "{column} mean"
+        );
+        assert!(
+            close(
+                s["scale_value"].as_f64().unwrap(),
+                g["scale"].as_f64().unwrap()
+            ),
+            "{column} scale"
+        );
+        assert_eq!(
+            counts[format!("clipped.{column}")],
+            g["clipped"],
+            "{column} clipped count"
+        );
+    }
 }

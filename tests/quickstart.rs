@@ -2,6 +2,7 @@
 //! files read by pyarrow and DuckDB.
 
 mod common;
+use clientele_shared::parquet_io::ParquetSource;
 use common::{statuses, Project};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,10 +52,31 @@ fn quickstart_runs_end_to_end_then_is_up_to_date() {
         rows("ingest_holdings"),
         data_rows(&p.path("data/holdings.csv"))
     );
+    assert_eq!(rows("preprocess_customers"), rows("ingest_customers"));
+    let features = ParquetSource::open(&p.path("out/quickstart/features.parquet")).unwrap();
+    let columns: Vec<String> = features
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(columns[0], "customer_id");
+    for identifier in ["name", "email"] {
+        let leaked = columns
+            .iter()
+            .any(|c| c == identifier || c.starts_with(&format!("{identifier}=")));
+        assert!(!leaked, "{identifier} reached the features: {columns:?}");
+    }
+    assert!(
+        columns.contains(&"income__log1p__standard".to_string()),
+        "{columns:?}"
+    );
     for output in [
         "customers.parquet",
         "customers_rejects.parquet",
         "holdings.parquet",
+        "features.parquet",
+        "preprocess_state.json",
     ] {
         assert!(
             p.path(&format!("out/quickstart/{output}")).is_file(),

@@ -466,7 +466,9 @@ pub fn fit(
             column: name.clone(),
             impute: rule.impute,
             impute_value,
-            indicator: rule.indicator,
+            // As scikit-learn's add_indicator (features="missing-only"): only columns
+            // with missing values at fit time get one.
+            indicator: rule.indicator && values.iter().zip(&keep).any(|(v, k)| *k && v.is_none()),
             outliers,
             transform: rule.transform,
             scale: rule.scale,
@@ -857,17 +859,14 @@ pub fn apply(
                                 .collect();
                             feature(name.clone(), values, &mut fields, &mut arrays);
                         }
-                        if s.other {
+                        // The names come from the state, so that fit, apply and the
+                        // recorded outputs cannot disagree.
+                        if let Some(name) = names.get(s.categories.len()).filter(|_| s.other) {
                             let values = codes
                                 .iter()
                                 .map(|c| if c.is_none() { 1.0 } else { 0.0 })
                                 .collect();
-                            feature(
-                                format!("{}=other", s.column),
-                                values,
-                                &mut fields,
-                                &mut arrays,
-                            );
+                            feature(name.clone(), values, &mut fields, &mut arrays);
                         }
                     }
                 }

@@ -51,8 +51,8 @@ pub struct NumericRule {
     /// The value for `impute = "constant"`.
     #[serde(default)]
     pub fill_value: f64,
-    /// Adds a `COLUMN__missing` column (1 where the value was missing), as
-    /// scikit-learn's `SimpleImputer(add_indicator=True)`.
+    /// Adds a `COLUMN__missing` column (1 where the value was missing) if the column has
+    /// missing values at fit time, as scikit-learn's `SimpleImputer(add_indicator=True)`.
     #[serde(default)]
     pub indicator: bool,
     #[serde(default)]
@@ -157,6 +157,7 @@ pub enum Transform {
 pub enum Scale {
     #[default]
     Standard,
+    #[serde(rename = "minmax")]
     MinMax,
     Robust,
     None,

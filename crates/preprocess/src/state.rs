@@ -97,6 +97,17 @@ impl NumericState {
     }
 }
 
+impl CategoricalState {
+    /// `COLUMN=other`, or `COLUMN=__other__` if a real category is called `other`.
+    pub fn other_name(&self) -> String {
+        if self.categories.iter().any(|c| c == "other") {
+            format!("{}=__other__", self.column)
+        } else {
+            format!("{}=other", self.column)
+        }
+    }
+}
+
 impl ColumnState {
     /// The output columns this input column produces, in order.
     pub fn output_names(&self) -> Vec<String> {
@@ -122,7 +133,7 @@ impl ColumnState {
                         .map(|v| format!("{}={v}", c.column))
                         .collect();
                     if c.other {
-                        names.push(format!("{}=other", c.column));
+                        names.push(c.other_name());
                     }
                     names
                 }

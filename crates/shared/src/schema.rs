@@ -7,6 +7,7 @@
 //! |---|---|
 //! | customer table (ingest → preprocess) | [`CUSTOMER_ID`] (Utf8, non-null, unique), then the source's columns with their declared types |
 //! | holdings (ingest → recommend) | [`CUSTOMER_ID`], [`PRODUCT`] (Utf8), optionally [`SNAPSHOT`] (Date32) |
+//! | features (preprocess → segment, recommend) | [`CUSTOMER_ID`], passed-through columns, then non-null Float64 features |
 //! | rejects (ingest, `on_error = "quarantine"`) | see [`rejects_schema`] |
 //!
 //! Column types are plain Arrow types: Utf8, Int64, Float64, Boolean, Date32, and

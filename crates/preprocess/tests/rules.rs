@@ -1,0 +1,305 @@
+//! Each rule on small tables whose right answers can be checked by hand.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use clientele_preprocess::*;
+
+fn table(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    let n = columns[0].1.len();
+    let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..n).map(|i| format!("C{i}")),
+    ));
+    let mut fields = vec![Field::new("customer_id", DataType::Utf8, false)];
+    let mut arrays = vec![ids];
+    for (name, array) in columns {
+        fields.push(Field::new(name, array.data_type().clone(), true));
+        arrays.push(array);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+}
+
+fn num(values: &[Option<f64>]) -> ArrayRef {
+    Arc::new(Float64Array::from(values.to_vec()))
+}
+
+fn text(values: &[Option<&str>]) -> ArrayRef {
+    Arc::new(StringArray::from(values.to_vec()))
+}
+
+fn column(batch: &RecordBatch, name: &str) -> Vec<f64> {
+    let array = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no output column {name}"));
+    array
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .values()
+        .to_vec()
+}
+
+fn names(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+fn fit_apply(
+    params: &PreprocessParams,
+    train: &RecordBatch,
+    test: &RecordBatch,
+) -> (
+    FittedState,
+    RecordBatch,
+    std::collections::BTreeMap<String, u64>,
+) {
+    let path = Path::new("t.parquet");
+    let state = fit(params, train, path, &mut Vec::new()).unwrap();
+    let (out, counts) = apply(&state, test, path).unwrap();
+    (state, out, counts)
+}
+
+#[test]
+fn unknown_categories_become_zeros_or_other() {
+    let train = table(vec![(
+        "job",
+        text(&[Some("admin"), Some("admin"), Some("retired"), None]),
+    )]);
+    let test = table(vec![("job", text(&[Some("pilot"), Some("retired"), None]))]);
+    let mut params = PreprocessParams::default();
+    let (_, out, counts) = fit_apply(&params, &train, &test);
+    assert_eq!(names(&out), ["customer_id", "job=admin", "job=retired"]);
+    assert_eq!(
+        column(&out, "job=admin"),
+        [0.0, 0.0, 1.0],
+        "missing → most frequent (admin)"
+    );
+    assert_eq!(
+        column(&out, "job=retired"),
+        [0.0, 1.0, 0.0],
+        "unknown pilot → all zeros"
+    );
+    assert_eq!(counts["other_or_unknown.job"], 1);
+    assert_eq!(counts["imputed.job"], 1);
+
+    params.categorical.unknown = Unknown::Other;
+    let (_, out, _) = fit_apply(&params, &train, &test);
+    assert_eq!(column(&out, "job=other"), [1.0, 0.0, 0.0]);
+
+    params.categorical.encode = Encode::Ordinal;
+    let (_, out, _) = fit_apply(&params, &train, &test);
+    assert_eq!(column(&out, "job__ordinal"), [-1.0, 1.0, 0.0]);
+}
+
+#[test]
+fn rare_categories_pool_into_other_without_clashing_with_a_real_other() {
+    let values = [
+        Some("a"),
+        Some("a"),
+        Some("a"),
+        Some("b"),
+        Some("b"),
+        Some("other"),
+        Some("other"),
+        Some("c"),
+    ];
+    let train = table(vec![("x", text(&values))]);
+    let mut params = PreprocessParams::default();
+    params.categorical.max_categories = Some(3);
+    let (state, out, _) = fit_apply(&params, &train, &train);
+    assert_eq!(
+        names(&out),
+        ["customer_id", "x=a", "x=other", "x=__other__"]
+    );
+    assert_eq!(
+        column(&out, "x=__other__"),
+        [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0],
+        "b and c pooled"
+    );
+    assert_eq!(
+        state
+            .outputs
+            .iter()
+            .map(|o| o.source.as_str())
+            .collect::<Vec<_>>(),
+        ["x", "x", "x"]
+    );
+}
+
+#[test]
+fn outliers_are_clipped_flagged_or_dropped_and_counted() {
+    // Quartiles of 1..=8 and 100: q1 = 3, q3 = 7, IQR = 4, fences -3 and 13.
+    let values: Vec<Option<f64>> = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 100.0]
+        .map(Some)
+        .to_vec();
+    let train = table(vec![("v", num(&values))]);
+    let rule = |action| NumericRule {
+        outliers: Some(OutlierRule {
+            method: OutlierMethod::Iqr,
+            factor: 1.5,
+            z: 3.0,
+            low: 0.01,
+            high: 0.99,
+            action,
+        }),
+        scale: Scale::None,
+        ..NumericRule::default()
+    };
+    let mut params = PreprocessParams {
+        numeric: rule(OutlierAction::Clip),
+        ..PreprocessParams::default()
+    };
+    let (state, out, counts) = fit_apply(&params, &train, &train);
+    let ColumnState::Numeric(v) = &state.columns[1] else {
+        panic!("numeric")
+    };
+    assert_eq!(
+        v.outliers.as_ref().map(|o| (o.low, o.high)),
+        Some((-3.0, 13.0))
+    );
+    assert_eq!(column(&out, "v")[8], 13.0);
+    assert_eq!(counts["clipped.v"], 1);
+
+    params.numeric = rule(OutlierAction::Flag);
+    let (_, out, counts) = fit_apply(&params, &train, &train);
+    assert_eq!(
+        column(&out, "v__outlier"),
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    );
+    assert_eq!(column(&out, "v")[8], 100.0);
+    assert_eq!(counts["flagged.v"], 1);
+
+    params.numeric = rule(OutlierAction::Drop);
+    let (state, out, counts) = fit_apply(&params, &train, &train);
+    assert_eq!(out.num_rows(), 8);
+    assert_eq!(state.rows_fitted, 8);
+    assert_eq!(counts["rows_dropped_outliers"], 1);
+}
+
+#[test]
+fn imputation_strategies_indicators_and_dropped_rows() {
+    let train = table(vec![(
+        "v",
+        num(&[Some(1.0), Some(3.0), Some(3.0), Some(10.0), None]),
+    )]);
+    let impute = |impute| PreprocessParams {
+        numeric: NumericRule {
+            impute,
+            fill_value: -1.0,
+            indicator: true,
+            scale: Scale::None,
+            ..NumericRule::default()
+        },
+        ..PreprocessParams::default()
+    };
+    for (strategy, expected) in [
+        (NumericImpute::Mean, 4.25),
+        (NumericImpute::Median, 3.0),
+        (NumericImpute::MostFrequent, 3.0),
+        (NumericImpute::Constant, -1.0),
+    ] {
+        let (_, out, counts) = fit_apply(&impute(strategy), &train, &train);
+        assert_eq!(column(&out, "v")[4], expected, "{strategy:?}");
+        assert_eq!(column(&out, "v__missing"), [0.0, 0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(counts["imputed.v"], 1);
+    }
+    let complete = table(vec![("v", num(&[Some(1.0), Some(2.0)]))]);
+    let (_, out, _) = fit_apply(&impute(NumericImpute::Median), &complete, &complete);
+    assert_eq!(
+        names(&out),
+        ["customer_id", "v"],
+        "no indicator for a column with nothing missing"
+    );
+    let (state, out, counts) = fit_apply(&impute(NumericImpute::Drop), &train, &train);
+    assert_eq!(out.num_rows(), 4);
+    assert_eq!(state.rows_fitted, 4);
+    assert_eq!(counts["rows_dropped_missing"], 1);
+}
+
+#[test]
+fn transforms_and_scalers() {
+    let train = table(vec![
+        ("v", num(&[Some(0.0), Some(1.0), Some(3.0)])),
+        ("w", num(&[Some(-2.0), Some(0.0), Some(2.0)])),
+    ]);
+    let mut params = PreprocessParams::default();
+    params.columns.insert(
+        "v".into(),
+        ColumnRule::Numeric(NumericRule {
+            transform: Transform::Log1p,
+            scale: Scale::MinMax,
+            ..NumericRule::default()
+        }),
+    );
+    params.columns.insert(
+        "w".into(),
+        ColumnRule::Numeric(NumericRule {
+            transform: Transform::SignedLog1p,
+            scale: Scale::Robust,
+            ..NumericRule::default()
+        }),
+    );
+    let (_, out, _) = fit_apply(&params, &train, &train);
+    assert_eq!(
+        names(&out),
+        ["customer_id", "v__log1p__minmax", "w__signed_log1p__robust"]
+    );
+    let v = column(&out, "v__log1p__minmax");
+    assert_eq!(v[0], 0.0);
+    assert!((v[1] - 2f64.ln() / 4f64.ln()).abs() < 1e-15);
+    assert_eq!(v[2], 1.0);
+    // signed log1p: -ln 3, 0, ln 3; median 0; quartiles ∓ln(3)/2 → IQR ln 3.
+    let w = column(&out, "w__signed_log1p__robust");
+    assert!(
+        (w[0] + 1.0).abs() < 1e-15 && w[1] == 0.0 && (w[2] - 1.0).abs() < 1e-15,
+        "{w:?}"
+    );
+
+    // A constant column scales by 1, as in scikit-learn.
+    let constant = table(vec![("c", num(&[Some(5.0), Some(5.0)]))]);
+    let (_, out, _) = fit_apply(&PreprocessParams::default(), &constant, &constant);
+    assert_eq!(column(&out, "c__standard"), [0.0, 0.0]);
+}
+
+#[test]
+fn log1p_of_a_negative_value_names_row_and_column() {
+    let train = table(vec![("v", num(&[Some(1.0), Some(-5.0)]))]);
+    let mut params = PreprocessParams::default();
+    params.numeric.transform = Transform::Log1p;
+    let err = fit(&params, &train, Path::new("t.parquet"), &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "`t.parquet` row 2: column `v` is negative, which log1p cannot take; use transform = \"signed_log1p\"");
+}
+
+#[test]
+fn passthrough_drop_and_a_missing_column_at_apply_time() {
+    let train = table(vec![
+        ("v", num(&[Some(1.0), Some(2.0)])),
+        ("note", text(&[Some("a"), Some("b")])),
+        ("email", text(&[Some("x@example.com"), None])),
+    ]);
+    let params = PreprocessParams {
+        passthrough: vec!["note".into()],
+        drop: vec!["email".into()],
+        ..PreprocessParams::default()
+    };
+    let (_, out, _) = fit_apply(&params, &train, &train);
+    assert_eq!(names(&out), ["customer_id", "v__standard", "note"]);
+    let state = fit(&params, &train, Path::new("t.parquet"), &mut Vec::new()).unwrap();
+    let next_month = table(vec![("note", text(&[Some("a")]))]);
+    let err = apply(&state, &next_month, Path::new("next.parquet"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "`next.parquet` has no column `v`, which the fitted state needs"
+    );
+}
