@@ -25,10 +25,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Float64Array};
-use arrow::compute::{cast, concat_batches, filter};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::compute::{cast, concat, filter};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use clientele_shared::parquet_io::{write_batches, ParquetSource};
+use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
 use clientele_shared::schema::CUSTOMER_ID;
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use clientele_shared::SharedError;
@@ -119,30 +119,47 @@ impl Stage for Preprocess {
                 "the runner passed no `table` input or no `features` output",
             ));
         };
-        let batch = load(table)?;
-        ctx.progress.rows(0, Some(batch.num_rows() as u64));
         let mut notes = Vec::new();
+        // Pass 1 (fit): statistics, one column at a time.
         let state = match params.mode {
-            Mode::Fit => fit(params, &batch, table, &mut notes)?,
+            Mode::Fit => fit(params, &ParquetColumns::open(table)?, table, &mut notes)?,
             Mode::Apply => {
                 let path = io.input("state").unwrap_or(Path::new("state.json"));
                 read_state(path)?
             }
         };
-        let (out, counts) = apply(&state, &batch, table)?;
-        write_batches(features, out.schema(), std::slice::from_ref(&out))?;
+        // Pass 2: transform, one batch at a time.
+        let mut source = ParquetSource::open(table)?;
+        let total = source.rows();
+        let empty = RecordBatch::new_empty(source.schema().clone());
+        let (empty, mut counts) = apply(&state, &empty, table)?;
+        let mut sink = ParquetSink::create(features, empty.schema())?;
+        let mut first_row = 0usize;
+        while let Some(batch) = source.next_batch()? {
+            let (out, batch_counts) = apply_rows(&state, &batch, table, first_row)?;
+            for (key, n) in batch_counts {
+                *counts.entry(key).or_default() += n;
+            }
+            sink.write(&out)?;
+            first_row += batch.num_rows();
+            ctx.progress.rows(first_row as u64, Some(total));
+        }
+        if sink.rows() == 0 && total > 0 {
+            return Err(PreprocessError::NoRowsLeft {
+                path: table.to_path_buf(),
+            });
+        }
+        let rows = sink.finish()?;
         if let (Mode::Fit, Some(path)) = (params.mode, io.output("state")) {
             let json =
                 serde_json::to_string_pretty(&state).map_err(|e| param("state", e.to_string()))?;
             clientele_shared::atomic::write_file(path, json.as_bytes())?;
         }
-        ctx.progress
-            .rows(batch.num_rows() as u64, Some(batch.num_rows() as u64));
         for (key, n) in counts.iter().filter(|(_, n)| **n > 0) {
             notes.push(format!("{key}: {n}"));
         }
         Ok(StageReport {
-            rows: out.num_rows() as u64,
+            rows,
             counts,
             notes,
         })
@@ -218,12 +235,66 @@ pub fn check_params(params: &PreprocessParams, io: &StageIo) -> Result<(), Prepr
     Ok(())
 }
 
-/// Reads a whole Parquet table into one batch.
-fn load(path: &Path) -> Result<RecordBatch, PreprocessError> {
-    let source = ParquetSource::open(path)?;
-    let schema = source.schema().clone();
-    let batches = source.read_all()?;
-    concat_batches(&schema, &batches).map_err(|e| internal(path, e))
+/// Where `fit` reads its data: whole columns, one at a time, so that memory holds one
+/// column rather than the table (exact medians and quantiles need every value).
+pub trait ColumnSource {
+    fn schema(&self) -> SchemaRef;
+    fn num_rows(&self) -> usize;
+    /// The whole column `name`; `None` if there is no such column.
+    fn read_column(&self, name: &str) -> Result<Option<ArrayRef>, PreprocessError>;
+}
+
+impl ColumnSource for RecordBatch {
+    fn schema(&self) -> SchemaRef {
+        RecordBatch::schema(self)
+    }
+    fn num_rows(&self) -> usize {
+        RecordBatch::num_rows(self)
+    }
+    fn read_column(&self, name: &str) -> Result<Option<ArrayRef>, PreprocessError> {
+        Ok(self.column_by_name(name).cloned())
+    }
+}
+
+/// A Parquet file read column by column (Parquet stores columns apart, so reading one
+/// decodes only that one).
+pub struct ParquetColumns {
+    path: PathBuf,
+    schema: SchemaRef,
+    rows: usize,
+}
+
+impl ParquetColumns {
+    pub fn open(path: &Path) -> Result<Self, PreprocessError> {
+        let source = ParquetSource::open(path)?;
+        Ok(ParquetColumns {
+            path: path.to_path_buf(),
+            schema: source.schema().clone(),
+            rows: source.rows() as usize,
+        })
+    }
+}
+
+impl ColumnSource for ParquetColumns {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn num_rows(&self) -> usize {
+        self.rows
+    }
+    fn read_column(&self, name: &str) -> Result<Option<ArrayRef>, PreprocessError> {
+        let Ok(index) = self.schema.index_of(name) else {
+            return Ok(None);
+        };
+        let batches = ParquetSource::open_columns(&self.path, Some(&[index]))?.read_all()?;
+        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
+        if arrays.is_empty() {
+            return Ok(Some(arrow::array::new_empty_array(
+                self.schema.field(index).data_type(),
+            )));
+        }
+        Ok(Some(concat(&arrays).map_err(|e| internal(&self.path, e))?))
+    }
 }
 
 fn internal(path: &Path, e: impl std::fmt::Display) -> PreprocessError {
@@ -265,14 +336,14 @@ fn is_text(ty: &DataType) -> bool {
     ) || matches!(ty, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8))
 }
 
-fn column<'a>(
-    batch: &'a RecordBatch,
+fn column(
+    source: &dyn ColumnSource,
     path: &Path,
     name: &str,
     what: &'static str,
-) -> Result<&'a ArrayRef, PreprocessError> {
-    batch
-        .column_by_name(name)
+) -> Result<ArrayRef, PreprocessError> {
+    source
+        .read_column(name)?
         .ok_or_else(|| PreprocessError::MissingColumn {
             path: path.to_path_buf(),
             column: name.to_string(),
@@ -306,14 +377,14 @@ enum Plan<'a> {
     Categorical(&'a CategoricalRule),
 }
 
-/// Learns every statistic from `batch`.
+/// Learns every statistic from the columns of `source` (see [`ColumnSource`]).
 pub fn fit(
     params: &PreprocessParams,
-    batch: &RecordBatch,
+    source: &dyn ColumnSource,
     path: &Path,
     notes: &mut Vec<String>,
 ) -> Result<FittedState, PreprocessError> {
-    let schema = batch.schema();
+    let schema = source.schema();
     for (names, what) in [
         (
             params.columns.keys().collect::<Vec<_>>(),
@@ -326,7 +397,13 @@ pub fn fit(
         (params.drop.iter().collect(), "params.drop names"),
     ] {
         for name in names {
-            column(batch, path, name, what)?;
+            if schema.index_of(name).is_err() {
+                return Err(PreprocessError::MissingColumn {
+                    path: path.to_path_buf(),
+                    column: name.to_string(),
+                    what,
+                });
+            }
         }
     }
     let mut plans = Vec::new();
@@ -367,7 +444,7 @@ pub fn fit(
     }
 
     // 1. Rows dropped for a missing value.
-    let n = batch.num_rows();
+    let n = source.num_rows();
     let mut keep = vec![true; n];
     for (name, plan) in &plans {
         let drops = match plan {
@@ -376,7 +453,7 @@ pub fn fit(
             _ => false,
         };
         if drops {
-            let array = column(batch, path, name, "the plan names")?;
+            let array = column(source, path, name, "the plan names")?;
             for (row, k) in keep.iter_mut().enumerate() {
                 if array.is_null(row) {
                     *k = false;
@@ -386,11 +463,11 @@ pub fn fit(
     }
 
     // 2. Imputation values and outlier fences, from the rows left.
-    let mut numeric: HashMap<&str, (NumericState, Vec<f64>)> = HashMap::new();
+    let mut numeric: HashMap<&str, NumericState> = HashMap::new();
     let mut outlier_drop = vec![false; n];
     for (name, plan) in &plans {
         let Plan::Numeric(rule) = plan else { continue };
-        let values = numbers(column(batch, path, name, "the plan names")?, path)?;
+        let values = numbers(&column(source, path, name, "the plan names")?, path)?;
         let present: Vec<f64> = values
             .iter()
             .zip(&keep)
@@ -475,7 +552,7 @@ pub fn fit(
             center: 0.0,
             scale_value: 1.0,
         };
-        numeric.insert(name.as_str(), (state, imputed));
+        numeric.insert(name.as_str(), state);
     }
 
     // 3. Rows beyond a `drop` fence.
@@ -500,12 +577,15 @@ pub fn fit(
                 column: name.clone(),
             },
             Plan::Numeric(_) => {
-                let Some((mut state, imputed)) = numeric.remove(name.as_str()) else {
+                let Some(mut state) = numeric.remove(name.as_str()) else {
                     continue;
                 };
+                // Read again rather than kept from step 2: memory holds one column.
+                let raw = numbers(&column(source, path, name, "the plan names")?, path)?;
                 let mut values = Vec::with_capacity(rows_fitted);
-                for (row, v) in imputed.iter().enumerate().filter(|(row, _)| keep[*row]) {
-                    values.push(transform(&state, clip(&state, *v), path, row)?);
+                for (row, v) in raw.iter().enumerate().filter(|(row, _)| keep[*row]) {
+                    let v = v.or(state.impute_value).unwrap_or(0.0);
+                    values.push(transform(&state, clip(&state, v), path, row)?);
                 }
                 let (center, scale) = scaler(state.scale, &values);
                 state.center = center;
@@ -513,7 +593,7 @@ pub fn fit(
                 ColumnState::Numeric(state)
             }
             Plan::Categorical(rule) => {
-                let values = texts(column(batch, path, name, "the plan names")?, path)?;
+                let values = texts(&column(source, path, name, "the plan names")?, path)?;
                 let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
                 for (v, _) in values.iter().zip(&keep).filter(|(_, k)| **k) {
                     if let Some(v) = v {
@@ -673,6 +753,17 @@ pub fn apply(
     batch: &RecordBatch,
     path: &Path,
 ) -> Result<(RecordBatch, BTreeMap<String, u64>), PreprocessError> {
+    apply_rows(state, batch, path, 0)
+}
+
+/// [`apply`] to a batch whose first row is row `first_row` (0-based) of its file, so that
+/// errors name the row in the file.
+pub fn apply_rows(
+    state: &FittedState,
+    batch: &RecordBatch,
+    path: &Path,
+    first_row: usize,
+) -> Result<(RecordBatch, BTreeMap<String, u64>), PreprocessError> {
     let n = batch.num_rows();
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut keep = vec![true; n];
@@ -683,7 +774,7 @@ pub fn apply(
         match c {
             ColumnState::Numeric(s) => {
                 let values = numbers(
-                    column(batch, path, &s.column, "the fitted state needs")?,
+                    &column(batch, path, &s.column, "the fitted state needs")?,
                     path,
                 )?;
                 if s.impute == NumericImpute::Drop {
@@ -693,7 +784,7 @@ pub fn apply(
             }
             ColumnState::Categorical(s) => {
                 let values = texts(
-                    column(batch, path, &s.column, "the fitted state needs")?,
+                    &column(batch, path, &s.column, "the fitted state needs")?,
                     path,
                 )?;
                 if s.impute == CategoricalImpute::Drop {
@@ -728,12 +819,8 @@ pub fn apply(
         }
     }
     counts.insert("rows_dropped_outliers".to_string(), dropped_outliers);
+    // A batch may lose every row; the stage checks that the whole output is not empty.
     let kept_rows: Vec<usize> = (0..n).filter(|&r| keep[r]).collect();
-    if kept_rows.is_empty() && n > 0 {
-        return Err(PreprocessError::NoRowsLeft {
-            path: path.to_path_buf(),
-        });
-    }
     let mask = BooleanArray::from(keep.clone());
 
     let mut fields: Vec<Field> = Vec::new();
@@ -753,7 +840,7 @@ pub fn apply(
                     .index_of(name)
                     .map_err(|e| internal(path, e))?;
                 fields.push(batch.schema().field(index).clone());
-                arrays.push(filter(array, &mask).map_err(|e| internal(path, e))?);
+                arrays.push(filter(&array, &mask).map_err(|e| internal(path, e))?);
             }
             ColumnState::Numeric(s) => {
                 let values = &numeric_values[s.column.as_str()];
@@ -774,7 +861,7 @@ pub fn apply(
                     {
                         clipped += 1;
                     }
-                    let x = transform(s, clip(s, v), path, row)?;
+                    let x = transform(s, clip(s, v), path, first_row + row)?;
                     out.push((x - s.center) / s.scale_value);
                     missing.push(if raw.is_none() { 1.0 } else { 0.0 });
                     flags.push(if beyond { 1.0 } else { 0.0 });

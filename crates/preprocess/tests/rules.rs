@@ -303,3 +303,86 @@ fn passthrough_drop_and_a_missing_column_at_apply_time() {
         "`next.parquet` has no column `v`, which the fitted state needs"
     );
 }
+
+#[test]
+fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file() {
+    use clientele_shared::parquet_io::{write_batches, ParquetSource};
+    use clientele_shared::stage::{NoProgress, Stage, StageContext, StageIo};
+
+    // More rows than one read batch (64 Ki), so that apply runs on several batches.
+    let n = 150_000;
+    let values: Vec<Option<f64>> = (0..n)
+        .map(|i| {
+            if i % 97 == 0 {
+                None
+            } else {
+                Some((i % 1013) as f64)
+            }
+        })
+        .collect();
+    let cats: Vec<Option<&str>> = (0..n).map(|i| Some(["a", "b", "c", "d"][i % 4])).collect();
+    let batch = table(vec![("v", num(&values)), ("k", text(&cats))]);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.parquet");
+    write_batches(&input, batch.schema(), std::slice::from_ref(&batch)).unwrap();
+    let mut io = StageIo::default();
+    io.inputs.insert("table".into(), input.clone());
+    io.outputs
+        .insert("features".into(), dir.path().join("f.parquet"));
+    io.outputs.insert("state".into(), dir.path().join("s.json"));
+    let mut params = PreprocessParams::default();
+    params.numeric.indicator = true;
+    let ctx = StageContext {
+        stage: "t",
+        seed: 0,
+        progress: &NoProgress,
+    };
+    let report = Preprocess::run(&params, &io, &ctx).unwrap();
+    assert_eq!(report.rows, n as u64);
+    assert_eq!(
+        report.counts["imputed.v"],
+        values.iter().filter(|v| v.is_none()).count() as u64
+    );
+
+    let streamed = ParquetSource::open(&dir.path().join("f.parquet"))
+        .unwrap()
+        .read_all()
+        .unwrap();
+    assert!(
+        streamed.len() > 1,
+        "the output came in one batch; the test needs several"
+    );
+    let streamed = arrow::compute::concat_batches(&streamed[0].schema(), &streamed).unwrap();
+    let (_, in_memory, _) = fit_apply(&params, &batch, &batch);
+    assert_eq!(streamed, in_memory);
+
+    // A negative value in the third batch is reported by its row in the file.
+    let mut values = values;
+    values[140_000] = Some(-1.0);
+    let batch = table(vec![("v", num(&values))]);
+    write_batches(&input, batch.schema(), std::slice::from_ref(&batch)).unwrap();
+    params.numeric.transform = Transform::SignedLog1p;
+    let state = fit(&params, &batch, Path::new("in.parquet"), &mut Vec::new()).unwrap();
+    let mut bad = state.clone();
+    if let ColumnState::Numeric(v) = &mut bad.columns[1] {
+        v.transform = Transform::Log1p;
+    }
+    std::fs::write(
+        dir.path().join("s.json"),
+        serde_json::to_string(&bad).unwrap(),
+    )
+    .unwrap();
+    io.inputs.insert("state".into(), dir.path().join("s.json"));
+    io.outputs.remove("state");
+    params.mode = Mode::Apply;
+    let err = Preprocess::run(&params, &io, &ctx).unwrap_err().to_string();
+    assert!(err.contains("row 140001: column `v` is negative"), "{err}");
+    assert!(
+        !dir.path().join("f.parquet").exists()
+            || ParquetSource::open(&dir.path().join("f.parquet"))
+                .unwrap()
+                .rows()
+                == n as u64,
+        "a failed apply replaced the earlier output"
+    );
+}

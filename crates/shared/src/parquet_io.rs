@@ -6,11 +6,12 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -101,6 +102,12 @@ pub struct ParquetSource {
 
 impl ParquetSource {
     pub fn open(path: &Path) -> Result<Self, SharedError> {
+        Self::open_columns(path, None)
+    }
+
+    /// Opens `path` reading only the top-level columns at `columns` (all when `None`):
+    /// Parquet stores columns apart, so the others are never read or decoded.
+    pub fn open_columns(path: &Path, columns: Option<&[usize]>) -> Result<Self, SharedError> {
         let file = File::open(path).map_err(|e| SharedError::io("open", path, e))?;
         let read_error = |e: parquet::errors::ParquetError| SharedError::ParquetRead {
             path: path.to_path_buf(),
@@ -113,7 +120,25 @@ impl ParquetSource {
                 message: "the footer declares a negative row count".to_string(),
             }
         })?;
-        let schema = builder.schema().clone();
+        let (builder, schema) = match columns {
+            None => {
+                let schema = builder.schema().clone();
+                (builder, schema)
+            }
+            Some(indices) => {
+                let mask = ProjectionMask::roots(
+                    builder.metadata().file_metadata().schema_descr(),
+                    indices.iter().copied(),
+                );
+                let schema = Arc::new(builder.schema().project(indices).map_err(|e| {
+                    SharedError::ParquetRead {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    }
+                })?);
+                (builder.with_projection(mask), schema)
+            }
+        };
         let reader = builder
             .with_batch_size(READ_BATCH_ROWS)
             .build()
@@ -166,7 +191,6 @@ mod tests {
     use super::*;
     use arrow::array::{Float64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
-    use std::sync::Arc;
 
     #[test]
     fn written_batches_read_back_equal() {
@@ -190,7 +214,13 @@ mod tests {
         );
         let source = ParquetSource::open(&path).unwrap();
         assert_eq!(source.rows(), 2);
-        assert_eq!(source.read_all().unwrap(), vec![batch]);
+        assert_eq!(source.read_all().unwrap(), vec![batch.clone()]);
+        let balance = ParquetSource::open_columns(&path, Some(&[1])).unwrap();
+        assert_eq!(balance.schema().fields().len(), 1);
+        assert_eq!(
+            balance.read_all().unwrap(),
+            vec![batch.project(&[1]).unwrap()]
+        );
     }
 
     #[test]
