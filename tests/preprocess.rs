@@ -346,3 +346,42 @@ fn bank_full_encoders_and_scalers_equal_scikit_learn() {
         );
     }
 }
+
+#[test]
+fn every_output_value_equals_scikit_learn() {
+    let Some(shared) = shared() else { return };
+    let Some(python) = common::python(&["pandas", "sklearn", "pyarrow"]) else {
+        return;
+    };
+    let cc = run_cc_general(&shared);
+    let (bank, _) = run_bank_full(&shared);
+    let data = shared.join("data");
+    let mut reports = common::python_json(
+        &python,
+        "sklearn_per_value.py",
+        &[
+            std::path::Path::new("cc"),
+            &data.join("cc_general.csv"),
+            &cc.path("out/features.parquet"),
+        ],
+    );
+    reports.extend(common::python_json(
+        &python,
+        "sklearn_per_value.py",
+        &[
+            std::path::Path::new("bank"),
+            &data.join("bank_full.csv"),
+            &bank.path("out/robust.parquet"),
+            &bank.path("out/minmax.parquet"),
+            &bank.path("out/winsor.parquet"),
+        ],
+    ));
+    assert_eq!(reports.len(), 4);
+    for r in &reports {
+        assert_eq!(r["missing"], serde_json::json!([]), "{r}");
+        assert_eq!(r["extra"], serde_json::json!([]), "{r}");
+        assert!(r["values"].as_u64().unwrap() > 100_000, "{r}");
+        assert!(r["max_abs_diff"].as_f64().unwrap() <= 1e-9, "{r}");
+        eprintln!("{r}");
+    }
+}

@@ -89,27 +89,11 @@ fn quickstart_runs_end_to_end_then_is_up_to_date() {
     assert!(statuses(&again).values().all(|s| s == "skipped"), "{again}");
 }
 
-/// The Python interpreter with pyarrow and DuckDB, or `None` (and why) when the test may
-/// be skipped: only outside CI, which sets CLIENTELE_REQUIRE_PYTHON.
-fn python() -> Option<String> {
-    let python = std::env::var("CLIENTELE_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let ok = Command::new(&python)
-        .args(["-c", "import pyarrow, duckdb"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        Some(python)
-    } else if std::env::var_os("CLIENTELE_REQUIRE_PYTHON").is_some() {
-        panic!("CLIENTELE_REQUIRE_PYTHON is set but `{python}` cannot import pyarrow and duckdb");
-    } else {
-        eprintln!("skipped: `{python}` cannot import pyarrow and duckdb (pip install -r tests/python/requirements.txt)");
-        None
-    }
-}
-
 #[test]
 fn parquet_outputs_are_standard_for_pyarrow_and_duckdb() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::python(&["pyarrow", "duckdb"]) else {
+        return;
+    };
     let p = quickstart_copy();
     assert_eq!(
         p.run(&["run", "pipelines/quickstart.toml", "--quiet"])

@@ -82,3 +82,44 @@ pub fn statuses(summary: &serde_json::Value) -> std::collections::BTreeMap<Strin
 pub fn sha256(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
+
+/// The Python interpreter (`CLIENTELE_PYTHON`, else `python3`) if it can import every one
+/// of `modules`. Otherwise `None` with the reason printed (the test may then skip), but
+/// only outside CI: with CLIENTELE_REQUIRE_PYTHON set, a missing module fails the test.
+pub fn python(modules: &[&str]) -> Option<String> {
+    let python = std::env::var("CLIENTELE_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Some(python)
+    } else if std::env::var_os("CLIENTELE_REQUIRE_PYTHON").is_some() {
+        panic!("CLIENTELE_REQUIRE_PYTHON is set but `{python}` cannot import {modules:?}");
+    } else {
+        eprintln!("skipped: `{python}` cannot import {modules:?} (pip install -r tests/python/requirements.txt)");
+        None
+    }
+}
+
+/// Runs a script of `tests/python/` and returns the JSON objects it printed, one a line.
+pub fn python_json(python: &str, script: &str, args: &[&Path]) -> Vec<serde_json::Value> {
+    let out = Command::new(python)
+        .arg(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/python")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
