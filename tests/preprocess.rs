@@ -12,21 +12,6 @@ use std::path::PathBuf;
 use arrow::array::{Array, Float64Array};
 use clientele_shared::parquet_io::ParquetSource;
 
-fn shared() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if dir.join("golden/sklearn_cc_golden.json").is_file() {
-        Some(std::path::absolute(dir).unwrap())
-    } else if std::env::var_os("CLIENTELE_REQUIRE_SHARED").is_some() {
-        panic!(
-            "CLIENTELE_REQUIRE_SHARED is set but {} is missing",
-            dir.display()
-        );
-    } else {
-        eprintln!("skipped: {} is not beside this checkout", dir.display());
-        None
-    }
-}
-
 fn close(ours: f64, theirs: f64) -> bool {
     (ours - theirs).abs() <= 1e-9 * theirs.abs().max(1.0)
 }
@@ -75,7 +60,9 @@ fn features(path: &std::path::Path) -> (Vec<String>, Vec<Vec<f64>>) {
 
 #[test]
 fn cc_general_state_and_output_equal_scikit_learn() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let golden: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(shared.join("golden/sklearn_cc_golden.json")).unwrap(),
     )
@@ -136,7 +123,9 @@ fn cc_general_state_and_output_equal_scikit_learn() {
 
 #[test]
 fn applying_the_fitted_state_to_the_same_data_gives_the_same_bytes() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let p = run_cc_general(&shared);
     let apply = r#"
 [pipeline]
@@ -236,7 +225,9 @@ fn fitted<'a>(columns: &'a [serde_json::Value], name: &str) -> &'a serde_json::V
 
 #[test]
 fn bank_full_encoders_and_scalers_equal_scikit_learn() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let golden_path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sklearn_bank_golden.json");
     let golden: serde_json::Value =
@@ -349,7 +340,9 @@ fn bank_full_encoders_and_scalers_equal_scikit_learn() {
 
 #[test]
 fn every_output_value_equals_scikit_learn() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = common::shared() else {
+        return;
+    };
     let Some(python) = common::python(&["pandas", "sklearn", "pyarrow"]) else {
         return;
     };

@@ -123,3 +123,20 @@ pub fn python_json(python: &str, script: &str, args: &[&Path]) -> Vec<serde_json
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// `../shared` beside this checkout (real data and scikit-learn references), or `None`
+/// with the reason printed; with CLIENTELE_REQUIRE_SHARED set (CI), its absence fails.
+pub fn shared() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if dir.join("golden/sklearn_cc_golden.json").is_file() {
+        Some(std::path::absolute(dir).unwrap())
+    } else if std::env::var_os("CLIENTELE_REQUIRE_SHARED").is_some() {
+        panic!(
+            "CLIENTELE_REQUIRE_SHARED is set but {} is missing",
+            dir.display()
+        );
+    } else {
+        eprintln!("skipped: {} is not beside this checkout", dir.display());
+        None
+    }
+}
