@@ -372,10 +372,7 @@ pub fn convert(
     let mut rec = RawRecord::default();
     let delimiter = params.delimiter.clone();
 
-    loop {
-        if !source.next_record(&mut rec)? {
-            break;
-        }
+    while source.next_record(&mut rec)? {
         data_row += 1;
         let at = rec.at.unwrap_or(Location::Row(data_row));
         let raw_text = |rec: &RawRecord| -> Option<String> {
