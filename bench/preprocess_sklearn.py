@@ -47,8 +47,8 @@ features = ColumnTransformer(
             Pipeline(
                 [
                     ("impute", SimpleImputer(strategy="median")),
-                    ("winsor", FunctionTransformer(winsorise)),
-                    ("log", FunctionTransformer(signed_log1p)),
+                    ("winsor", FunctionTransformer(winsorise, feature_names_out="one-to-one")),
+                    ("log", FunctionTransformer(signed_log1p, feature_names_out="one-to-one")),
                     ("scale", StandardScaler()),
                 ]
             ),
