@@ -55,7 +55,7 @@ pub enum PreprocessError {
         column: String,
         found: String,
     },
-    #[error("`{path}`: column `{column}` has no value to learn {what} from")]
+    #[error("`{path}`: column `{column}` has no value to learn {what} from (every value is missing); drop it with params.drop, or impute a constant")]
     NoValues {
         path: PathBuf,
         column: String,
@@ -69,6 +69,15 @@ pub enum PreprocessError {
     },
     #[error("`{path}`: no row is left after dropping rows with missing values or outliers")]
     NoRowsLeft { path: PathBuf },
+    #[error("`{path}` has no rows: there is nothing to fit a state on")]
+    EmptyTable { path: PathBuf },
+    #[error("`{path}`: column `{column}` has type {found}, but the fitted state treats it as {expected}; was the state fitted on another table?")]
+    StateMismatch {
+        path: PathBuf,
+        column: String,
+        found: String,
+        expected: &'static str,
+    },
     #[error("cannot read the state file `{path}`: {message}")]
     State { path: PathBuf, message: String },
     #[error("params.{key}: {message}")]
@@ -445,6 +454,11 @@ pub fn fit(
 
     // 1. Rows dropped for a missing value.
     let n = source.num_rows();
+    if n == 0 {
+        return Err(PreprocessError::EmptyTable {
+            path: path.to_path_buf(),
+        });
+    }
     let mut keep = vec![true; n];
     for (name, plan) in &plans {
         let drops = match plan {
@@ -770,6 +784,7 @@ pub fn apply_rows(
     let mut dropped_missing = 0u64;
     let mut numeric_values: HashMap<&str, Vec<Option<f64>>> = HashMap::new();
     let mut text_values: HashMap<&str, Vec<Option<String>>> = HashMap::new();
+    check_types(state, batch, path)?;
     for c in &state.columns {
         match c {
             ColumnState::Numeric(s) => {
@@ -963,6 +978,41 @@ pub fn apply_rows(
     let schema = Arc::new(Schema::new(fields));
     let out = RecordBatch::try_new(schema, arrays).map_err(|e| internal(path, e))?;
     Ok((out, counts))
+}
+
+/// A state applied to a table of another schema must fail, naming the column, rather
+/// than cast text to missing numbers and impute them.
+fn check_types(
+    state: &FittedState,
+    batch: &RecordBatch,
+    path: &Path,
+) -> Result<(), PreprocessError> {
+    for c in &state.columns {
+        let (name, ok, expected) = match c {
+            ColumnState::Numeric(s) => (&s.column, is_numeric as fn(&DataType) -> bool, "numeric"),
+            ColumnState::Categorical(s) => (
+                &s.column,
+                is_categorical as fn(&DataType) -> bool,
+                "categorical",
+            ),
+            ColumnState::Passthrough { .. } | ColumnState::Dropped { .. } => continue,
+        };
+        if let Some(field) = batch.schema().fields().iter().find(|f| f.name() == name) {
+            if !ok(field.data_type()) {
+                return Err(PreprocessError::StateMismatch {
+                    path: path.to_path_buf(),
+                    column: name.clone(),
+                    found: field.data_type().to_string(),
+                    expected,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_categorical(ty: &DataType) -> bool {
+    is_text(ty) || is_numeric(ty)
 }
 
 fn mark_missing<T>(values: &[Option<T>], keep: &mut [bool], dropped: &mut u64) {

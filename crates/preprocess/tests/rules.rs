@@ -386,3 +386,70 @@ fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file()
         "a failed apply replaced the earlier output"
     );
 }
+
+#[test]
+fn edge_cases_have_defined_behaviour() {
+    let path = Path::new("t.parquet");
+    // A single row: every scale is 1 (nothing varies), so every feature is 0.
+    let one = table(vec![("v", num(&[Some(4.0)])), ("k", text(&[Some("a")]))]);
+    for scale in [Scale::Standard, Scale::MinMax, Scale::Robust] {
+        let mut params = PreprocessParams::default();
+        params.numeric.scale = scale;
+        let (_, out, _) = fit_apply(&params, &one, &one);
+        assert_eq!(out.num_rows(), 1);
+        assert_eq!(
+            out.column(1)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap()
+                .value(0),
+            0.0,
+            "{scale:?}"
+        );
+        assert_eq!(column(&out, "k=a"), [1.0]);
+    }
+
+    // An empty table cannot be fitted; applying a state to one gives an empty output.
+    let empty = one.slice(0, 0);
+    let err = fit(&PreprocessParams::default(), &empty, path, &mut Vec::new()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`t.parquet` has no rows: there is nothing to fit a state on"
+    );
+    let state = fit(&PreprocessParams::default(), &one, path, &mut Vec::new()).unwrap();
+    let (out, _) = apply(&state, &empty, path).unwrap();
+    assert_eq!(
+        (out.num_rows(), names(&out)),
+        (
+            0,
+            vec![
+                "customer_id".to_string(),
+                "v__standard".into(),
+                "k=a".into()
+            ]
+        )
+    );
+
+    // An all-missing column cannot give a median; a constant works.
+    let missing = table(vec![("v", num(&[None, None]))]);
+    let err = fit(
+        &PreprocessParams::default(),
+        &missing,
+        path,
+        &mut Vec::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("column `v` has no value to learn a median from (every value is missing); drop it with params.drop, or impute a constant"), "{err}");
+    let mut params = PreprocessParams::default();
+    params.numeric.impute = NumericImpute::Constant;
+    let (_, out, _) = fit_apply(&params, &missing, &missing);
+    assert_eq!(column(&out, "v__standard"), [0.0, 0.0]);
+
+    // A state from another schema: a column of another type is an error naming it.
+    let other = table(vec![("v", text(&[Some("4")])), ("k", text(&[Some("a")]))]);
+    let err = apply(&state, &other, Path::new("other.parquet"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "`other.parquet`: column `v` has type Utf8, but the fitted state treats it as numeric; was the state fitted on another table?");
+}
