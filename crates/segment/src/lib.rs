@@ -1,7 +1,8 @@
 //! The segment stage: K-Means and DBSCAN, k chosen by silhouette, segment profiles.
 //!
 //! So far this crate holds the clustering quality metrics ([`metrics`]): silhouette,
-//! Davies–Bouldin and Calinski–Harabasz, equal to scikit-learn's for the same labels.
+//! Davies–Bouldin, Calinski–Harabasz and the adjusted Rand index, equal to
+//! scikit-learn's for the same labels.
 //! The clustering itself and the stage are not implemented yet (issue "Segment stage"):
 //! the runner still rejects the kind `segment` at validation, saying so.
 

@@ -177,6 +177,39 @@ pub fn calinski_harabasz(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, Se
     })
 }
 
+/// Adjusted Rand index of two labelings of the same rows: 1 for the same partition
+/// (whatever the numbering), about 0 for unrelated ones (scikit-learn's
+/// `adjusted_rand_score`).
+pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64, SegmentError> {
+    if a.len() != b.len() {
+        return Err(SegmentError::LabelCount {
+            rows: a.len(),
+            labels: b.len(),
+        });
+    }
+    let ka = a.iter().max().map_or(0, |m| m + 1);
+    let kb = b.iter().max().map_or(0, |m| m + 1);
+    let mut table = vec![0u64; ka * kb];
+    for (&i, &j) in a.iter().zip(b) {
+        table[i * kb + j] += 1;
+    }
+    let pairs = |n: u64| (n * n.saturating_sub(1) / 2) as f64;
+    let index: f64 = table.iter().map(|&n| pairs(n)).sum();
+    let rows: f64 = (0..ka)
+        .map(|i| pairs(table[i * kb..(i + 1) * kb].iter().sum()))
+        .sum();
+    let cols: f64 = (0..kb)
+        .map(|j| pairs((0..ka).map(|i| table[i * kb + j]).sum()))
+        .sum();
+    let expected = rows * cols / pairs(a.len() as u64);
+    let max = (rows + cols) / 2.0;
+    Ok(if max == expected {
+        1.0
+    } else {
+        (index - expected) / (max - expected)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +227,17 @@ mod tests {
         assert!((davies_bouldin(x.view(), &labels).unwrap() - 0.1).abs() < 1e-15);
         // Between 2·25 + 2·25 = 100, within 4·0.25 = 1: CH = 100·2 / (1·1).
         assert!((calinski_harabasz(x.view(), &labels).unwrap() - 200.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn adjusted_rand_index_ignores_numbering() {
+        assert_eq!(
+            adjusted_rand_index(&[0, 0, 1, 1], &[1, 1, 0, 0]).unwrap(),
+            1.0
+        );
+        // scikit-learn: adjusted_rand_score([0, 0, 1, 1], [0, 0, 1, 2]) = 0.5714285714285714
+        let ari = adjusted_rand_index(&[0, 0, 1, 1], &[0, 0, 1, 2]).unwrap();
+        assert!((ari - 0.5714285714285714).abs() < 1e-15, "{ari}");
     }
 
     #[test]
