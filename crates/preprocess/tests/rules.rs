@@ -453,3 +453,41 @@ fn edge_cases_have_defined_behaviour() {
         .to_string();
     assert_eq!(err, "`other.parquet`: column `v` has type Utf8, but the fitted state treats it as numeric; was the state fitted on another table?");
 }
+
+#[test]
+fn zscore_fences_are_mean_plus_minus_z_population_deviations() {
+    let data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 100.0];
+    let train = table(vec![("v", num(&data.map(Some)))]);
+    let mean = data.iter().sum::<f64>() / 9.0;
+    let sd = (data.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 9.0).sqrt();
+    let params = PreprocessParams {
+        numeric: NumericRule {
+            outliers: Some(OutlierRule {
+                method: OutlierMethod::Zscore,
+                factor: 1.5,
+                z: 2.0,
+                low: 0.01,
+                high: 0.99,
+                action: OutlierAction::Flag,
+            }),
+            scale: Scale::None,
+            ..NumericRule::default()
+        },
+        ..PreprocessParams::default()
+    };
+    let (state, out, counts) = fit_apply(&params, &train, &train);
+    let ColumnState::Numeric(v) = &state.columns[1] else {
+        panic!("numeric")
+    };
+    let fences = v.outliers.as_ref().map(|o| (o.low, o.high)).unwrap();
+    assert!(
+        (fences.0 - (mean - 2.0 * sd)).abs() < 1e-12
+            && (fences.1 - (mean + 2.0 * sd)).abs() < 1e-12,
+        "{fences:?}"
+    );
+    assert_eq!(
+        column(&out, "v__outlier"),
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    );
+    assert_eq!(counts["flagged.v"], 1);
+}
