@@ -4,6 +4,7 @@ use std::fmt;
 
 use clientele_ingest::{Ingest, IngestParams};
 use clientele_preprocess::{Preprocess, PreprocessParams};
+use clientele_segment::{Segment, SegmentParams};
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny};
 use serde::Deserialize;
@@ -32,7 +33,7 @@ impl Kind {
         match self {
             Kind::Ingest => Ingest::KIND,
             Kind::Preprocess => Preprocess::KIND,
-            Kind::Segment => "segment",
+            Kind::Segment => Segment::KIND,
             Kind::Recommend => "recommend",
             Kind::Evaluate => "evaluate",
             Kind::Report => "report",
@@ -44,13 +45,14 @@ impl Kind {
     }
 
     pub fn implemented(self) -> bool {
-        matches!(self, Kind::Ingest | Kind::Preprocess)
+        matches!(self, Kind::Ingest | Kind::Preprocess | Kind::Segment)
     }
 
     pub fn inputs(self) -> &'static [Port] {
         match self {
             Kind::Ingest => Ingest::INPUTS,
             Kind::Preprocess => Preprocess::INPUTS,
+            Kind::Segment => Segment::INPUTS,
             _ => &[],
         }
     }
@@ -59,6 +61,7 @@ impl Kind {
         match self {
             Kind::Ingest => Ingest::OUTPUTS,
             Kind::Preprocess => Preprocess::OUTPUTS,
+            Kind::Segment => Segment::OUTPUTS,
             _ => &[],
         }
     }
@@ -75,6 +78,7 @@ impl fmt::Display for Kind {
 pub enum StageParams {
     Ingest(IngestParams),
     Preprocess(PreprocessParams),
+    Segment(SegmentParams),
     /// A kind this version does not implement yet; rejected at validation.
     NotImplemented,
 }
@@ -89,6 +93,7 @@ impl StageParams {
             Kind::Preprocess => {
                 StageParams::Preprocess(PreprocessParams::deserialize(deserializer)?)
             }
+            Kind::Segment => StageParams::Segment(SegmentParams::deserialize(deserializer)?),
             _ => {
                 IgnoredAny::deserialize(deserializer)?;
                 StageParams::NotImplemented
@@ -110,6 +115,7 @@ impl StageParams {
         let value = match self {
             StageParams::Ingest(p) => toml::Table::try_from(p),
             StageParams::Preprocess(p) => toml::Table::try_from(p),
+            StageParams::Segment(p) => toml::Table::try_from(p),
             StageParams::NotImplemented => Ok(toml::Table::new()),
         };
         // Our own params types always serialise to a table; an empty one is the fallback.
@@ -121,6 +127,7 @@ impl StageParams {
         let json = match self {
             StageParams::Ingest(p) => serde_json::to_string(p),
             StageParams::Preprocess(p) => serde_json::to_string(p),
+            StageParams::Segment(p) => serde_json::to_string(p),
             StageParams::NotImplemented => Ok(String::new()),
         };
         json.unwrap_or_default()
@@ -135,6 +142,9 @@ impl StageParams {
             StageParams::Preprocess(p) => {
                 clientele_preprocess::check_params(p, io).map_err(|e| e.to_string())
             }
+            StageParams::Segment(p) => {
+                clientele_segment::check_params(p, io).map_err(|e| e.to_string())
+            }
             StageParams::NotImplemented => Ok(()),
         }
     }
@@ -143,6 +153,7 @@ impl StageParams {
         match self {
             StageParams::Ingest(p) => Ok(Ingest::run(p, io, ctx)?),
             StageParams::Preprocess(p) => Ok(Preprocess::run(p, io, ctx)?),
+            StageParams::Segment(p) => Ok(Segment::run(p, io, ctx)?),
             StageParams::NotImplemented => {
                 anyhow::bail!("stage `{}`: this kind is not implemented yet", ctx.stage)
             }

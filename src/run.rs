@@ -107,6 +107,12 @@ impl Progress for StderrProgress<'_> {
             None => eprintln!("    {}: {done} rows", self.stage),
         }
     }
+
+    fn step(&self, message: &str) {
+        if self.enabled {
+            eprintln!("    {}: {message}", self.stage);
+        }
+    }
 }
 
 pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {

@@ -125,14 +125,14 @@ fn unknown_kind() {
 fn kind_not_implemented_yet() {
     let text = VALID.replace(
         "name = \"typed\"\nkind = \"ingest\"",
-        "name = \"typed\"\nkind = \"segment\"",
+        "name = \"typed\"\nkind = \"recommend\"",
     );
     let err = rejected(&text, &[]);
     assert_has(
         &err,
         &format!(
-            "p.toml:{}: stage `typed`, key `kind`: kind `segment` is not implemented",
-            line_of(&text, "\"segment\"")
+            "p.toml:{}: stage `typed`, key `kind`: kind `recommend` is not implemented",
+            line_of(&text, "\"recommend\"")
         ),
     );
 }

@@ -29,7 +29,7 @@ use arrow::compute::{cast, concat, filter};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
-use clientele_shared::schema::CUSTOMER_ID;
+use clientele_shared::schema::{Unscale, CUSTOMER_ID};
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use clientele_shared::SharedError;
 
@@ -659,10 +659,23 @@ pub fn fit(
         .iter()
         .filter(|c| c.column() != CUSTOMER_ID)
         .flat_map(|c| {
-            c.output_names().into_iter().map(|name| OutputColumn {
-                name,
-                source: c.column().to_string(),
-            })
+            let unscale = match c {
+                ColumnState::Numeric(n) => Some(Unscale {
+                    transform: n.transform,
+                    center: n.center,
+                    scale: n.scale_value,
+                }),
+                _ => None,
+            };
+            // The first output of a numeric column is its value; the others are flags.
+            c.output_names()
+                .into_iter()
+                .enumerate()
+                .map(move |(i, name)| OutputColumn {
+                    name,
+                    source: c.column().to_string(),
+                    unscale: unscale.filter(|_| i == 0),
+                })
         })
         .collect();
     Ok(FittedState {

@@ -141,16 +141,7 @@ pub enum OutlierAction {
     Flag,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transform {
-    #[default]
-    None,
-    /// `ln(1 + x)`, for non-negative heavy-tailed amounts.
-    Log1p,
-    /// `sign(x)·ln(1 + |x|)`, for amounts that can be negative (balances).
-    SignedLog1p,
-}
+pub use clientele_shared::schema::Transform;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

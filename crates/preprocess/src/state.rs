@@ -72,12 +72,9 @@ pub struct CategoricalState {
     pub unknown: Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputColumn {
-    pub name: String,
-    pub source: String,
-}
+/// An output column and the input column it comes from (with, for a numeric feature,
+/// how to undo its scaling): the part of the state that later stages read.
+pub use clientele_shared::schema::FeatureOrigin as OutputColumn;
 
 impl NumericState {
     pub fn output_name(&self) -> String {

@@ -12,6 +12,8 @@ pub enum SharedError {
     },
     #[error("`{path}` is not a readable Parquet file: {message}")]
     ParquetRead { path: PathBuf, message: String },
+    #[error("`{path}` is not the JSON file expected here: {message}")]
+    Json { path: PathBuf, message: String },
     #[error("cannot write Parquet file `{path}`: {message}")]
     ParquetWrite { path: PathBuf, message: String },
 }

@@ -8,14 +8,21 @@
 //! | customer table (ingest → preprocess) | [`CUSTOMER_ID`] (Utf8, non-null, unique), then the source's columns with their declared types |
 //! | holdings (ingest → recommend) | [`CUSTOMER_ID`], [`PRODUCT`] (Utf8), optionally [`SNAPSHOT`] (Date32) |
 //! | features (preprocess → segment, recommend) | [`CUSTOMER_ID`], passed-through columns, then non-null Float64 features |
+//! | feature origins (preprocess state → segment) | `outputs` of the preprocess state JSON: one [`FeatureOrigin`] per feature |
+//! | segment assignments (segment → recommend, evaluate, report) | see [`assignments_schema`] |
+//! | k sweep (segment → evaluate, report) | see [`sweep_schema`] |
 //! | rejects (ingest, `on_error = "quarantine"`) | see [`rejects_schema`] |
 //!
 //! Column types are plain Arrow types: Utf8, Int64, Float64, Boolean, Date32, and
 //! Dictionary(Int32, Utf8) for categoricals, so that pyarrow, DuckDB and Spark read them.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde::{Deserialize, Serialize};
+
+use crate::SharedError;
 
 /// The customer key in every customer-level table: a string, unique per table.
 pub const CUSTOMER_ID: &str = "customer_id";
@@ -23,6 +30,43 @@ pub const CUSTOMER_ID: &str = "customer_id";
 pub const PRODUCT: &str = "product";
 /// The snapshot date of a holdings table with more than one month.
 pub const SNAPSHOT: &str = "snapshot";
+
+/// The segment column of the assignments table: the segment's number, `-1` for DBSCAN
+/// noise.
+pub const SEGMENT: &str = "segment";
+/// K-Means assignments: the euclidean distance from the customer to its segment's centre,
+/// in feature units.
+pub const DISTANCE_TO_CENTROID: &str = "distance_to_centroid";
+/// DBSCAN assignments: `core`, `border` or `noise`.
+pub const POINT_TYPE: &str = "point_type";
+
+/// Segment assignments: [`CUSTOMER_ID`], [`SEGMENT`] (Int32), then
+/// [`DISTANCE_TO_CENTROID`] (Float64) for K-Means or [`POINT_TYPE`] (Utf8) for DBSCAN.
+pub fn assignments_schema(kmeans: bool) -> SchemaRef {
+    let last = if kmeans {
+        Field::new(DISTANCE_TO_CENTROID, DataType::Float64, false)
+    } else {
+        Field::new(POINT_TYPE, DataType::Utf8, false)
+    };
+    Arc::new(Schema::new(vec![
+        Field::new(CUSTOMER_ID, DataType::Utf8, false),
+        Field::new(SEGMENT, DataType::Int32, false),
+        last,
+    ]))
+}
+
+/// The K-Means k sweep, one row per k tried: the scores that choose k, and which was
+/// chosen. The silhouette is null where it cannot be computed.
+pub fn sweep_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("inertia", DataType::Float64, false),
+        Field::new("silhouette", DataType::Float64, true),
+        Field::new("davies_bouldin", DataType::Float64, true),
+        Field::new("calinski_harabasz", DataType::Float64, true),
+        Field::new("chosen", DataType::Boolean, false),
+    ]))
+}
 
 /// Rejected input rows: where they were, why, and the raw record so it can be fixed.
 pub fn rejects_schema() -> SchemaRef {
@@ -33,4 +77,73 @@ pub fn rejects_schema() -> SchemaRef {
         Field::new("reason", DataType::Utf8, false),
         Field::new("record", DataType::Utf8, true),
     ]))
+}
+
+/// A skew transform applied before scaling (a preprocess parameter, and part of a
+/// feature's origin so that later stages can undo it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    #[default]
+    None,
+    /// `ln(1 + x)`, for non-negative heavy-tailed amounts.
+    Log1p,
+    /// `sign(x)·ln(1 + |x|)`, for amounts that can be negative (balances).
+    SignedLog1p,
+}
+
+impl Transform {
+    /// The original value of a transformed one.
+    pub fn invert(self, v: f64) -> f64 {
+        match self {
+            Transform::None => v,
+            Transform::Log1p => v.exp_m1(),
+            Transform::SignedLog1p => v.signum() * v.abs().exp_m1(),
+        }
+    }
+}
+
+/// A feature column of the features table and the input column it comes from. The
+/// preprocess state lists one per feature, in order, under `outputs`; segment reads them
+/// to report centroids and profiles in the units of the original columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureOrigin {
+    pub name: String,
+    pub source: String,
+    /// For a numeric feature: how to turn it back into the source column's units.
+    /// Absent for indicator, flag and one-hot columns, whose values are already shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscale: Option<Unscale>,
+}
+
+/// A numeric feature is `(transform(value) − center) / scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unscale {
+    pub transform: Transform,
+    pub center: f64,
+    pub scale: f64,
+}
+
+impl Unscale {
+    /// The value in the source column's units.
+    pub fn original(&self, feature: f64) -> f64 {
+        self.transform.invert(feature * self.scale + self.center)
+    }
+}
+
+/// Reads the feature origins (`outputs`) of a preprocess state file, ignoring the rest.
+pub fn read_feature_origins(path: &Path) -> Result<Vec<FeatureOrigin>, SharedError> {
+    #[derive(Deserialize)]
+    struct StateOutputs {
+        outputs: Vec<FeatureOrigin>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| SharedError::io("read", path, e))?;
+    serde_json::from_str::<StateOutputs>(&text)
+        .map(|s| s.outputs)
+        .map_err(|e| SharedError::Json {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }

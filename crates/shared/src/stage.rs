@@ -58,6 +58,9 @@ impl StageIo {
 pub trait Progress: Sync {
     /// `done` units of work (rows) of `total`, if known.
     fn rows(&self, done: u64, total: Option<u64>);
+    /// A step of long work that is not counted in rows (e.g. "k = 4 of 2…10"). It holds
+    /// no data values.
+    fn step(&self, _message: &str) {}
 }
 
 /// Progress that goes nowhere (for `--quiet`, and for tests).

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Segment benchmark: clientele's clustering kernels against scikit-learn's on the same
+# Parquet matrices, side by side in one run. Usage: bench/run_segment.sh
+# Needs: a Rust toolchain, python3, GNU time (/usr/bin/time). Installs the Python side into
+# bench/work/venv from bench/requirements.txt. Prints a Markdown table: median kernel
+# seconds over RUNS runs (default 3), the process's peak memory, and the ratios.
+# Sizes: KMEANS_ROWS (1000000) × 16, SILHOUETTE_ROWS (50000) × 24, DBSCAN_ROWS (200000) × 8.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-3}"
+KMEANS_ROWS="${KMEANS_ROWS:-1000000}"
+SILHOUETTE_ROWS="${SILHOUETTE_ROWS:-50000}"
+DBSCAN_ROWS="${DBSCAN_ROWS:-200000}"
+
+cargo build --release --quiet -p clientele-bench
+bin="$PWD/target/release/clientele-bench"
+venv="bench/work/venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
+[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
+py="$venv/bin/python"
+mkdir -p bench/work/segment
+
+# Prints "kernel_seconds max_rss_kib" of one run of the command (which prints JSON).
+measure() {
+    local log out
+    log=$(mktemp)
+    out=$(/usr/bin/time -v "$@" 2>"$log") || { cat "$log" >&2; exit 1; }
+    echo "$out" >> bench/work/segment/results.jsonl
+    seconds=$(printf '%s' "$out" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["seconds"])')
+    rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log")
+    rm -f "$log"
+    echo "$seconds $rss"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# name rows dims centers ours-args... -- theirs-args...
+bench() {
+    local name=$1 rows=$2 dims=$3 centers=$4
+    shift 4
+    local ours=() theirs=()
+    while [ "$1" != "--" ]; do ours+=("$1"); shift; done
+    shift
+    theirs=("$@")
+    local file="bench/work/segment/${name}_${rows}x${dims}.parquet"
+    [ -f "$file" ] || "$py" bench/segment_sklearn.py "$file" make --rows "$rows" --dims "$dims" --centers "$centers" --seed 7
+    : > bench/work/segment/ours.txt
+    : > bench/work/segment/theirs.txt
+    for _ in $(seq "$RUNS"); do
+        measure "$bin" "$file" "${ours[@]}" >> bench/work/segment/ours.txt
+        measure "$py" bench/segment_sklearn.py "$file" "${theirs[@]}" >> bench/work/segment/theirs.txt
+    done
+    local a b c d
+    a=$(cut -d' ' -f1 bench/work/segment/ours.txt | median)
+    b=$(cut -d' ' -f1 bench/work/segment/theirs.txt | median)
+    c=$(cut -d' ' -f2 bench/work/segment/ours.txt | median)
+    d=$(cut -d' ' -f2 bench/work/segment/theirs.txt | median)
+    awk -v n="$name" -v r="$rows" -v dm="$dims" -v a="$a" -v b="$b" -v c="$c" -v d="$d" \
+        'BEGIN { printf "| %s | %d × %d | %.2f | %.2f | %.1f× | %.0f | %.0f | %.2f |\n", n, r, dm, a, b, b / a, c / 1024, d / 1024, c / d }'
+}
+
+: > bench/work/segment/results.jsonl
+echo "| kernel | data | clientele s | scikit-learn s | speed-up | clientele MiB | scikit-learn MiB | memory ratio |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+bench "K-Means k=8, n_init=3" "$KMEANS_ROWS" 16 8 kmeans --k 8 --n-init 3 -- kmeans --k 8 --n-init 3
+bench "silhouette, exact" "$SILHOUETTE_ROWS" 24 8 silhouette --k 8 -- silhouette --k 8
+bench "DBSCAN eps=1.5, min_samples=10" "$DBSCAN_ROWS" 8 12 dbscan --eps 1.5 --min-samples 10 -- dbscan --eps 1.5 --min-samples 10

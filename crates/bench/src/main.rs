@@ -1,0 +1,95 @@
+//! Runs one clustering kernel of clientele on a Parquet matrix (a `customer_id` column
+//! and Float64 features) and prints, as one JSON line, the seconds the kernel took and
+//! what it found. `bench/run_segment.sh` runs it beside `bench/segment_sklearn.py`,
+//! which does the same with scikit-learn, so that the two are timed on the same work.
+//!
+//! Reading the file is not timed; the process's peak memory (GNU time) includes it on
+//! both sides.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use clientele_segment::{dbscan, kmeans, metrics, read_features};
+
+#[derive(Parser)]
+struct Cli {
+    /// The Parquet matrix.
+    input: PathBuf,
+    #[command(subcommand)]
+    kernel: Kernel,
+}
+
+#[derive(Subcommand)]
+enum Kernel {
+    /// K-Means (k-means++ and Lloyd).
+    Kmeans {
+        #[arg(long)]
+        k: usize,
+        #[arg(long, default_value_t = 1)]
+        n_init: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// The exact silhouette of a K-Means partition (the K-Means is not timed).
+    Silhouette {
+        #[arg(long)]
+        k: usize,
+    },
+    /// DBSCAN.
+    Dbscan {
+        #[arg(long)]
+        eps: f64,
+        #[arg(long)]
+        min_samples: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let table = read_features(&cli.input, None)
+        .with_context(|| format!("reading {}", cli.input.display()))?;
+    let x = table.x.view();
+    let started = Instant::now();
+    let result = match cli.kernel {
+        Kernel::Kmeans { k, n_init, seed } => {
+            let model = kmeans::fit(
+                x,
+                &kmeans::KMeansParams {
+                    n_init,
+                    seed,
+                    ..kmeans::KMeansParams::new(k)
+                },
+            )?;
+            serde_json::json!({ "inertia": model.inertia, "iterations": model.iterations })
+        }
+        Kernel::Silhouette { k } => {
+            let labels = kmeans::fit(
+                x,
+                &kmeans::KMeansParams {
+                    n_init: 1,
+                    ..kmeans::KMeansParams::new(k)
+                },
+            )?
+            .labels;
+            let started = Instant::now();
+            let score = metrics::silhouette_score(x, &labels)?;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({ "seconds": seconds, "silhouette": score })
+            );
+            return Ok(());
+        }
+        Kernel::Dbscan { eps, min_samples } => {
+            let fit = dbscan::fit(x, &dbscan::DbscanParams { eps, min_samples })?;
+            let noise = fit.labels.iter().filter(|&&l| l < 0).count();
+            serde_json::json!({ "clusters": fit.clusters, "noise": noise })
+        }
+    };
+    let mut result = result;
+    result["seconds"] = started.elapsed().as_secs_f64().into();
+    println!("{result}");
+    Ok(())
+}
