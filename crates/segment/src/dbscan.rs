@@ -1,8 +1,8 @@
 //! DBSCAN with scikit-learn's labels, in memory linear in the number of rows.
 //!
 //! scikit-learn computes every neighbourhood first and keeps them all (memory grows with
-//! n × mean neighbourhood size); here neighbourhoods are queried from a linfa-nn index in
-//! chunks and dropped once used:
+//! n × mean neighbourhood size); here neighbourhoods are queried from a KD-tree
+//! ([`crate::kdtree`]) in chunks and dropped once used:
 //! 1. count each row's neighbours within `eps` (itself included): rows with at least
 //!    `min_samples` are core points;
 //! 2. join core points within `eps` of each other (union–find); for a non-core row keep
@@ -14,12 +14,11 @@
 //! points in row order, so clusters are numbered by their first core point and a border
 //! point goes to the first cluster expanded that reaches it, the lowest-numbered one.
 
-use linfa_nn::distance::L2Dist;
-use linfa_nn::{CommonNearestNeighbour, NearestNeighbour, NearestNeighbourIndex};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::kdtree::KdTree;
 use crate::SegmentError;
 
 /// Rows whose neighbourhoods are held at once.
@@ -58,14 +57,6 @@ pub struct DbscanFit {
     pub clusters: usize,
 }
 
-type Index<'a> = Box<dyn NearestNeighbourIndex<f64> + Send + Sync + 'a>;
-
-fn index<'a>(x: &'a ArrayView2<'_, f64>) -> Result<Index<'a>, SegmentError> {
-    CommonNearestNeighbour::KdTree
-        .from_batch(x, L2Dist)
-        .map_err(|e| SegmentError::Linfa(e.to_string()))
-}
-
 fn check(x: ArrayView2<f64>) -> Result<(), SegmentError> {
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(SegmentError::Params(
@@ -78,17 +69,13 @@ fn check(x: ArrayView2<f64>) -> Result<(), SegmentError> {
     Ok(())
 }
 
-/// Rows within `eps` of `row` (itself included), as indices.
-fn neighbours(
-    index: &dyn NearestNeighbourIndex<f64>,
-    x: ArrayView2<f64>,
-    row: usize,
-    eps: f64,
-) -> Result<Vec<usize>, SegmentError> {
-    let found = index
-        .within_range(x.row(row), eps)
-        .map_err(|e| SegmentError::Linfa(e.to_string()))?;
-    Ok(found.into_iter().map(|(_, i)| i).collect())
+/// Row `i` as a contiguous slice.
+fn row(x: ArrayView2<'_, f64>, i: usize) -> std::borrow::Cow<'_, [f64]> {
+    let view = x.index_axis_move(ndarray::Axis(0), i);
+    match view.to_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(view.to_vec()),
+    }
 }
 
 pub fn fit(x: ArrayView2<f64>, params: &DbscanParams) -> Result<DbscanFit, SegmentError> {
@@ -99,15 +86,14 @@ pub fn fit(x: ArrayView2<f64>, params: &DbscanParams) -> Result<DbscanFit, Segme
         ));
     }
     let n = x.nrows();
-    let tree = index(&x)?;
-    let tree = tree.as_ref();
+    let tree = KdTree::new(x);
 
     // 1. Core points.
     let counts: Vec<usize> = (0..n)
         .into_par_iter()
         .with_min_len(256)
-        .map(|i| neighbours(tree, x, i, params.eps).map(|v| v.len()))
-        .collect::<Result<_, _>>()?;
+        .map(|i| tree.count_within(&row(x, i), params.eps))
+        .collect();
     let core: Vec<bool> = counts.iter().map(|&c| c >= params.min_samples).collect();
 
     // 2. Components of core points; core neighbours of the other rows.
@@ -120,10 +106,11 @@ pub fn fit(x: ArrayView2<f64>, params: &DbscanParams) -> Result<DbscanFit, Segme
             .into_par_iter()
             .with_min_len(64)
             .map(|i| {
-                neighbours(tree, x, i, params.eps)
-                    .map(|v| v.into_iter().filter(|&j| core[j]).collect())
+                let mut list = tree.within(&row(x, i), params.eps);
+                list.retain(|&j| core[j]);
+                list
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
         for (i, list) in rows.zip(lists) {
             if core[i] {
                 for j in list {
@@ -191,28 +178,17 @@ fn union(parent: &mut [usize], a: usize, b: usize) {
 /// (itself counted first, as DBSCAN counts it).
 pub fn k_distances(x: ArrayView2<f64>, min_samples: usize) -> Result<Vec<f64>, SegmentError> {
     check(x)?;
-    let tree = index(&x)?;
-    let tree = tree.as_ref();
+    let tree = KdTree::new(x);
     let k = min_samples.clamp(1, x.nrows());
     let mut distances: Vec<f64> = (0..x.nrows())
         .into_par_iter()
         .with_min_len(256)
         .map(|i| {
-            let found = tree
-                .k_nearest(x.row(i), k)
-                .map_err(|e| SegmentError::Linfa(e.to_string()))?;
-            Ok(found
-                .iter()
-                .map(|(p, _)| {
-                    p.iter()
-                        .zip(x.row(i))
-                        .map(|(a, b)| (a - b) * (a - b))
-                        .sum::<f64>()
-                        .sqrt()
-                })
-                .fold(0.0, f64::max))
+            tree.nearest(&row(x, i), k)
+                .last()
+                .map_or(0.0, |(d2, _)| d2.sqrt())
         })
-        .collect::<Result<_, SegmentError>>()?;
+        .collect();
     distances.sort_by(f64::total_cmp);
     Ok(distances)
 }
@@ -247,26 +223,18 @@ pub fn assign(
     if core_points.nrows() == 0 {
         return Ok(vec![-1; x.nrows()]);
     }
-    let tree = index(&core_points)?;
-    let tree = tree.as_ref();
-    (0..x.nrows())
+    let tree = KdTree::new(core_points);
+    Ok((0..x.nrows())
         .into_par_iter()
         .with_min_len(256)
         .map(|i| {
-            let found = tree
-                .within_range(x.row(i), eps)
-                .map_err(|e| SegmentError::Linfa(e.to_string()))?;
-            // The nearest; the lowest row on ties, so that the result is deterministic.
-            let mut best: Option<(f64, usize)> = None;
-            for (p, j) in found {
-                let d: f64 = p.iter().zip(x.row(i)).map(|(a, b)| (a - b) * (a - b)).sum();
-                if best.is_none_or(|(bd, bj)| d < bd || (d == bd && j < bj)) {
-                    best = Some((d, j));
-                }
+            // The nearest core point, the lowest row on ties.
+            match tree.nearest(&row(x, i), 1).first() {
+                Some(&(d2, j)) if d2 <= eps * eps => core_labels[j],
+                _ => -1,
             }
-            Ok(best.map_or(-1, |(_, j)| core_labels[j]))
         })
-        .collect()
+        .collect())
 }
 
 /// The core rows of a fit, and their labels: what [`assign`] needs.

@@ -96,13 +96,9 @@ impl KMeansModel {
             .zip(distances.par_chunks_mut(CHUNK_ROWS))
             .enumerate()
             .for_each(|(chunk, (labels, distances))| {
-                let mut scratch = vec![0.0; centres.k];
-                for (i, (label, distance)) in labels.iter_mut().zip(distances).enumerate() {
-                    let (best, d2) =
-                        centres.nearest(data.row(chunk * CHUNK_ROWS + i), &mut scratch);
-                    *label = best;
-                    *distance = d2.sqrt();
-                }
+                let first = chunk * CHUNK_ROWS;
+                let rows = &data.values[first * data.d..(first + labels.len()) * data.d];
+                nearest_rows(rows, data.d, &centres, labels, distances);
             });
         (labels, distances)
     }
@@ -135,33 +131,72 @@ impl<'a> Rows<'a> {
 struct Centres {
     transposed: Vec<f64>,
     k: usize,
+    /// Centres per feature in `transposed`: `k` rounded up to a multiple of 4 up to 16,
+    /// the extra ones at infinity (never nearest), so that a row's distances have a fixed
+    /// width and stay in registers.
+    width: usize,
 }
 
 impl Centres {
     fn new(c: ArrayView2<f64>) -> Self {
         let (k, d) = c.dim();
-        let mut transposed = vec![0.0; k * d];
+        let width = if k <= 16 { k.div_ceil(4).max(1) * 4 } else { k };
+        let mut transposed = vec![f64::INFINITY; width * d];
         for (j, column) in c.columns().into_iter().enumerate() {
             for (i, v) in column.iter().enumerate() {
-                transposed[j * k + i] = *v;
+                transposed[j * width + i] = *v;
             }
         }
-        Centres { transposed, k }
+        Centres {
+            transposed,
+            k,
+            width,
+        }
+    }
+
+    fn scratch(&self) -> Vec<f64> {
+        vec![0.0; self.width]
+    }
+
+    /// Squared distances from `row` to every centre, into `scratch` (`width` long; the
+    /// padding centres get infinity).
+    #[inline(always)]
+    fn distances(&self, row: &[f64], scratch: &mut [f64]) {
+        match self.width {
+            4 => self.fixed_width::<4>(row, scratch),
+            8 => self.fixed_width::<8>(row, scratch),
+            12 => self.fixed_width::<12>(row, scratch),
+            16 => self.fixed_width::<16>(row, scratch),
+            _ => {
+                scratch.fill(0.0);
+                for (centres, &v) in self.transposed.chunks_exact(self.width).zip(row) {
+                    for (s, &c) in scratch.iter_mut().zip(centres) {
+                        let diff = v - c;
+                        *s += diff * diff;
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn fixed_width<const W: usize>(&self, row: &[f64], scratch: &mut [f64]) {
+        let mut acc = [0.0f64; W];
+        for (centres, &v) in self.transposed.chunks_exact(W).zip(row) {
+            for t in 0..W {
+                let diff = v - centres[t];
+                acc[t] += diff * diff;
+            }
+        }
+        scratch[..W].copy_from_slice(&acc);
     }
 
     /// Index and squared distance of the nearest centre; the first one on ties.
-    #[inline]
+    #[inline(always)]
     fn nearest(&self, row: &[f64], scratch: &mut [f64]) -> (usize, f64) {
-        scratch.fill(0.0);
-        for (j, &v) in row.iter().enumerate() {
-            let centres = &self.transposed[j * self.k..(j + 1) * self.k];
-            for (s, &c) in scratch.iter_mut().zip(centres) {
-                let diff = v - c;
-                *s += diff * diff;
-            }
-        }
+        self.distances(row, scratch);
         let mut best = 0;
-        for (c, &s) in scratch.iter().enumerate().skip(1) {
+        for (c, &s) in scratch[..self.k].iter().enumerate().skip(1) {
             if s < scratch[best] {
                 best = c;
             }
@@ -170,8 +205,72 @@ impl Centres {
     }
 }
 
-fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+crate::simd::multiversion! {
+    /// Labels and squared distances of the rows of `rows` (row-major, `d` values each);
+    /// adds each row to its centre's sum and count; returns how many labels changed.
+    fn assign_rows(
+        rows: &[f64],
+        d: usize,
+        table: &Centres,
+        labels: &mut [usize],
+        distances: &mut [f64],
+        sums: &mut [f64],
+        counts: &mut [usize],
+    ) -> usize {
+        let mut scratch = table.scratch();
+        let mut changed = 0;
+        for ((row, label), distance) in rows.chunks_exact(d).zip(labels.iter_mut()).zip(distances.iter_mut()) {
+            let (best, d2) = table.nearest(row, &mut scratch);
+            if *label != best {
+                changed += 1;
+                *label = best;
+            }
+            *distance = d2;
+            counts[best] += 1;
+            for (s, v) in sums[best * d..(best + 1) * d].iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        changed
+    }
+}
+
+crate::simd::multiversion! {
+    /// The nearest centre of each row of `rows` and the distance (not squared) to it.
+    fn nearest_rows(rows: &[f64], d: usize, table: &Centres, labels: &mut [usize], distances: &mut [f64]) {
+        let mut scratch = table.scratch();
+        for ((row, label), distance) in rows.chunks_exact(d).zip(labels.iter_mut()).zip(distances.iter_mut()) {
+            let (best, d2) = table.nearest(row, &mut scratch);
+            *label = best;
+            *distance = d2.sqrt();
+        }
+    }
+}
+
+crate::simd::multiversion! {
+    /// For each row and candidate `t`, the smaller of the row's current closest squared
+    /// distance and its squared distance to `t`: kept in `if_chosen` (row-major, one
+    /// value per candidate) and added to `potentials[t]`. Keeping them spares a second
+    /// pass over the data once a candidate is chosen.
+    fn candidate_potentials(
+        rows: &[f64],
+        d: usize,
+        candidates: &Centres,
+        closest: &[f64],
+        if_chosen: &mut [f64],
+        potentials: &mut [f64],
+    ) {
+        let trials = potentials.len();
+        let mut scratch = candidates.scratch();
+        for ((row, &c), kept) in rows.chunks_exact(d).zip(closest).zip(if_chosen.chunks_exact_mut(trials)) {
+            candidates.distances(row, &mut scratch);
+            for ((p, &s), k) in potentials.iter_mut().zip(&scratch).zip(kept.iter_mut()) {
+                let m = c.min(s);
+                *k = m;
+                *p += m;
+            }
+        }
+    }
 }
 
 /// Fits K-Means: `n_init` restarts, the lowest inertia kept (the first on ties).
@@ -221,14 +320,12 @@ fn kmeans_plus_plus(data: &Rows, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> 
         .iter_mut()
         .zip(data.row(first))
         .for_each(|(c, v)| *c = *v);
-    let mut closest: Vec<f64> = (0..data.n)
-        .into_par_iter()
-        .with_min_len(CHUNK_ROWS)
-        .map(|i| squared_distance(data.row(i), data.row(first)))
-        .collect();
+    let mut closest = vec![f64::INFINITY; data.n];
+    update_closest(data, first, &mut closest);
     let mut potential = chunked_sum(&closest);
     let trials = 2 + (k as f64).ln() as usize;
     let mut cumulative = vec![0.0; data.n];
+    let mut if_chosen = vec![0.0; data.n * trials];
     for c in 1..k {
         let mut running = 0.0;
         for (acc, d) in cumulative.iter_mut().zip(&closest) {
@@ -242,18 +339,22 @@ fn kmeans_plus_plus(data: &Rows, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> 
             })
             .collect();
         // For each candidate, the potential if it were chosen.
-        let partial: Vec<Vec<f64>> = (0..data.n.div_ceil(CHUNK_ROWS))
-            .into_par_iter()
-            .map(|chunk| {
+        let table = Centres::new(data_rows(data, &candidates).view());
+        let partial: Vec<Vec<f64>> = if_chosen
+            .par_chunks_mut(CHUNK_ROWS * trials)
+            .enumerate()
+            .map(|(chunk, if_chosen)| {
                 let rows = chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(data.n);
-                candidates
-                    .iter()
-                    .map(|&cand| {
-                        rows.clone()
-                            .map(|i| closest[i].min(squared_distance(data.row(i), data.row(cand))))
-                            .sum::<f64>()
-                    })
-                    .collect()
+                let mut potentials = vec![0.0; trials];
+                candidate_potentials(
+                    &data.values[rows.start * data.d..rows.end * data.d],
+                    data.d,
+                    &table,
+                    &closest[rows],
+                    if_chosen,
+                    &mut potentials,
+                );
+                potentials
             })
             .collect();
         let mut best = 0;
@@ -268,10 +369,13 @@ fn kmeans_plus_plus(data: &Rows, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> 
         let chosen = candidates[best];
         potential = best_potential;
         closest
-            .par_iter_mut()
-            .with_min_len(CHUNK_ROWS)
-            .enumerate()
-            .for_each(|(i, d)| *d = d.min(squared_distance(data.row(i), data.row(chosen))));
+            .par_chunks_mut(CHUNK_ROWS)
+            .zip(if_chosen.par_chunks(CHUNK_ROWS * trials))
+            .for_each(|(closest, kept)| {
+                for (c, k) in closest.iter_mut().zip(kept.chunks_exact(trials)) {
+                    *c = k[best];
+                }
+            });
         centres
             .row_mut(c)
             .iter_mut()
@@ -280,6 +384,38 @@ fn kmeans_plus_plus(data: &Rows, k: usize, rng: &mut ChaCha8Rng) -> Array2<f64> 
     }
     let _ = potential;
     centres
+}
+
+/// Lowers each row's closest squared distance to its distance to row `centre`.
+fn update_closest(data: &Rows, centre: usize, closest: &mut [f64]) {
+    let table = Centres::new(data_rows(data, &[centre]).view());
+    closest
+        .par_chunks_mut(CHUNK_ROWS)
+        .enumerate()
+        .for_each(|(chunk, closest)| {
+            let first = chunk * CHUNK_ROWS;
+            let rows = &data.values[first * data.d..(first + closest.len()) * data.d];
+            lower_closest(rows, data.d, &table, closest);
+        });
+}
+
+crate::simd::multiversion! {
+    fn lower_closest(rows: &[f64], d: usize, table: &Centres, closest: &mut [f64]) {
+        let mut scratch = table.scratch();
+        for (row, c) in rows.chunks_exact(d).zip(closest.iter_mut()) {
+            table.distances(row, &mut scratch);
+            *c = c.min(scratch[0]);
+        }
+    }
+}
+
+/// The rows at `indices`, as a matrix.
+fn data_rows(data: &Rows, indices: &[usize]) -> Array2<f64> {
+    let mut out = Array2::zeros((indices.len(), data.d));
+    for (mut r, &i) in out.rows_mut().into_iter().zip(indices) {
+        r.iter_mut().zip(data.row(i)).for_each(|(o, v)| *o = *v);
+    }
+    out
 }
 
 fn chunked_sum(values: &[f64]) -> f64 {
@@ -318,21 +454,17 @@ fn assign_step(
                 counts: vec![0; k],
                 changed: 0,
             };
-            let mut scratch = vec![0.0; k];
-            for (i, (label, distance)) in labels.iter_mut().zip(distances).enumerate() {
-                let row = data.row(chunk * CHUNK_ROWS + i);
-                let (best, d2) = table.nearest(row, &mut scratch);
-                if *label != best {
-                    step.changed += 1;
-                    *label = best;
-                }
-                *distance = d2;
-                step.counts[best] += 1;
-                step.sums[best * d..(best + 1) * d]
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(s, v)| *s += v);
-            }
+            let first = chunk * CHUNK_ROWS;
+            let rows = &data.values[first * d..(first + labels.len()) * d];
+            step.changed = assign_rows(
+                rows,
+                d,
+                &table,
+                labels,
+                distances,
+                &mut step.sums,
+                &mut step.counts,
+            );
             step
         })
         .collect();

@@ -14,11 +14,13 @@
 //! that is preprocess's job. It never reads another stage's crate, only its files.
 
 pub mod dbscan;
+pub mod kdtree;
 pub mod kmeans;
 pub mod metrics;
 pub mod model;
 mod params;
 pub mod profile;
+mod simd;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -113,28 +113,18 @@ fn silhouette_samples_many(
         .map(|block| {
             let rows = block * SILHOUETTE_ROW_BLOCK..((block + 1) * SILHOUETTE_ROW_BLOCK).min(n);
             let mut sums = vec![vec![0.0f64; total]; rows.len()];
+            let points: Vec<Vec<f64>> = rows.clone().map(|i| x.row(i).to_vec()).collect();
             let mut buffer = [0.0f64; SILHOUETTE_COLUMN_BLOCK];
             for start in (0..n).step_by(SILHOUETTE_COLUMN_BLOCK) {
                 let width = SILHOUETTE_COLUMN_BLOCK.min(n - start);
-                for (r, i) in rows.clone().enumerate() {
-                    let buffer = &mut buffer[..width];
-                    buffer.fill(0.0);
-                    for (f, &v) in x.row(i).iter().enumerate() {
-                        let column = &columns[f * n + start..f * n + start + width];
-                        for (b, &c) in buffer.iter_mut().zip(column) {
-                            let diff = v - c;
-                            *b += diff * diff;
-                        }
-                    }
-                    let sums = &mut sums[r];
-                    for (t, b) in buffer.iter().enumerate() {
-                        let j = start + t;
-                        if j == i {
-                            continue;
-                        }
-                        let distance = b.sqrt();
-                        for (labels, offset) in labelings.iter().zip(&offsets) {
-                            sums[offset + labels[j]] += distance;
+                let buffer = &mut buffer[..width];
+                for (point, sums) in points.iter().zip(sums.iter_mut()) {
+                    distances(point, &columns, n, start, buffer);
+                    // A row's distance to itself is 0, so adding it changes no sum.
+                    for (labels, offset) in labelings.iter().zip(&offsets) {
+                        for (&distance, &label) in buffer.iter().zip(&labels[start..start + width])
+                        {
+                            sums[offset + label] += distance;
                         }
                     }
                 }
@@ -160,6 +150,26 @@ fn silhouette_samples_many(
         }
     }
     Ok(samples)
+}
+
+crate::simd::multiversion! {
+    /// Euclidean distances from `point` to the rows `start..start + out.len()` of the
+    /// feature-major `columns` (n rows), into `out`. Summed feature by feature over a
+    /// block of rows, so that the loops vectorise; each distance is still summed in
+    /// feature order.
+    fn distances(point: &[f64], columns: &[f64], n: usize, start: usize, out: &mut [f64]) {
+        out.fill(0.0);
+        for (f, &v) in point.iter().enumerate() {
+            let column = &columns[f * n + start..f * n + start + out.len()];
+            for (b, &c) in out.iter_mut().zip(column) {
+                let diff = v - c;
+                *b += diff * diff;
+            }
+        }
+        for b in out.iter_mut() {
+            *b = b.sqrt();
+        }
+    }
 }
 
 /// One row's silhouette from its summed distances to each cluster.
