@@ -297,18 +297,32 @@ pub fn fit(x: ArrayView2<f64>, params: &KMeansParams) -> Result<KMeansModel, Seg
 /// The mean over features of their population variance.
 fn mean_variance(data: &Rows) -> f64 {
     let n = data.n as f64;
-    let mut mean = vec![0.0; data.d];
-    for i in 0..data.n {
-        mean.iter_mut().zip(data.row(i)).for_each(|(m, v)| *m += v);
-    }
-    mean.iter_mut().for_each(|m| *m /= n);
-    let mut var = vec![0.0; data.d];
-    for i in 0..data.n {
-        for ((s, v), m) in var.iter_mut().zip(data.row(i)).zip(&mean) {
-            *s += (v - m) * (v - m);
-        }
-    }
+    let mean: Vec<f64> = column_sums(data, |_, v| v).iter().map(|s| s / n).collect();
+    let var = column_sums(data, |j, v| (v - mean[j]) * (v - mean[j]));
     var.iter().sum::<f64>() / n / data.d as f64
+}
+
+/// Σ f(column, value) per column; per-chunk sums combined in chunk order, so the result
+/// is the same on any number of threads.
+fn column_sums(data: &Rows, f: impl Fn(usize, f64) -> f64 + Sync) -> Vec<f64> {
+    let d = data.d;
+    data.values
+        .par_chunks(CHUNK_ROWS * d)
+        .map(|chunk| {
+            let mut sums = vec![0.0; d];
+            for row in chunk.chunks_exact(d) {
+                for (j, (s, &v)) in sums.iter_mut().zip(row).enumerate() {
+                    *s += f(j, v);
+                }
+            }
+            sums
+        })
+        .collect::<Vec<_>>()
+        .iter()
+        .fold(vec![0.0; d], |mut acc, s| {
+            acc.iter_mut().zip(s).for_each(|(a, v)| *a += v);
+            acc
+        })
 }
 
 /// Greedy k-means++ (scikit-learn's `_kmeans_plusplus`).

@@ -102,10 +102,12 @@ fn silhouette_samples_many(
         sizes.push(s);
     }
     let (n, d) = x.dim();
-    let mut columns = vec![0.0f64; n * d];
+    // Feature-major, each feature padded to a whole number of tiles.
+    let stride = n.div_ceil(TILE) * TILE;
+    let mut columns = vec![0.0f64; stride * d];
     for (i, row) in x.rows().into_iter().enumerate() {
         for (f, v) in row.iter().enumerate() {
-            columns[f * n + i] = *v;
+            columns[f * stride + i] = *v;
         }
     }
     let blocks: Vec<Vec<Vec<f64>>> = (0..n.div_ceil(SILHOUETTE_ROW_BLOCK))
@@ -114,17 +116,33 @@ fn silhouette_samples_many(
             let rows = block * SILHOUETTE_ROW_BLOCK..((block + 1) * SILHOUETTE_ROW_BLOCK).min(n);
             let mut sums = vec![vec![0.0f64; total]; rows.len()];
             let points: Vec<Vec<f64>> = rows.clone().map(|i| x.row(i).to_vec()).collect();
-            let mut buffer = [0.0f64; SILHOUETTE_COLUMN_BLOCK];
+            let mut buffers = [[0.0f64; SILHOUETTE_COLUMN_BLOCK]; ROWS_AT_ONCE];
             for start in (0..n).step_by(SILHOUETTE_COLUMN_BLOCK) {
                 let width = SILHOUETTE_COLUMN_BLOCK.min(n - start);
-                let buffer = &mut buffer[..width];
-                for (point, sums) in points.iter().zip(sums.iter_mut()) {
-                    distances(point, &columns, n, start, buffer);
-                    // A row's distance to itself is 0, so adding it changes no sum.
-                    for (labels, offset) in labelings.iter().zip(&offsets) {
-                        for (&distance, &label) in buffer.iter().zip(&labels[start..start + width])
-                        {
-                            sums[offset + label] += distance;
+                for (group, sums) in points
+                    .chunks(ROWS_AT_ONCE)
+                    .zip(sums.chunks_mut(ROWS_AT_ONCE))
+                {
+                    // A short last group repeats its last row; those results are unused.
+                    let last = group.len() - 1;
+                    let four: [&[f64]; ROWS_AT_ONCE] =
+                        std::array::from_fn(|r| group[r.min(last)].as_slice());
+                    distances(
+                        &four,
+                        &columns,
+                        stride,
+                        start,
+                        width.div_ceil(TILE) * TILE,
+                        &mut buffers,
+                    );
+                    for (buffer, sums) in buffers.iter().zip(sums.iter_mut()) {
+                        // A row's distance to itself is 0, so adding it changes no sum.
+                        for (labels, offset) in labelings.iter().zip(&offsets) {
+                            for (&distance, &label) in
+                                buffer[..width].iter().zip(&labels[start..start + width])
+                            {
+                                sums[offset + label] += distance;
+                            }
                         }
                     }
                 }
@@ -152,22 +170,47 @@ fn silhouette_samples_many(
     Ok(samples)
 }
 
+/// Columns per tile of the distance kernel: two AVX2 vectors.
+const TILE: usize = 8;
+/// Rows whose distances the kernel computes together.
+const ROWS_AT_ONCE: usize = 4;
+
 crate::simd::multiversion! {
-    /// Euclidean distances from `point` to the rows `start..start + out.len()` of the
-    /// feature-major `columns` (n rows), into `out`. Summed feature by feature over a
-    /// block of rows, so that the loops vectorise; each distance is still summed in
-    /// feature order.
-    fn distances(point: &[f64], columns: &[f64], n: usize, start: usize, out: &mut [f64]) {
-        out.fill(0.0);
-        for (f, &v) in point.iter().enumerate() {
-            let column = &columns[f * n + start..f * n + start + out.len()];
-            for (b, &c) in out.iter_mut().zip(column) {
-                let diff = v - c;
-                *b += diff * diff;
+    /// Euclidean distances from each of four points to the rows `start..start + width` of
+    /// the feature-major `columns` (`stride` values per feature; `width` a multiple of
+    /// [`TILE`]), into `out`. Four points and one tile of rows at a time, so that the
+    /// 4 × 8 sums stay in registers while the features stream past; each distance is
+    /// still summed in feature order, `sqrt(Σ (a − b)²)`.
+    fn distances(
+        points: &[&[f64]; ROWS_AT_ONCE],
+        columns: &[f64],
+        stride: usize,
+        start: usize,
+        width: usize,
+        out: &mut [[f64; SILHOUETTE_COLUMN_BLOCK]; ROWS_AT_ONCE],
+    ) {
+        let d = points[0].len();
+        for t in (0..width).step_by(TILE) {
+            let mut acc = [[0.0f64; TILE]; ROWS_AT_ONCE];
+            for f in 0..d {
+                let at = f * stride + start + t;
+                let tile: &[f64; TILE] = match columns[at..at + TILE].try_into() {
+                    Ok(tile) => tile,
+                    Err(_) => return,
+                };
+                for (acc, point) in acc.iter_mut().zip(points) {
+                    let v = point[f];
+                    for (a, &c) in acc.iter_mut().zip(tile) {
+                        let diff = v - c;
+                        *a += diff * diff;
+                    }
+                }
             }
-        }
-        for b in out.iter_mut() {
-            *b = b.sqrt();
+            for (out, acc) in out.iter_mut().zip(&acc) {
+                for (o, a) in out[t..t + TILE].iter_mut().zip(acc) {
+                    *o = a.sqrt();
+                }
+            }
         }
     }
 }
@@ -340,6 +383,26 @@ mod tests {
         assert!((davies_bouldin(x.view(), &labels).unwrap() - 0.1).abs() < 1e-15);
         // Between 2·25 + 2·25 = 100, within 4·0.25 = 1: CH = 100·2 / (1·1).
         assert!((calinski_harabasz(x.view(), &labels).unwrap() - 200.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn blocked_silhouette_equals_the_plain_definition_bit_for_bit() {
+        // 301 rows: not a whole number of tiles, row groups or blocks.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = Array2::from_shape_fn((301, 5), |_| rng.random::<f64>());
+        let labels: Vec<usize> = (0..301).map(|i| (i * 7 + i / 13) % 4).collect();
+        let plain: Vec<f64> = (0..301)
+            .map(|i| {
+                let mut sums = [0.0f64; 4];
+                let mut sizes = [0usize; 4];
+                for j in 0..301 {
+                    sums[labels[j]] += distance(x.row(i), x.row(j));
+                    sizes[labels[j]] += 1;
+                }
+                silhouette_of(&sums, &sizes, labels[i])
+            })
+            .collect();
+        assert_eq!(silhouette_samples(x.view(), &labels).unwrap(), plain);
     }
 
     #[test]
