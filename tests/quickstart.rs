@@ -11,29 +11,13 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A copy of `pipelines/` and `data/` in a scratch directory, so the test writes nothing
-/// into the checkout.
-fn quickstart_copy() -> Project {
-    let p = Project::new();
-    for dir in ["pipelines", "data"] {
-        for entry in std::fs::read_dir(repo().join(dir)).unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            p.write(
-                &format!("{dir}/{name}"),
-                std::fs::read(entry.path()).unwrap(),
-            );
-        }
-    }
-    p
-}
-
 fn data_rows(file: &Path) -> u64 {
     std::fs::read_to_string(file).unwrap().lines().count() as u64 - 1
 }
 
 #[test]
 fn quickstart_runs_end_to_end_then_is_up_to_date() {
-    let p = quickstart_copy();
+    let p = Project::quickstart_copy();
     let summary = p
         .run(&["run", "pipelines/quickstart.toml", "--json", "--quiet"])
         .json();
@@ -94,7 +78,7 @@ fn parquet_outputs_are_standard_for_pyarrow_and_duckdb() {
     let Some(python) = common::python(&["pyarrow", "duckdb"]) else {
         return;
     };
-    let p = quickstart_copy();
+    let p = Project::quickstart_copy();
     assert_eq!(
         p.run(&["run", "pipelines/quickstart.toml", "--quiet"])
             .code(),

@@ -82,6 +82,29 @@ fn sklearn_labels(shared: &Path, table: &FeatureTable) -> BTreeMap<String, Vec<i
         .collect()
 }
 
+/// How often scikit-learn reaches its reference K-Means optimum, by k
+/// (`tests/golden/make_kmeans_restarts_golden.py`).
+fn restarts() -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/golden/sklearn_kmeans_restarts.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The worst inertia ratio of scikit-learn's n_init = 10 runs over 8 seeds, at least 1.005.
+fn worst_ratio(restarts_at_k: &serde_json::Value) -> f64 {
+    restarts_at_k["n_init10"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ratio"].as_f64().unwrap())
+        .fold(1.005, f64::max)
+}
+
 fn close(ours: f64, theirs: f64) -> bool {
     (ours - theirs).abs() <= 1e-9 * theirs.abs().max(1.0)
 }
@@ -135,14 +158,7 @@ fn kmeans_reaches_scikit_learns_inertia_and_partition_for_every_k() {
     let table = read_features(&out.join("features.parquet"), None).unwrap();
     let labels = sklearn_labels(shared, &table);
     let golden = golden(shared);
-    let restarts: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/golden/sklearn_kmeans_restarts.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let restarts = restarts();
     for k in 2..=10usize {
         let best = golden["kmeans"][k.to_string()]["inertia_best"]
             .as_f64()
@@ -156,12 +172,7 @@ fn kmeans_reaches_scikit_learns_inertia_and_partition_for_every_k() {
             assert!(ratio <= 1.005, "k = {k}: inertia {ratio} × scikit-learn's");
             assert!(ari >= 0.95, "k = {k}: adjusted Rand index {ari}");
         }
-        let their_worst = theirs["n_init10"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["ratio"].as_f64().unwrap())
-            .fold(1.005, f64::max);
+        let their_worst = worst_ratio(theirs);
         assert!(
             ratio <= their_worst,
             "k = {k}: inertia {ratio} × the reference, scikit-learn's worst {their_worst}"
@@ -241,14 +252,7 @@ fn the_pipeline_sweeps_k_chooses_scikit_learns_k_and_profiles_in_original_units(
         return;
     };
     let golden = golden(shared);
-    let restarts: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/golden/sklearn_kmeans_restarts.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let restarts = restarts();
     let sweep = read_one(&out.join("k_sweep.parquet"));
     let ks: Vec<i64> = column::<Int64Array>(&sweep, "k").values().to_vec();
     assert_eq!(ks, (2..=10).collect::<Vec<i64>>());
@@ -265,12 +269,7 @@ fn the_pipeline_sweeps_k_chooses_scikit_learns_k_and_profiles_in_original_units(
         let reference = &golden["kmeans"][k.to_string()];
         let best = reference["inertia_best"].as_f64().unwrap();
         // Within scikit-learn's own spread over seeds (see the test above).
-        let their_worst = restarts["k"][k.to_string()]["n_init10"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["ratio"].as_f64().unwrap())
-            .fold(1.005, f64::max);
+        let their_worst = worst_ratio(&restarts["k"][k.to_string()]);
         assert!(inertia.value(i) <= best * their_worst, "k = {k}");
         // Our partition is not scikit-learn's to the last customer, so the scores of
         // our labels are compared loosely; the exact comparison is on its labels above.
@@ -366,22 +365,6 @@ fn the_pipeline_sweeps_k_chooses_scikit_learns_k_and_profiles_in_original_units(
     assert!((0..distance.len()).all(|i| distance.value(i) >= 0.0));
 }
 
-/// A copy of `pipelines/` and `data/` in a scratch directory.
-fn quickstart_copy() -> Project {
-    let p = Project::new();
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for dir in ["pipelines", "data"] {
-        for entry in std::fs::read_dir(repo.join(dir)).unwrap().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            p.write(
-                &format!("{dir}/{name}"),
-                std::fs::read(entry.path()).unwrap(),
-            );
-        }
-    }
-    p
-}
-
 const SEGMENT_OUTPUTS: [&str; 4] = [
     "segments.parquet",
     "segment_profiles.json",
@@ -391,8 +374,8 @@ const SEGMENT_OUTPUTS: [&str; 4] = [
 
 #[test]
 fn same_seed_same_bytes_on_any_number_of_threads() {
-    let a = quickstart_copy();
-    let b = quickstart_copy();
+    let a = Project::quickstart_copy();
+    let b = Project::quickstart_copy();
     // The second run on one thread: parallel work must not change a byte.
     for (p, threads) in [(&a, None), (&b, Some("1"))] {
         let mut command = p.command(&["run", "pipelines/quickstart.toml", "--quiet"]);
@@ -418,7 +401,7 @@ fn same_seed_same_bytes_on_any_number_of_threads() {
 
 #[test]
 fn apply_assigns_new_customers_with_the_saved_model() {
-    let p = quickstart_copy();
+    let p = Project::quickstart_copy();
     let run = p.run(&["run", "pipelines/quickstart.toml", "--quiet"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     // Next month's customers: here the same features, scored with the saved model.
@@ -464,7 +447,7 @@ mode = "apply"
 
 #[test]
 fn dbscan_in_the_pipeline_labels_noise_and_point_types() {
-    let p = quickstart_copy();
+    let p = Project::quickstart_copy();
     let run = p.run(&[
         "run",
         "pipelines/quickstart.toml",
@@ -521,7 +504,7 @@ min_samples = 10
 
 #[test]
 fn bad_segment_input_is_a_clear_error() {
-    let p = quickstart_copy();
+    let p = Project::quickstart_copy();
     // A feature the table does not have.
     p.write(
         "pipelines/bad.toml",

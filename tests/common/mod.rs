@@ -15,6 +15,23 @@ impl Project {
         }
     }
 
+    /// A copy of the repository's `pipelines/` and `data/` in a scratch directory, so that a
+    /// test runs the committed quickstart without writing into the checkout.
+    pub fn quickstart_copy() -> Self {
+        let p = Project::new();
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        for dir in ["pipelines", "data"] {
+            for entry in std::fs::read_dir(repo.join(dir)).unwrap().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                p.write(
+                    &format!("{dir}/{name}"),
+                    std::fs::read(entry.path()).unwrap(),
+                );
+            }
+        }
+        p
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }

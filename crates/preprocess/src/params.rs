@@ -27,13 +27,7 @@ pub struct PreprocessParams {
     pub drop: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    #[default]
-    Fit,
-    Apply,
-}
+pub use clientele_shared::stage::Mode;
 
 /// A per-column rule: numeric or categorical, whatever the column's stored type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

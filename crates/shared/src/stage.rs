@@ -11,6 +11,17 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// Whether a stage that learns from data learns (`fit`, writing what it learnt to a
+/// state or model file) or reuses what an earlier fit learnt (`apply`), as next month's
+/// customers are scored with last month's model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Fit,
+    Apply,
+}
+
 /// A named input or output of a stage.
 #[derive(Debug, Clone, Copy)]
 pub struct Port {
