@@ -371,6 +371,8 @@ struct Outcome {
     point_types: Option<Vec<dbscan::PointType>>,
     centroids: Option<Array2<f64>>,
     model: Option<model::SegmentModel>,
+    /// Apply: the labels saved with the model.
+    model_labels: BTreeMap<String, String>,
     sweep: Vec<SweepRow>,
     scores: Scores,
     notes: Vec<String>,
@@ -551,6 +553,7 @@ fn fit_kmeans(
                 centroids: model::to_rows(&model.centroids),
             },
         }),
+        model_labels: BTreeMap::new(),
         scores: Scores {
             algorithm: "kmeans",
             mode: "fit",
@@ -684,6 +687,7 @@ fn fit_dbscan(
                 core_labels,
             },
         }),
+        model_labels: BTreeMap::new(),
         scores: Scores {
             algorithm: "dbscan",
             mode: "fit",
@@ -731,6 +735,7 @@ fn apply(
         point_types: None,
         centroids: None,
         model: None,
+        model_labels: m.labels.clone(),
         sweep: Vec::new(),
         scores: Scores::default(),
         notes: Vec::new(),
@@ -815,15 +820,7 @@ fn write_outputs(
         origins,
     };
     // Labels: the model's (apply), then the pipeline's overrides.
-    let mut overrides = match params.mode {
-        Mode::Apply => io
-            .input("model")
-            .map(model::read)
-            .transpose()?
-            .map(|m| m.labels)
-            .unwrap_or_default(),
-        Mode::Fit => BTreeMap::new(),
-    };
+    let mut overrides = outcome.model_labels.clone();
     overrides.extend(params.labels.clone());
     let profiles = profile::profiles(
         table.x.view(),
