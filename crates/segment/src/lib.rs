@@ -3,7 +3,7 @@
 //!
 //! - [`kmeans`]: k-means++ and Lloyd, in parallel, behind linfa's `Fit`/`Predict` traits.
 //! - [`dbscan`]: DBSCAN with scikit-learn's labels in memory linear in the rows, and
-//!   `eps` at the knee of the k-distance curve.
+//!   `eps` at the knee of the k-distance curve, over the KD-tree of [`kdtree`].
 //! - [`metrics`]: silhouette, Davies–Bouldin, Calinski–Harabasz and the adjusted Rand
 //!   index, equal to scikit-learn's for the same labels.
 //! - [`profile`]: sizes, shares, means and medians in original units (through the
