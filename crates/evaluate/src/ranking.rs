@@ -1,0 +1,132 @@
+//! Ranking metrics at k, with the definitions of Microsoft Recommenders'
+//! `python_evaluation` (binary relevance, `relevancy_method = "top_k"`):
+//!
+//! - precision@k = hits in the top k / k, even when fewer than k were recommended;
+//! - recall@k = hits in the top k / relevant products;
+//! - MAP@k = Σ over hits of (hits so far / rank), / min(k, relevant products), as in
+//!   Kaggle's Santander MAP@7;
+//! - NDCG@k = Σ over hits of 1 / log2(1 + rank), / the same for an ideal list of
+//!   min(k, relevant) hits;
+//! - hit rate@k = customers with at least one hit / customers;
+//! - F1@k = the harmonic mean of the averaged precision@k and recall@k.
+//!
+//! Precision, recall, MAP and hit rate are averaged over the customers who have both
+//! recommendations and something relevant; the others are left out and counted. NDCG, as
+//! the peer computes it, is averaged over every customer with something relevant: one
+//! without recommendations scores 0 (`make_rec_metrics_golden.py` says otherwise in its
+//! header, but Microsoft Recommenders' values have this denominator, and the test holds
+//! us to its values).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+/// Metrics at one k, averaged over the customers counted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankingMetrics {
+    pub k: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub map: f64,
+    pub ndcg: f64,
+    pub hit_rate: f64,
+    /// Customers with recommendations and at least one relevant product.
+    pub customers_counted: u64,
+    /// Customers with recommendations but nothing relevant: left out.
+    pub customers_without_relevant: u64,
+    /// Customers with something relevant but no recommendation: left out.
+    pub customers_without_recommendations: u64,
+}
+
+/// The metrics at `k` of ranked lists (best first) against relevant sets, by customer.
+pub fn ranking_metrics(
+    recommended: &BTreeMap<String, Vec<String>>,
+    relevant: &BTreeMap<String, BTreeSet<String>>,
+    k: usize,
+) -> RankingMetrics {
+    let mut sums = [0.0f64; 5]; // precision, recall, map, ndcg, hit
+    let mut counted = 0u64;
+    let mut without_relevant = 0u64;
+    for (customer, list) in recommended {
+        let Some(truth) = relevant.get(customer).filter(|t| !t.is_empty()) else {
+            without_relevant += 1;
+            continue;
+        };
+        counted += 1;
+        let mut hits = 0usize;
+        let mut average_precision = 0.0;
+        let mut dcg = 0.0;
+        for (i, product) in list.iter().take(k).enumerate() {
+            if truth.contains(product) {
+                hits += 1;
+                average_precision += hits as f64 / (i + 1) as f64;
+                dcg += 1.0 / ((i + 2) as f64).log2();
+            }
+        }
+        let ideal = truth.len().min(k);
+        let idcg: f64 = (0..ideal).map(|i| 1.0 / ((i + 2) as f64).log2()).sum();
+        sums[0] += hits as f64 / k as f64;
+        sums[1] += hits as f64 / truth.len() as f64;
+        sums[2] += average_precision / ideal as f64;
+        sums[3] += dcg / idcg;
+        sums[4] += if hits > 0 { 1.0 } else { 0.0 };
+    }
+    let without_recommendations = relevant
+        .iter()
+        .filter(|(c, t)| !t.is_empty() && !recommended.contains_key(*c))
+        .count() as u64;
+    let mean = |s: f64| if counted > 0 { s / counted as f64 } else { 0.0 };
+    let with_relevant = counted + without_recommendations;
+    let (precision, recall) = (mean(sums[0]), mean(sums[1]));
+    RankingMetrics {
+        k,
+        precision,
+        recall,
+        f1: if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        },
+        map: mean(sums[2]),
+        ndcg: if with_relevant > 0 {
+            sums[3] / with_relevant as f64
+        } else {
+            0.0
+        },
+        hit_rate: mean(sums[4]),
+        customers_counted: counted,
+        customers_without_relevant: without_relevant,
+        customers_without_recommendations: without_recommendations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_by_hand() {
+        // One customer: recommended a, b, c, d; relevant b and d and e.
+        let recommended = BTreeMap::from([(
+            "c1".to_string(),
+            ["a", "b", "c", "d"].map(String::from).to_vec(),
+        )]);
+        let relevant = BTreeMap::from([
+            ("c1".to_string(), ["b", "d", "e"].map(String::from).into()),
+            ("c2".to_string(), ["a"].map(String::from).into()),
+        ]);
+        let m = ranking_metrics(&recommended, &relevant, 4);
+        assert_eq!(m.precision, 2.0 / 4.0);
+        assert_eq!(m.recall, 2.0 / 3.0);
+        // Hits at ranks 2 and 4: (1/2 + 2/4) / min(4, 3).
+        assert_eq!(m.map, (0.5 + 0.5) / 3.0);
+        let dcg = 1.0 / 3f64.log2() + 1.0 / 5f64.log2();
+        let idcg = 1.0 + 1.0 / 3f64.log2() + 1.0 / 4f64.log2();
+        // c2 has something relevant but no recommendation: 0 in NDCG's average.
+        assert!((m.ndcg - dcg / idcg / 2.0).abs() < 1e-15);
+        assert_eq!(m.hit_rate, 1.0);
+        assert_eq!(m.customers_counted, 1);
+        assert_eq!(m.customers_without_recommendations, 1);
+    }
+}
