@@ -105,6 +105,15 @@ fn worst_ratio(restarts_at_k: &serde_json::Value) -> f64 {
         .fold(1.005, f64::max)
 }
 
+/// The features of the cc_general run, scikit-learn's labels for them, and its
+/// reference values.
+fn cc_reference() -> Option<(FeatureTable, BTreeMap<String, Vec<i64>>, serde_json::Value)> {
+    let (shared, out) = cc_general()?;
+    let table = read_features(&out.join("features.parquet"), None).unwrap();
+    let labels = sklearn_labels(shared, &table);
+    Some((table, labels, golden(shared)))
+}
+
 fn close(ours: f64, theirs: f64) -> bool {
     (ours - theirs).abs() <= 1e-9 * theirs.abs().max(1.0)
 }
@@ -115,12 +124,9 @@ fn as_usize(labels: &[i64]) -> Vec<usize> {
 
 #[test]
 fn metrics_equal_scikit_learn_on_its_own_labels() {
-    let Some((shared, out)) = cc_general() else {
+    let Some((table, labels, golden)) = cc_reference() else {
         return;
     };
-    let table = read_features(&out.join("features.parquet"), None).unwrap();
-    let labels = sklearn_labels(shared, &table);
-    let golden = golden(shared);
     for k in 2..=10 {
         let labels = as_usize(&labels[&format!("kmeans_k{k}")]);
         let reference = &golden["kmeans"][k.to_string()];
@@ -152,12 +158,9 @@ fn metrics_equal_scikit_learn_on_its_own_labels() {
 ///   about two binomial standard deviations).
 #[test]
 fn kmeans_reaches_scikit_learns_inertia_and_partition_for_every_k() {
-    let Some((shared, out)) = cc_general() else {
+    let Some((table, labels, golden)) = cc_reference() else {
         return;
     };
-    let table = read_features(&out.join("features.parquet"), None).unwrap();
-    let labels = sklearn_labels(shared, &table);
-    let golden = golden(shared);
     let restarts = restarts();
     for k in 2..=10usize {
         let best = golden["kmeans"][k.to_string()]["inertia_best"]
@@ -202,12 +205,9 @@ fn kmeans_reaches_scikit_learns_inertia_and_partition_for_every_k() {
 
 #[test]
 fn dbscan_gives_scikit_learns_labels() {
-    let Some((shared, out)) = cc_general() else {
+    let Some((table, labels, golden)) = cc_reference() else {
         return;
     };
-    let table = read_features(&out.join("features.parquet"), None).unwrap();
-    let labels = sklearn_labels(shared, &table);
-    let golden = golden(shared);
     for (eps, min_samples) in [(0.5, 5), (0.8, 8), (1.5, 10), (2.0, 18)] {
         let name = format!("eps{eps:?}_min{min_samples}");
         let fit = dbscan::fit(table.x.view(), &dbscan::DbscanParams { eps, min_samples }).unwrap();
