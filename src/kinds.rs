@@ -4,6 +4,7 @@ use std::fmt;
 
 use clientele_ingest::{Ingest, IngestParams};
 use clientele_preprocess::{Preprocess, PreprocessParams};
+use clientele_recommend::{Recommend, RecommendParams};
 use clientele_segment::{Segment, SegmentParams};
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny};
@@ -34,7 +35,7 @@ impl Kind {
             Kind::Ingest => Ingest::KIND,
             Kind::Preprocess => Preprocess::KIND,
             Kind::Segment => Segment::KIND,
-            Kind::Recommend => "recommend",
+            Kind::Recommend => Recommend::KIND,
             Kind::Evaluate => "evaluate",
             Kind::Report => "report",
         }
@@ -45,7 +46,10 @@ impl Kind {
     }
 
     pub fn implemented(self) -> bool {
-        matches!(self, Kind::Ingest | Kind::Preprocess | Kind::Segment)
+        matches!(
+            self,
+            Kind::Ingest | Kind::Preprocess | Kind::Segment | Kind::Recommend
+        )
     }
 
     pub fn inputs(self) -> &'static [Port] {
@@ -53,6 +57,7 @@ impl Kind {
             Kind::Ingest => Ingest::INPUTS,
             Kind::Preprocess => Preprocess::INPUTS,
             Kind::Segment => Segment::INPUTS,
+            Kind::Recommend => Recommend::INPUTS,
             _ => &[],
         }
     }
@@ -62,6 +67,7 @@ impl Kind {
             Kind::Ingest => Ingest::OUTPUTS,
             Kind::Preprocess => Preprocess::OUTPUTS,
             Kind::Segment => Segment::OUTPUTS,
+            Kind::Recommend => Recommend::OUTPUTS,
             _ => &[],
         }
     }
@@ -79,6 +85,7 @@ pub enum StageParams {
     Ingest(IngestParams),
     Preprocess(PreprocessParams),
     Segment(SegmentParams),
+    Recommend(RecommendParams),
     /// A kind this version does not implement yet; rejected at validation.
     NotImplemented,
 }
@@ -94,6 +101,7 @@ impl StageParams {
                 StageParams::Preprocess(PreprocessParams::deserialize(deserializer)?)
             }
             Kind::Segment => StageParams::Segment(SegmentParams::deserialize(deserializer)?),
+            Kind::Recommend => StageParams::Recommend(RecommendParams::deserialize(deserializer)?),
             _ => {
                 IgnoredAny::deserialize(deserializer)?;
                 StageParams::NotImplemented
@@ -116,6 +124,7 @@ impl StageParams {
             StageParams::Ingest(p) => toml::Table::try_from(p),
             StageParams::Preprocess(p) => toml::Table::try_from(p),
             StageParams::Segment(p) => toml::Table::try_from(p),
+            StageParams::Recommend(p) => toml::Table::try_from(p),
             StageParams::NotImplemented => Ok(toml::Table::new()),
         };
         // Our own params types always serialise to a table; an empty one is the fallback.
@@ -128,6 +137,7 @@ impl StageParams {
             StageParams::Ingest(p) => serde_json::to_string(p),
             StageParams::Preprocess(p) => serde_json::to_string(p),
             StageParams::Segment(p) => serde_json::to_string(p),
+            StageParams::Recommend(p) => serde_json::to_string(p),
             StageParams::NotImplemented => Ok(String::new()),
         };
         json.unwrap_or_default()
@@ -145,6 +155,9 @@ impl StageParams {
             StageParams::Segment(p) => {
                 clientele_segment::check_params(p, io).map_err(|e| e.to_string())
             }
+            StageParams::Recommend(p) => {
+                clientele_recommend::check_params(p, io).map_err(|e| e.to_string())
+            }
             StageParams::NotImplemented => Ok(()),
         }
     }
@@ -154,6 +167,7 @@ impl StageParams {
             StageParams::Ingest(p) => Ok(Ingest::run(p, io, ctx)?),
             StageParams::Preprocess(p) => Ok(Preprocess::run(p, io, ctx)?),
             StageParams::Segment(p) => Ok(Segment::run(p, io, ctx)?),
+            StageParams::Recommend(p) => Ok(Recommend::run(p, io, ctx)?),
             StageParams::NotImplemented => {
                 anyhow::bail!("stage `{}`: this kind is not implemented yet", ctx.stage)
             }

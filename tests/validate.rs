@@ -125,14 +125,14 @@ fn unknown_kind() {
 fn kind_not_implemented_yet() {
     let text = VALID.replace(
         "name = \"typed\"\nkind = \"ingest\"",
-        "name = \"typed\"\nkind = \"recommend\"",
+        "name = \"typed\"\nkind = \"evaluate\"",
     );
     let err = rejected(&text, &[]);
     assert_has(
         &err,
         &format!(
-            "p.toml:{}: stage `typed`, key `kind`: kind `recommend` is not implemented",
-            line_of(&text, "\"recommend\"")
+            "p.toml:{}: stage `typed`, key `kind`: kind `evaluate` is not implemented",
+            line_of(&text, "\"evaluate\"")
         ),
     );
 }

@@ -205,7 +205,7 @@ impl Centres {
     }
 }
 
-crate::simd::multiversion! {
+clientele_shared::multiversion! {
     /// Labels and squared distances of the rows of `rows` (row-major, `d` values each);
     /// adds each row to its centre's sum and count; returns how many labels changed.
     fn assign_rows(
@@ -235,7 +235,7 @@ crate::simd::multiversion! {
     }
 }
 
-crate::simd::multiversion! {
+clientele_shared::multiversion! {
     /// The nearest centre of each row of `rows` and the distance (not squared) to it.
     fn nearest_rows(rows: &[f64], d: usize, table: &Centres, labels: &mut [usize], distances: &mut [f64]) {
         let mut scratch = table.scratch();
@@ -247,7 +247,7 @@ crate::simd::multiversion! {
     }
 }
 
-crate::simd::multiversion! {
+clientele_shared::multiversion! {
     /// For each row and candidate `t`, the smaller of the row's current closest squared
     /// distance and its squared distance to `t`: kept in `if_chosen` (row-major, one
     /// value per candidate) and added to `potentials[t]`. Keeping them spares a second
@@ -413,7 +413,7 @@ fn update_closest(data: &Rows, centre: usize, closest: &mut [f64]) {
         });
 }
 
-crate::simd::multiversion! {
+clientele_shared::multiversion! {
     fn lower_closest(rows: &[f64], d: usize, table: &Centres, closest: &mut [f64]) {
         let mut scratch = table.scratch();
         for (row, c) in rows.chunks_exact(d).zip(closest.iter_mut()) {

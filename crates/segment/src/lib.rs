@@ -20,20 +20,17 @@ pub mod metrics;
 pub mod model;
 mod params;
 pub mod profile;
-mod simd;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray,
-};
-use arrow::datatypes::DataType;
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
-use clientele_shared::parquet_io::{write_batches, ParquetSource};
+use clientele_shared::features::read_feature_matrix;
+use clientele_shared::parquet_io::write_batches;
 use clientele_shared::schema::{
-    assignments_schema, read_feature_origins, sweep_schema, FeatureOrigin, CUSTOMER_ID,
+    assignments_schema, read_feature_origins, sweep_schema, FeatureOrigin,
 };
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use clientele_shared::SharedError;
@@ -56,28 +53,6 @@ pub enum SegmentError {
         clusters: usize,
         max: usize,
     },
-    #[error("`{path}` has no column `{column}`, which {what}")]
-    MissingColumn {
-        path: PathBuf,
-        column: String,
-        what: String,
-    },
-    #[error("`{path}`: column `{column}` has type {found}; a feature must be Float64, as preprocess writes it")]
-    NotFloat {
-        path: PathBuf,
-        column: String,
-        found: DataType,
-    },
-    #[error("`{path}` row {row}: column `{column}` is missing or not a finite number; features must be complete (impute them in preprocess)")]
-    BadValue {
-        path: PathBuf,
-        row: usize,
-        column: String,
-    },
-    #[error(
-        "`{path}` has no feature column to cluster on (no Float64 column besides `customer_id`)"
-    )]
-    NoFeatures { path: PathBuf },
     #[error("the features hold a value that is not a finite number")]
     NotFinite,
     #[error("params: {0}")]
@@ -242,101 +217,13 @@ pub struct FeatureTable {
 
 /// Reads `customer_id` and the feature columns (`wanted`, or every Float64 column).
 pub fn read_features(path: &Path, wanted: Option<&[String]>) -> Result<FeatureTable, SegmentError> {
-    let source = ParquetSource::open(path)?;
-    let schema = source.schema().clone();
-    let missing = |column: &str, what: &str| SegmentError::MissingColumn {
-        path: path.to_path_buf(),
-        column: column.to_string(),
-        what: what.to_string(),
-    };
-    let id_index = schema
-        .index_of(CUSTOMER_ID)
-        .map_err(|_| missing(CUSTOMER_ID, "every customer table has"))?;
-    let feature_indices: Vec<usize> = match wanted {
-        Some(names) => names
-            .iter()
-            .map(|name| {
-                schema
-                    .index_of(name)
-                    .map_err(|_| missing(name, "is a feature the segment stage was asked to use"))
-            })
-            .collect::<Result<_, _>>()?,
-        None => (0..schema.fields().len())
-            .filter(|&i| i != id_index && schema.field(i).data_type() == &DataType::Float64)
-            .collect(),
-    };
-    if feature_indices.is_empty() {
-        return Err(SegmentError::NoFeatures {
-            path: path.to_path_buf(),
-        });
-    }
-    for &i in &feature_indices {
-        let field = schema.field(i);
-        if field.data_type() != &DataType::Float64 {
-            return Err(SegmentError::NotFloat {
-                path: path.to_path_buf(),
-                column: field.name().clone(),
-                found: field.data_type().clone(),
-            });
-        }
-    }
-    let names: Vec<String> = feature_indices
-        .iter()
-        .map(|&i| schema.field(i).name().clone())
-        .collect();
-    let d = names.len();
-    let mut columns = vec![id_index];
-    columns.extend(&feature_indices);
-    let rows = source.rows() as usize;
-    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
-    let mut ids = Vec::with_capacity(rows);
-    let mut values = Vec::with_capacity(rows * d);
-    while let Some(batch) = source.next_batch()? {
-        let first = ids.len();
-        let id = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| SegmentError::NotFloat {
-                path: path.to_path_buf(),
-                column: CUSTOMER_ID.to_string(),
-                found: batch.column(0).data_type().clone(),
-            })?;
-        ids.extend(id.iter().map(|v| v.unwrap_or_default().to_string()));
-        let feature_columns: Vec<&Float64Array> = (1..=d)
-            .map(|c| {
-                batch
-                    .column(c)
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .ok_or_else(|| SegmentError::NotFloat {
-                        path: path.to_path_buf(),
-                        column: names[c - 1].clone(),
-                        found: batch.column(c).data_type().clone(),
-                    })
-            })
-            .collect::<Result<_, _>>()?;
-        for r in 0..batch.num_rows() {
-            for (c, column) in feature_columns.iter().enumerate() {
-                let v = column.value(r);
-                if column.is_null(r) || !v.is_finite() {
-                    return Err(SegmentError::BadValue {
-                        path: path.to_path_buf(),
-                        row: first + r + 1,
-                        column: names[c].clone(),
-                    });
-                }
-                values.push(v);
-            }
-        }
-    }
-    let n = ids.len();
-    let x =
-        Array2::from_shape_vec((n, d), values).map_err(|e| SegmentError::Params(e.to_string()))?;
+    let matrix = read_feature_matrix(path, wanted)?;
+    let x = Array2::from_shape_vec((matrix.ids.len(), matrix.names.len()), matrix.values)
+        .map_err(|e| SegmentError::Params(e.to_string()))?;
     Ok(FeatureTable {
-        path: path.to_path_buf(),
-        ids,
-        names,
+        path: matrix.path,
+        ids: matrix.ids,
+        names: matrix.names,
         x,
     })
 }
@@ -383,6 +270,8 @@ struct Scores {
     algorithm: &'static str,
     mode: &'static str,
     customers: u64,
+    /// Under its own key: `segments` is the list of profiles.
+    #[serde(rename = "segment_count")]
     segments: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     k_chosen_by: Option<Criterion>,

@@ -8,8 +8,6 @@
 //! agree to far better than 1e-9.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::SegmentError;
@@ -175,7 +173,7 @@ const TILE: usize = 8;
 /// Rows whose distances the kernel computes together.
 const ROWS_AT_ONCE: usize = 4;
 
-crate::simd::multiversion! {
+clientele_shared::multiversion! {
     /// Euclidean distances from each of four points to the rows `start..start + width` of
     /// the feature-major `columns` (`stride` values per feature; `width` a multiple of
     /// [`TILE`]), into `out`. Four points and one tile of rows at a time, so that the
@@ -233,22 +231,7 @@ fn silhouette_of(sums: &[f64], sizes: &[usize], own: usize) -> f64 {
     }
 }
 
-/// `size` distinct row indices drawn with the seed, in ascending order (all rows when
-/// `size ≥ rows`): the rows a sampled silhouette is computed on.
-pub fn sample_rows(rows: usize, size: usize, seed: u64) -> Vec<usize> {
-    if size >= rows {
-        return (0..rows).collect();
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut all: Vec<usize> = (0..rows).collect();
-    for i in 0..size {
-        let j = rng.random_range(i..rows);
-        all.swap(i, j);
-    }
-    let mut chosen = all[..size].to_vec();
-    chosen.sort_unstable();
-    chosen
-}
+pub use clientele_shared::sample::sample_rows;
 
 /// Cluster means, and the size of each cluster.
 pub fn centroids(x: ArrayView2<f64>, labels: &[usize], k: usize) -> (Array2<f64>, Vec<usize>) {
@@ -370,6 +353,8 @@ pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64, SegmentError
 mod tests {
     use super::*;
     use ndarray::array;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     #[test]
     fn small_case_by_hand() {

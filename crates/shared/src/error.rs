@@ -14,6 +14,26 @@ pub enum SharedError {
     ParquetRead { path: PathBuf, message: String },
     #[error("`{path}` is not the JSON file expected here: {message}")]
     Json { path: PathBuf, message: String },
+    #[error("`{path}` has no column `{column}`, which {what}")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        what: String,
+    },
+    #[error("`{path}`: column `{column}` has type {found}; a feature must be Float64, as preprocess writes it")]
+    NotFloat {
+        path: PathBuf,
+        column: String,
+        found: arrow::datatypes::DataType,
+    },
+    #[error("`{path}` row {row}: column `{column}` is missing or not a finite number; features must be complete (impute them in preprocess)")]
+    BadFeature {
+        path: PathBuf,
+        row: usize,
+        column: String,
+    },
+    #[error("`{path}` has no feature column (no Float64 column besides `customer_id`)")]
+    NoFeatures { path: PathBuf },
     #[error("cannot write Parquet file `{path}`: {message}")]
     ParquetWrite { path: PathBuf, message: String },
 }

@@ -11,6 +11,10 @@
 //! | feature origins (preprocess state → segment) | `outputs` of the preprocess state JSON: one [`FeatureOrigin`] per feature |
 //! | segment assignments (segment → recommend, evaluate, report) | see [`assignments_schema`] |
 //! | k sweep (segment → evaluate, report) | see [`sweep_schema`] |
+//! | segment labels (segment profiles JSON → recommend, report) | `segments[].segment` and `segments[].label`, read by [`read_segment_labels`] |
+//! | recommendations (recommend → evaluate, report) | see [`recommendations_schema`] |
+//! | recommendations by method (recommend → evaluate) | see [`method_recommendations_schema`] |
+//! | split: train and test holdings (recommend → evaluate) | [`CUSTOMER_ID`], [`PRODUCT`] (Utf8): see [`pairs_schema`] |
 //! | rejects (ingest, `on_error = "quarantine"`) | see [`rejects_schema`] |
 //!
 //! Column types are plain Arrow types: Utf8, Int64, Float64, Boolean, Date32, and
@@ -65,6 +69,50 @@ pub fn sweep_schema() -> SchemaRef {
         Field::new("davies_bouldin", DataType::Float64, true),
         Field::new("calinski_harabasz", DataType::Float64, true),
         Field::new("chosen", DataType::Boolean, false),
+    ]))
+}
+
+/// The rank of a recommendation, 1 for the best.
+pub const RANK: &str = "rank";
+/// A recommendation's score: higher is better; comparable within one method.
+pub const SCORE: &str = "score";
+/// The method that made a list, or the methods that contributed to a blended one
+/// (`user_knn+item_knn`).
+pub const METHOD: &str = "method";
+/// A sentence a relationship manager can read, holding counts and product or segment
+/// names, never another customer's data.
+pub const REASON: &str = "reason";
+
+/// Recommendations, best first within each customer: [`CUSTOMER_ID`], [`RANK`] (Int32),
+/// [`PRODUCT`], [`SCORE`] (Float64), [`METHOD`], [`REASON`].
+pub fn recommendations_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(CUSTOMER_ID, DataType::Utf8, false),
+        Field::new(RANK, DataType::Int32, false),
+        Field::new(PRODUCT, DataType::Utf8, false),
+        Field::new(SCORE, DataType::Float64, false),
+        Field::new(METHOD, DataType::Utf8, false),
+        Field::new(REASON, DataType::Utf8, false),
+    ]))
+}
+
+/// Each single method's own top k, so that evaluate scores every method and baseline
+/// side by side: [`METHOD`], [`CUSTOMER_ID`], [`RANK`], [`PRODUCT`], [`SCORE`].
+pub fn method_recommendations_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(METHOD, DataType::Utf8, false),
+        Field::new(CUSTOMER_ID, DataType::Utf8, false),
+        Field::new(RANK, DataType::Int32, false),
+        Field::new(PRODUCT, DataType::Utf8, false),
+        Field::new(SCORE, DataType::Float64, false),
+    ]))
+}
+
+/// (customer, product) pairs: the train and test sides of a recommendation split.
+pub fn pairs_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(CUSTOMER_ID, DataType::Utf8, false),
+        Field::new(PRODUCT, DataType::Utf8, false),
     ]))
 }
 
@@ -131,6 +179,33 @@ impl Unscale {
     pub fn original(&self, feature: f64) -> f64 {
         self.transform.invert(feature * self.scale + self.center)
     }
+}
+
+/// Reads the label of each segment from a segment profiles file, ignoring the rest.
+pub fn read_segment_labels(
+    path: &Path,
+) -> Result<std::collections::BTreeMap<i32, String>, SharedError> {
+    #[derive(Deserialize)]
+    struct Profiles {
+        segments: Vec<Labelled>,
+    }
+    #[derive(Deserialize)]
+    struct Labelled {
+        segment: i32,
+        label: String,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| SharedError::io("read", path, e))?;
+    serde_json::from_str::<Profiles>(&text)
+        .map(|p| {
+            p.segments
+                .into_iter()
+                .map(|s| (s.segment, s.label))
+                .collect()
+        })
+        .map_err(|e| SharedError::Json {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }
 
 /// Reads the feature origins (`outputs`) of a preprocess state file, ignoring the rest.

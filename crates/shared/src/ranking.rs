@@ -39,6 +39,45 @@ pub struct RankingMetrics {
     pub customers_without_recommendations: u64,
 }
 
+/// The scores of one customer's ranked list at k.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ListScores {
+    pub hits: usize,
+    pub precision: f64,
+    pub recall: f64,
+    /// AP@k: Σ over hits of (hits so far / rank), / min(k, relevant).
+    pub average_precision: f64,
+    pub ndcg: f64,
+}
+
+/// Scores one ranked list: `is_relevant` says, best first, whether each recommended
+/// product is relevant; `relevant` is how many products are (at least 1).
+pub fn list_scores(
+    is_relevant: impl IntoIterator<Item = bool>,
+    relevant: usize,
+    k: usize,
+) -> ListScores {
+    let mut hits = 0usize;
+    let mut average_precision = 0.0;
+    let mut dcg = 0.0;
+    for (i, hit) in is_relevant.into_iter().take(k).enumerate() {
+        if hit {
+            hits += 1;
+            average_precision += hits as f64 / (i + 1) as f64;
+            dcg += 1.0 / ((i + 2) as f64).log2();
+        }
+    }
+    let ideal = relevant.min(k).max(1);
+    let idcg: f64 = (0..ideal).map(|i| 1.0 / ((i + 2) as f64).log2()).sum();
+    ListScores {
+        hits,
+        precision: hits as f64 / k as f64,
+        recall: hits as f64 / relevant.max(1) as f64,
+        average_precision: average_precision / ideal as f64,
+        ndcg: dcg / idcg,
+    }
+}
+
 /// The metrics at `k` of ranked lists (best first) against relevant sets, by customer.
 pub fn ranking_metrics(
     recommended: &BTreeMap<String, Vec<String>>,
@@ -54,23 +93,12 @@ pub fn ranking_metrics(
             continue;
         };
         counted += 1;
-        let mut hits = 0usize;
-        let mut average_precision = 0.0;
-        let mut dcg = 0.0;
-        for (i, product) in list.iter().take(k).enumerate() {
-            if truth.contains(product) {
-                hits += 1;
-                average_precision += hits as f64 / (i + 1) as f64;
-                dcg += 1.0 / ((i + 2) as f64).log2();
-            }
-        }
-        let ideal = truth.len().min(k);
-        let idcg: f64 = (0..ideal).map(|i| 1.0 / ((i + 2) as f64).log2()).sum();
-        sums[0] += hits as f64 / k as f64;
-        sums[1] += hits as f64 / truth.len() as f64;
-        sums[2] += average_precision / ideal as f64;
-        sums[3] += dcg / idcg;
-        sums[4] += if hits > 0 { 1.0 } else { 0.0 };
+        let scores = list_scores(list.iter().map(|p| truth.contains(p)), truth.len(), k);
+        sums[0] += scores.precision;
+        sums[1] += scores.recall;
+        sums[2] += scores.average_precision;
+        sums[3] += scores.ndcg;
+        sums[4] += if scores.hits > 0 { 1.0 } else { 0.0 };
     }
     let without_recommendations = relevant
         .iter()

@@ -8,6 +8,7 @@
 
 /// Defines `fn $name(args) -> ret` that runs `body` compiled with AVX2 when the CPU has
 /// it, and compiled for the baseline otherwise.
+#[macro_export]
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
@@ -30,5 +31,3 @@ macro_rules! multiversion {
         }
     };
 }
-
-pub(crate) use multiversion;

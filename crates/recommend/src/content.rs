@@ -1,0 +1,292 @@
+//! Content-based filtering in the preprocessed feature space: what the customers who
+//! bank most like you hold (`content_knn`), and how far your features lean towards each
+//! product's holders (`product_profile`).
+//!
+//! `content_knn` searches exactly, by hand, over a seeded reference sample of customers:
+//! the features have tens of dimensions, where KD-trees and ball trees visit most
+//! leaves anyway, and a brute-force pass over reference rows stored eight at a time
+//! (one SIMD lane per reference) is what the hardware does fastest. Distances are sums
+//! in a fixed order, so the neighbours do not depend on the CPU or the thread count.
+
+use clientele_shared::sample::sample_rows;
+
+use crate::holdings::{products_of, Basket};
+
+/// References per block: one per f64 lane of two AVX2 registers.
+const LANES: usize = 8;
+
+/// Features by customer of the universe: the row of each customer, if it has one.
+pub struct CustomerFeatures {
+    pub d: usize,
+    /// Row-major, one row per customer with features.
+    pub values: Vec<f64>,
+    /// The row of each customer of the universe.
+    pub row_of: Vec<Option<u32>>,
+}
+
+impl CustomerFeatures {
+    pub fn row(&self, customer: usize) -> Option<&[f64]> {
+        self.row_of[customer].map(|r| {
+            let r = r as usize;
+            &self.values[r * self.d..(r + 1) * self.d]
+        })
+    }
+}
+
+/// Votes of the nearest customers in feature space, among a reference sample.
+pub struct ContentKnn {
+    d: usize,
+    neighbours: usize,
+    /// Reference rows, `LANES` at a time, transposed: `blocks[(b·d + j)·LANES + l]`.
+    blocks: Vec<f64>,
+    /// The customer of each reference (padding lanes repeat the last one).
+    reference: Vec<u32>,
+    references: usize,
+}
+
+impl ContentKnn {
+    /// References: every customer with features when there are at most `sample_size`,
+    /// else a seeded sample of that many, in customer order.
+    pub fn new(
+        features: &CustomerFeatures,
+        neighbours: usize,
+        sample_size: usize,
+        seed: u64,
+    ) -> Self {
+        let with_features: Vec<u32> = (0..features.row_of.len() as u32)
+            .filter(|&c| features.row_of[c as usize].is_some())
+            .collect();
+        let mut reference: Vec<u32> = sample_rows(with_features.len(), sample_size, seed)
+            .into_iter()
+            .map(|i| with_features[i])
+            .collect();
+        let references = reference.len();
+        let d = features.d;
+        let n_blocks = references.div_ceil(LANES);
+        let mut blocks = vec![0.0; n_blocks * d * LANES];
+        if let Some(&last) = reference.last() {
+            reference.resize(n_blocks * LANES, last);
+        }
+        for (i, &c) in reference.iter().enumerate() {
+            let (b, l) = (i / LANES, i % LANES);
+            if let Some(row) = features.row(c as usize) {
+                for (j, &v) in row.iter().enumerate() {
+                    blocks[(b * d + j) * LANES + l] = v;
+                }
+            }
+        }
+        ContentKnn {
+            d,
+            neighbours,
+            blocks,
+            reference,
+            references,
+        }
+    }
+
+    /// The reference customers.
+    pub fn references(&self) -> usize {
+        self.references
+    }
+
+    /// Votes of the nearest references to `x` (customer `customer` excluded), and how
+    /// many there were. `nearest` is scratch space.
+    pub fn votes(
+        &self,
+        x: &[f64],
+        customer: usize,
+        train: &[Basket],
+        nearest: &mut Vec<(f64, u32)>,
+        votes: &mut [f64],
+    ) -> u32 {
+        nearest.clear();
+        nearest_references(
+            &self.blocks,
+            self.d,
+            x,
+            &self.reference[..self.references],
+            customer as u32,
+            self.neighbours,
+            nearest,
+        );
+        votes.iter_mut().for_each(|v| *v = 0.0);
+        for &(_, c) in nearest.iter() {
+            for p in products_of(train[c as usize]) {
+                votes[p] += 1.0;
+            }
+        }
+        nearest.len() as u32
+    }
+}
+
+clientele_shared::multiversion! {
+    /// Fills `nearest` with the `k` nearest references (squared distance, customer),
+    /// nearest first; equal distances keep reference order.
+    fn nearest_references(
+        blocks: &[f64],
+        d: usize,
+        x: &[f64],
+        reference: &[u32],
+        exclude: u32,
+        k: usize,
+        nearest: &mut Vec<(f64, u32)>,
+    ) {
+        if k == 0 {
+            return;
+        }
+        let mut worst = f64::INFINITY;
+        for (b, block) in blocks.chunks_exact(d * LANES).enumerate() {
+            let mut acc = [0.0f64; LANES];
+            for (j, lanes) in block.chunks_exact(LANES).enumerate() {
+                let xv = x[j];
+                for l in 0..LANES {
+                    let diff = lanes[l] - xv;
+                    acc[l] += diff * diff;
+                }
+            }
+            for (l, &dist) in acc.iter().enumerate() {
+                let i = b * LANES + l;
+                if i >= reference.len() || !(dist < worst || nearest.len() < k) {
+                    continue;
+                }
+                let c = reference[i];
+                if c == exclude {
+                    continue;
+                }
+                // Strictly after every equal distance: references keep their order.
+                let at = nearest.partition_point(|&(e, _)| e <= dist);
+                if at < k {
+                    nearest.insert(at, (dist, c));
+                    nearest.truncate(k);
+                    if nearest.len() == k {
+                        worst = nearest[k - 1].0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// For each product, the unit direction from the mean customer to the mean holder.
+pub struct ProductProfile {
+    d: usize,
+    mean: Vec<f64>,
+    /// `directions[p]`: `None` when no customer with features holds `p`, or its
+    /// holders' mean is the overall mean.
+    directions: Vec<Option<Vec<f64>>>,
+}
+
+impl ProductProfile {
+    pub fn fit(features: &CustomerFeatures, train: &[Basket], n_products: usize) -> Self {
+        let d = features.d;
+        let mut total = vec![0.0; d];
+        let mut rows = 0usize;
+        let mut sums = vec![vec![0.0; d]; n_products];
+        let mut holders = vec![0usize; n_products];
+        for (c, &basket) in train.iter().enumerate() {
+            let Some(x) = features.row(c) else { continue };
+            rows += 1;
+            for (t, v) in total.iter_mut().zip(x) {
+                *t += v;
+            }
+            for p in products_of(basket) {
+                holders[p] += 1;
+                for (s, v) in sums[p].iter_mut().zip(x) {
+                    *s += v;
+                }
+            }
+        }
+        let mean: Vec<f64> = total.iter().map(|t| t / rows.max(1) as f64).collect();
+        let directions = (0..n_products)
+            .map(|p| {
+                if holders[p] == 0 {
+                    return None;
+                }
+                let diff: Vec<f64> = sums[p]
+                    .iter()
+                    .zip(&mean)
+                    .map(|(s, m)| s / holders[p] as f64 - m)
+                    .collect();
+                let norm = diff.iter().map(|v| v * v).sum::<f64>().sqrt();
+                (norm > 0.0).then(|| diff.iter().map(|v| v / norm).collect())
+            })
+            .collect();
+        ProductProfile {
+            d,
+            mean,
+            directions,
+        }
+    }
+
+    /// The projection of the customer's features, from the mean customer, on each
+    /// product's direction; `NEG_INFINITY` for a product without one.
+    pub fn scores(&self, x: &[f64], out: &mut [f64]) {
+        for (o, direction) in out.iter_mut().zip(&self.directions) {
+            *o = match direction {
+                Some(u) => (0..self.d).map(|j| (x[j] - self.mean[j]) * u[j]).sum(),
+                None => f64::NEG_INFINITY,
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn features(rows: &[[f64; 2]]) -> CustomerFeatures {
+        CustomerFeatures {
+            d: 2,
+            values: rows.iter().flatten().copied().collect(),
+            row_of: (0..rows.len() as u32).map(Some).collect(),
+        }
+    }
+
+    #[test]
+    fn nearest_equal_brute_force_with_ties_in_reference_order() {
+        // 21 customers on a grid, many at equal distances; all are references.
+        let rows: Vec<[f64; 2]> = (0..21).map(|i| [(i % 5) as f64, (i / 5) as f64]).collect();
+        let f = features(&rows);
+        let knn = ContentKnn::new(&f, 6, 100, 0);
+        let train = vec![0 as Basket; rows.len()];
+        for c in 0..rows.len() {
+            let mut brute: Vec<(f64, u32)> = (0..rows.len())
+                .filter(|&o| o != c)
+                .map(|o| {
+                    let d2 = (rows[o][0] - rows[c][0]).powi(2) + (rows[o][1] - rows[c][1]).powi(2);
+                    (d2, o as u32)
+                })
+                .collect();
+            brute.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            brute.truncate(6);
+            let mut nearest = Vec::new();
+            let mut votes = vec![0.0; 1];
+            let found = knn.votes(f.row(c).unwrap(), c, &train, &mut nearest, &mut votes);
+            assert_eq!(found, 6);
+            assert_eq!(nearest, brute, "customer {c}");
+        }
+    }
+
+    #[test]
+    fn customers_who_bank_like_you_vote() {
+        // Two groups far apart; group A holds product 0, group B product 1.
+        let rows = [
+            [0.0, 0.0],
+            [0.1, 0.0],
+            [0.0, 0.1],
+            [9.0, 9.0],
+            [9.1, 9.0],
+            [9.0, 9.1],
+        ];
+        let f = features(&rows);
+        let train: Vec<Basket> = vec![0b01, 0b01, 0b00, 0b10, 0b10, 0b10];
+        let knn = ContentKnn::new(&f, 2, 100, 0);
+        let (mut nearest, mut votes) = (Vec::new(), vec![0.0; 2]);
+        knn.votes(f.row(2).unwrap(), 2, &train, &mut nearest, &mut votes);
+        assert_eq!(votes, vec![2.0, 0.0]);
+        let profile = ProductProfile::fit(&f, &train, 2);
+        let mut scores = vec![0.0; 2];
+        profile.scores(f.row(2).unwrap(), &mut scores);
+        assert!(scores[0] > scores[1], "{scores:?}");
+    }
+}

@@ -1,0 +1,294 @@
+//! The methods, fitted on the training holdings, and how each explains itself.
+
+use std::collections::BTreeMap;
+
+use crate::content::{ContentKnn, CustomerFeatures, ProductProfile};
+use crate::holdings::{count, products_of, Basket};
+use crate::params::{Method, Similarity};
+use crate::user_knn::UserKnn;
+
+/// What the methods are fitted on. Customers are indexed as in `train`.
+pub struct Inputs<'a> {
+    /// Display names of the products, for reasons.
+    pub product_names: &'a [String],
+    pub train: &'a [Basket],
+    /// The segment of each customer, when assignments were given.
+    pub segments: Option<&'a [Option<i32>]>,
+    pub segment_labels: &'a BTreeMap<i32, String>,
+    pub features: Option<&'a CustomerFeatures>,
+}
+
+/// Settings of the neighbour methods.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub neighbours: usize,
+    pub similarity: Similarity,
+    pub reference_sample: usize,
+    pub seed: u64,
+}
+
+/// Every method the inputs allow, fitted.
+pub struct Fitted {
+    pub methods: Vec<Method>,
+    n_products: usize,
+    share: Vec<f64>,
+    segment_share: BTreeMap<i32, Vec<f64>>,
+    user_knn: UserKnn,
+    /// Item–item cosine similarity, `P × P`, zero on the diagonal.
+    item_similarity: Vec<f64>,
+    content: Option<ContentKnn>,
+    profile: Option<ProductProfile>,
+}
+
+/// Scratch space and results of scoring one customer.
+pub struct Scores {
+    /// Raw scores, `methods × P`, in the order of [`Fitted::methods`].
+    pub raw: Vec<f64>,
+    /// Neighbours found, by method index (0 where not a neighbour method).
+    pub found: Vec<u32>,
+    nearest: Vec<(f64, u32)>,
+}
+
+impl Fitted {
+    pub fn fit(inputs: &Inputs<'_>, settings: Settings, progress: &dyn Fn(&str)) -> Self {
+        let n_products = inputs.product_names.len();
+        let train = inputs.train;
+        let mut methods = vec![Method::Popularity];
+        let holders = |customers: &mut dyn Iterator<Item = usize>| {
+            let mut counts = vec![0usize; n_products];
+            let mut total = 0usize;
+            for c in customers {
+                total += 1;
+                for p in products_of(train[c]) {
+                    counts[p] += 1;
+                }
+            }
+            counts
+                .iter()
+                .map(|&n| n as f64 / total.max(1) as f64)
+                .collect::<Vec<f64>>()
+        };
+        let share = holders(&mut (0..train.len()));
+        let mut segment_share = BTreeMap::new();
+        if let Some(segments) = inputs.segments {
+            methods.push(Method::SegmentPopularity);
+            let mut members: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+            for (c, s) in segments.iter().enumerate() {
+                if let Some(s) = s {
+                    members.entry(*s).or_default().push(c);
+                }
+            }
+            for (s, customers) in members {
+                segment_share.insert(s, holders(&mut customers.into_iter()));
+            }
+        }
+        progress("user_knn: neighbours by holdings");
+        methods.push(Method::UserKnn);
+        let user_knn = UserKnn::fit(train, n_products, settings.neighbours, settings.similarity);
+        methods.push(Method::ItemKnn);
+        let item_similarity = item_similarity(train, n_products);
+        let (content, profile) = match inputs.features {
+            Some(features) => {
+                methods.push(Method::ContentKnn);
+                methods.push(Method::ProductProfile);
+                (
+                    Some(ContentKnn::new(
+                        features,
+                        settings.neighbours,
+                        settings.reference_sample,
+                        settings.seed,
+                    )),
+                    Some(ProductProfile::fit(features, train, n_products)),
+                )
+            }
+            None => (None, None),
+        };
+        Fitted {
+            methods,
+            n_products,
+            share,
+            segment_share,
+            user_knn,
+            item_similarity,
+            content,
+            profile,
+        }
+    }
+
+    /// The share of customers holding each product: the tie-break of every list.
+    pub fn popularity(&self) -> &[f64] {
+        &self.share
+    }
+
+    /// Item–item cosine similarities, `P × P` row-major.
+    pub fn item_similarity(&self) -> &[f64] {
+        &self.item_similarity
+    }
+
+    pub fn distinct_baskets(&self) -> usize {
+        self.user_knn.distinct_baskets()
+    }
+
+    pub fn content_references(&self) -> Option<usize> {
+        self.content.as_ref().map(ContentKnn::references)
+    }
+
+    pub fn scratch(&self) -> Scores {
+        Scores {
+            raw: vec![0.0; self.methods.len() * self.n_products],
+            found: vec![0; self.methods.len()],
+            nearest: Vec::new(),
+        }
+    }
+
+    /// Every method's raw scores for customer `c`. A method with nothing to say about
+    /// the customer (no segment, no features) scores every product 0.
+    pub fn score(&self, inputs: &Inputs<'_>, c: usize, scores: &mut Scores) {
+        let np = self.n_products;
+        let held = inputs.train[c];
+        for (m, method) in self.methods.iter().enumerate() {
+            let Scores {
+                raw,
+                found,
+                nearest,
+            } = scores;
+            let out = &mut raw[m * np..(m + 1) * np];
+            out.iter_mut().for_each(|v| *v = 0.0);
+            found[m] = 0;
+            match method {
+                Method::Popularity => out.copy_from_slice(&self.share),
+                Method::SegmentPopularity => {
+                    let segment = inputs.segments.and_then(|s| s[c]);
+                    if let Some(shares) = segment.and_then(|s| self.segment_share.get(&s)) {
+                        out.copy_from_slice(shares);
+                    }
+                }
+                Method::UserKnn => {
+                    let (votes, n) = self.user_knn.votes(c);
+                    for (o, &v) in out.iter_mut().zip(votes) {
+                        *o = v as f64;
+                    }
+                    found[m] = n;
+                }
+                Method::ItemKnn => {
+                    for h in products_of(held) {
+                        let row = &self.item_similarity[h * np..(h + 1) * np];
+                        for (o, s) in out.iter_mut().zip(row) {
+                            *o += s;
+                        }
+                    }
+                }
+                Method::ContentKnn => {
+                    if let (Some(knn), Some(x)) =
+                        (&self.content, inputs.features.and_then(|f| f.row(c)))
+                    {
+                        found[m] = knn.votes(x, c, inputs.train, nearest, out);
+                    }
+                }
+                Method::ProductProfile => {
+                    if let (Some(profile), Some(x)) =
+                        (&self.profile, inputs.features.and_then(|f| f.row(c)))
+                    {
+                        profile.scores(x, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A sentence saying why `method` recommends product `p` to customer `c`.
+    pub fn reason(
+        &self,
+        inputs: &Inputs<'_>,
+        c: usize,
+        m: usize,
+        p: usize,
+        scores: &Scores,
+    ) -> String {
+        let np = self.n_products;
+        let raw = scores.raw[m * np + p];
+        let percent = |share: f64| format!("{:.0}%", share * 100.0);
+        match self.methods[m] {
+            Method::Popularity => format!("held by {} of customers", percent(raw)),
+            Method::SegmentPopularity => {
+                let segment = inputs.segments.and_then(|s| s[c]).unwrap_or(-1);
+                let name = inputs
+                    .segment_labels
+                    .get(&segment)
+                    .map_or_else(|| segment.to_string(), |l| l.clone());
+                format!("held by {} of customers in segment '{name}'", percent(raw))
+            }
+            Method::UserKnn => format!(
+                "held by {raw:.0} of your {} most similar customers",
+                scores.found[m]
+            ),
+            Method::ItemKnn => {
+                let mut best: Option<(f64, usize)> = None;
+                for h in products_of(inputs.train[c]) {
+                    let s = self.item_similarity[h * np + p];
+                    if best.is_none_or(|(b, _)| s > b) {
+                        best = Some((s, h));
+                    }
+                }
+                match best {
+                    Some((_, h)) => format!("often held with your {}", inputs.product_names[h]),
+                    None => "often held with products like yours".to_string(),
+                }
+            }
+            Method::ContentKnn => format!(
+                "held by {raw:.0} of the {} customers who bank most like you",
+                scores.found[m]
+            ),
+            Method::ProductProfile => {
+                "customers with a banking pattern like yours hold it".to_string()
+            }
+        }
+    }
+}
+
+/// Cosine similarity of products by co-holding: customers holding both, over the
+/// square root of the product of their holders.
+pub fn item_similarity(train: &[Basket], n_products: usize) -> Vec<f64> {
+    let mut baskets: Vec<Basket> = train.iter().copied().filter(|&b| count(b) > 0).collect();
+    baskets.sort_unstable();
+    let mut co = vec![0u64; n_products * n_products];
+    let mut i = 0;
+    while i < baskets.len() {
+        let b = baskets[i];
+        let run = baskets[i..].iter().take_while(|&&x| x == b).count() as u64;
+        let held: Vec<usize> = products_of(b).collect();
+        for &x in &held {
+            for &y in &held {
+                co[x * n_products + y] += run;
+            }
+        }
+        i += run as usize;
+    }
+    let mut similarity = vec![0.0; n_products * n_products];
+    for x in 0..n_products {
+        for y in 0..n_products {
+            let (nx, ny) = (co[x * n_products + x], co[y * n_products + y]);
+            if x != y && nx > 0 && ny > 0 {
+                similarity[x * n_products + y] =
+                    co[x * n_products + y] as f64 / ((nx * ny) as f64).sqrt();
+            }
+        }
+    }
+    similarity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_similarity_is_cosine_of_co_holding() {
+        // Product 0 held by customers 0, 1, 2; product 1 by 1, 2; product 2 by 3.
+        let train: Vec<Basket> = vec![0b001, 0b011, 0b011, 0b100];
+        let s = item_similarity(&train, 3);
+        assert!((s[1] - 2.0 / (3.0f64 * 2.0).sqrt()).abs() < 1e-15);
+        assert_eq!(s[3], s[1]);
+        assert_eq!(s[2], 0.0);
+        assert_eq!(s[0], 0.0);
+    }
+}

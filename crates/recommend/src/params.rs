@@ -1,0 +1,218 @@
+//! `[stage.params]` of a recommend stage.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// `[stage.params]` of a recommend stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendParams {
+    /// Products recommended per customer.
+    #[serde(default = "top_k")]
+    pub top_k: usize,
+    /// `long`: one row per (customer, product[, snapshot]); `wide`: one row per customer,
+    /// one 0/1 or boolean column per product.
+    #[serde(default)]
+    pub holdings_format: HoldingsFormat,
+    /// The snapshot whose holdings are "what the customer holds" (`YYYY-MM-DD`); the
+    /// latest when left out. With `split = "temporal"`, the training snapshot.
+    #[serde(default)]
+    pub snapshot: Option<String>,
+    /// How held-out products are chosen for evaluation.
+    #[serde(default)]
+    pub split: SplitKind,
+    /// `split = "holdout"`: the share of each customer's products held out.
+    #[serde(default = "holdout_fraction")]
+    pub holdout_fraction: f64,
+    /// `split = "temporal"`: the snapshot whose new products are to be predicted; the
+    /// one after `snapshot` when left out.
+    #[serde(default)]
+    pub test_snapshot: Option<String>,
+    /// Blend weights by method; the default blends every method the inputs allow.
+    #[serde(default)]
+    pub weights: Option<BTreeMap<Method, f64>>,
+    /// Neighbours that vote, for `user_knn` and `content_knn`.
+    #[serde(default = "neighbours")]
+    pub neighbours: usize,
+    /// How `user_knn` compares two customers' holdings.
+    #[serde(default)]
+    pub similarity: Similarity,
+    /// `content_knn` looks for neighbours among a seeded sample of this many customers
+    /// (all of them when there are fewer).
+    #[serde(default = "reference_sample")]
+    pub reference_sample: usize,
+    /// Tune the blend weights by grid search on a validation split's MAP@k.
+    #[serde(default)]
+    pub tune: bool,
+    /// The grid step of each weight when tuning.
+    #[serde(default = "tune_step")]
+    pub tune_step: f64,
+    /// The share of each customer's training products held out for tuning.
+    #[serde(default = "holdout_fraction")]
+    pub validation_fraction: f64,
+    /// Tuning scores at most this many customers (a seeded sample).
+    #[serde(default = "tune_customers")]
+    pub tune_customers: usize,
+    /// The catalogue, when it is not given as a `catalogue` CSV input.
+    #[serde(default)]
+    pub products: Option<Vec<ProductSpec>>,
+}
+
+impl Default for RecommendParams {
+    fn default() -> Self {
+        RecommendParams {
+            top_k: top_k(),
+            holdings_format: HoldingsFormat::default(),
+            snapshot: None,
+            split: SplitKind::default(),
+            holdout_fraction: holdout_fraction(),
+            test_snapshot: None,
+            weights: None,
+            neighbours: neighbours(),
+            similarity: Similarity::default(),
+            reference_sample: reference_sample(),
+            tune: false,
+            tune_step: tune_step(),
+            validation_fraction: holdout_fraction(),
+            tune_customers: tune_customers(),
+            products: None,
+        }
+    }
+}
+
+fn top_k() -> usize {
+    5
+}
+fn holdout_fraction() -> f64 {
+    0.2
+}
+fn neighbours() -> usize {
+    20
+}
+fn reference_sample() -> usize {
+    5_000
+}
+fn tune_step() -> f64 {
+    0.25
+}
+fn tune_customers() -> usize {
+    20_000
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldingsFormat {
+    #[default]
+    Long,
+    Wide,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitKind {
+    /// Recommend from all of the snapshot's holdings; nothing is held out.
+    #[default]
+    None,
+    /// Hold out a seeded random share of each customer's products.
+    Holdout,
+    /// Holdings at one snapshot predict the products newly held at the next.
+    Temporal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Similarity {
+    #[default]
+    Cosine,
+    Jaccard,
+}
+
+/// A recommendation method. Each makes its own list (a baseline for evaluation) and can
+/// be blended into the hybrid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The share of all customers who hold the product.
+    Popularity,
+    /// The share of the customer's segment who hold the product.
+    SegmentPopularity,
+    /// Votes of the customers with the most similar holdings.
+    UserKnn,
+    /// Summed item–item cosine similarity of the product to the products held.
+    ItemKnn,
+    /// Votes of the customers nearest in the preprocessed feature space.
+    ContentKnn,
+    /// How far the customer's features lean towards the product's holders' mean.
+    ProductProfile,
+}
+
+impl Method {
+    pub const ALL: [Method; 6] = [
+        Method::Popularity,
+        Method::SegmentPopularity,
+        Method::UserKnn,
+        Method::ItemKnn,
+        Method::ContentKnn,
+        Method::ProductProfile,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Popularity => "popularity",
+            Method::SegmentPopularity => "segment_popularity",
+            Method::UserKnn => "user_knn",
+            Method::ItemKnn => "item_knn",
+            Method::ContentKnn => "content_knn",
+            Method::ProductProfile => "product_profile",
+        }
+    }
+
+    /// The input a method needs besides the holdings.
+    pub fn needs(self) -> Option<&'static str> {
+        match self {
+            Method::SegmentPopularity => Some("assignments"),
+            Method::ContentKnn | Method::ProductProfile => Some("features"),
+            _ => None,
+        }
+    }
+
+    /// The weight of the method in the default blend, when its input is there.
+    pub fn default_weight(self) -> f64 {
+        match self {
+            Method::Popularity => 0.0,
+            Method::SegmentPopularity => 0.1,
+            Method::UserKnn => 0.3,
+            Method::ItemKnn => 0.3,
+            Method::ContentKnn => 0.2,
+            Method::ProductProfile => 0.1,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A product of the catalogue, as written in the TOML.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductSpec {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Eligibility: the customer's column must be at least this (`min = { age = 18 }`).
+    #[serde(default)]
+    pub min: BTreeMap<String, f64>,
+    /// Eligibility: the customer's column must be at most this.
+    #[serde(default)]
+    pub max: BTreeMap<String, f64>,
+    /// Segments whose customers are never offered the product.
+    #[serde(default)]
+    pub excluded_segments: Vec<i32>,
+}

@@ -1,0 +1,455 @@
+//! End-to-end tests of the recommend stage: hand-made holdings where each method's right
+//! answer is known, then the quickstart (split, eligibility, determinism, quality
+//! against the popularity baseline), then bad input.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use clientele_shared::ranking::ranking_metrics;
+use common::Project;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// Every row of a Parquet file, as column name → value text.
+fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let options = FormatOptions::default();
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for r in 0..batch.num_rows() {
+            out.push(
+                batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .zip(&formatters)
+                    .map(|(f, fmt)| (f.name().clone(), fmt.value(r).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// Ranked lists by customer, from rows with `customer_id`, `rank`, `product`.
+fn lists(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, Vec<String>> {
+    let mut ranked: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for r in rows {
+        ranked
+            .entry(r["customer_id"].clone())
+            .or_default()
+            .push((r["rank"].parse().unwrap(), r["product"].clone()));
+    }
+    ranked
+        .into_iter()
+        .map(|(c, mut l)| {
+            l.sort();
+            (c, l.into_iter().map(|(_, p)| p).collect())
+        })
+        .collect()
+}
+
+/// Each method's lists, from the `by_method` output.
+fn method_lists(path: &Path) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut by: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
+    for r in rows(path) {
+        by.entry(r["method"].clone()).or_default().push(r);
+    }
+    by.into_iter().map(|(m, r)| (m, lists(&r))).collect()
+}
+
+/// Products by customer, from rows with `customer_id`, `product`.
+fn pairs(rows: &[BTreeMap<String, String>]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in rows {
+        out.entry(r["customer_id"].clone())
+            .or_default()
+            .insert(r["product"].clone());
+    }
+    out
+}
+
+/// Customers and what they hold, with the answer of each method known for `q` and `r`:
+/// - `u1..u5` hold a, b, c, x; `q` and `r` hold a, b; `z1..z8` hold d only.
+/// - Segment 0 is the u's, q and r; segment 1 the z's.
+/// - In feature space q sits with the z's, r with the u's.
+/// - x needs age ≥ 30 (q is 25, r is 40); c is never offered to segment 1.
+fn hand_made() -> Project {
+    let p = Project::new();
+    let mut holdings = String::from("customer_id,product\n");
+    let mut segments = String::from("customer_id,segment\n");
+    let mut features = String::from("customer_id,f1,f2\n");
+    let mut customers = String::from("customer_id,age,income\n");
+    for i in 1..=5 {
+        for product in ["a", "b", "c", "x"] {
+            holdings += &format!("u{i},{product}\n");
+        }
+        segments += &format!("u{i},0\n");
+        features += &format!("u{i},10.0,10.{i}\n");
+        customers += &format!("u{i},45,50000\n");
+    }
+    for i in 1..=8 {
+        holdings += &format!("z{i},d\n");
+        segments += &format!("z{i},1\n");
+        features += &format!("z{i},0.0,0.0\n");
+        customers += &format!("z{i},35,30000\n");
+    }
+    for (id, age, f) in [("q", 25, "0.0,0.0"), ("r", 40, "10.0,10.0")] {
+        holdings += &format!("{id},a\n{id},b\n");
+        segments += &format!("{id},0\n");
+        features += &format!("{id},{f}\n");
+        customers += &format!("{id},{age},20000\n");
+    }
+    p.write("data/holdings.csv", holdings);
+    p.write("data/segments.csv", segments);
+    p.write("data/features.csv", features);
+    p.write("data/customers.csv", customers);
+    p.write(
+        "data/products.csv",
+        "product_id,name,min_age,excluded_segments\na,Product A,,\nb,Product B,,\nc,Product C,,1\nd,Product D,,\nx,Product X,30,\n",
+    );
+    let ingest = |name: &str, columns: &str, one_row: bool| {
+        format!(
+            r#"
+[[stage]]
+name = "ingest_{name}"
+kind = "ingest"
+inputs = {{ source = "../data/{name}.csv" }}
+outputs = {{ table = "{name}.parquet" }}
+[stage.params]
+one_row_per_customer = {one_row}
+columns = {{ {columns} }}
+"#
+        )
+    };
+    let mut text = String::from("[pipeline]\nname = \"hand\"\noutput_dir = \"../out\"\nseed = 7\n");
+    text += &ingest("holdings", "product = \"string\"", false);
+    text += &ingest("segments", "segment = \"int\"", true);
+    text += &ingest("features", "f1 = \"float\", f2 = \"float\"", true);
+    text += &ingest("customers", "age = \"int\", income = \"float\"", true);
+    text += r#"
+[[stage]]
+name = "recommend"
+kind = "recommend"
+inputs = { holdings = "holdings.parquet", features = "features.parquet", assignments = "segments.parquet", customers = "customers.parquet", catalogue = "../data/products.csv" }
+outputs = { recommendations = "recommendations.parquet", by_method = "by_method.parquet", model = "model.json" }
+[stage.params]
+top_k = 3
+neighbours = 5
+"#;
+    p.write("pipelines/hand.toml", text);
+    let run = p.run(&["run", "pipelines/hand.toml", "--quiet"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    p
+}
+
+#[test]
+fn each_method_finds_the_known_answer_on_hand_made_holdings() {
+    let p = hand_made();
+    let by = method_lists(&p.path("out/by_method.parquet"));
+    let first = |method: &str, customer: &str| by[method][customer][0].clone();
+    // d is held by 8 of 15 customers, c by 5.
+    assert_eq!(first("popularity", "q"), "d");
+    // In q's segment, c is held by 5 of 7 and d by none.
+    assert_eq!(first("segment_popularity", "q"), "c");
+    assert!(!by["segment_popularity"]["q"].contains(&"d".to_string()));
+    // q's only neighbours by holdings (sharing a product, holding one q lacks) are the
+    // u's, who all hold c and x; x needs age 30 and q is 25.
+    assert_eq!(by["user_knn"]["q"], vec!["c"]);
+    // r is 40: x is allowed; c and x tie on votes and on popularity: product order.
+    assert_eq!(by["user_knn"]["r"], vec!["c", "x"]);
+    // c is held with a and b; d never is.
+    assert_eq!(by["item_knn"]["q"], vec!["c"]);
+    // In feature space q sits with the z's, who hold d.
+    assert_eq!(first("content_knn", "q"), "d");
+    assert_eq!(first("content_knn", "r"), "c");
+    assert_eq!(first("product_profile", "q"), "d");
+    assert_eq!(first("product_profile", "r"), "c");
+
+    let recommendations = rows(&p.path("out/recommendations.parquet"));
+    let blended = lists(&recommendations);
+    let held: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        ("q", vec!["a", "b", "x"]),
+        ("r", vec!["a", "b"]),
+        ("z1", vec!["d", "c"]),
+    ]);
+    for (customer, never) in &held {
+        for list in by
+            .values()
+            .filter_map(|l| l.get(*customer))
+            .chain([&blended[*customer]])
+        {
+            for product in never {
+                assert!(
+                    !list.contains(&product.to_string()),
+                    "{customer} was offered {product}: {list:?}"
+                );
+            }
+        }
+    }
+    // Reasons say who voted, with counts only.
+    let reason = |customer: &str, product: &str| {
+        recommendations
+            .iter()
+            .find(|r| r["customer_id"] == customer && r["product"] == product)
+            .map(|r| (r["method"].clone(), r["reason"].clone()))
+            .unwrap()
+    };
+    let (method, text) = reason("r", "x");
+    assert!(method.contains("user_knn"), "{method}");
+    assert!(!text.is_empty());
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("out/model.json")).unwrap()).unwrap();
+    assert_eq!(model["products"].as_array().unwrap().len(), 5);
+    assert_eq!(model["tuned"], false);
+}
+
+#[test]
+fn reasons_name_the_evidence() {
+    let p = hand_made();
+    let mut weights = std::fs::read_to_string(p.path("pipelines/hand.toml")).unwrap();
+    weights += "weights = { user_knn = 1.0 }\n";
+    p.write("pipelines/hand.toml", weights);
+    let run = p.run(&["run", "pipelines/hand.toml", "--quiet"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let recommendations = rows(&p.path("out/recommendations.parquet"));
+    let q: Vec<_> = recommendations
+        .iter()
+        .filter(|r| r["customer_id"] == "q")
+        .collect();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["product"], "c");
+    assert_eq!(q[0]["method"], "user_knn");
+    assert_eq!(q[0]["reason"], "held by 5 of your 5 most similar customers");
+}
+
+/// The quickstart run once, up to its recommend stage.
+fn quickstart() -> &'static Project {
+    static RUN: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let p = Project::quickstart_copy();
+        let run = p.run(&[
+            "run",
+            "pipelines/quickstart.toml",
+            "--quiet",
+            "--stage",
+            "recommend_products",
+        ]);
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        p
+    })
+}
+
+fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn quickstart_temporal_split_is_the_next_snapshots_new_products() {
+    let p = quickstart();
+    let holdings = csv_rows(&p.path("data/holdings.csv"));
+    let at = |snapshot: &str| {
+        pairs(
+            &holdings
+                .iter()
+                .filter(|r| r["snapshot"] == snapshot)
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (september, october) = (at("2026-09-30"), at("2026-10-31"));
+    let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (customer, products) in &october {
+        let before = september.get(customer).cloned().unwrap_or_default();
+        let new: BTreeSet<String> = products.difference(&before).cloned().collect();
+        if !new.is_empty() {
+            expected.insert(customer.clone(), new);
+        }
+    }
+    let test = pairs(&rows(&p.path("out/quickstart/split_test.parquet")));
+    assert_eq!(test, expected);
+    let train = pairs(&rows(&p.path("out/quickstart/split_train.parquet")));
+    assert_eq!(train, september);
+}
+
+#[test]
+fn quickstart_never_recommends_what_is_held_or_not_allowed() {
+    let p = quickstart();
+    let recommendations = rows(&p.path("out/quickstart/recommendations.parquet"));
+    let train = pairs(&rows(&p.path("out/quickstart/split_train.parquet")));
+    let customers: BTreeMap<String, BTreeMap<String, String>> =
+        csv_rows(&p.path("data/customers.csv"))
+            .into_iter()
+            .map(|r| (r["customer_id"].clone(), r))
+            .collect();
+    let products: BTreeMap<String, (f64, f64)> = csv_rows(&p.path("data/products.csv"))
+        .into_iter()
+        .map(|r| {
+            (
+                r["product_id"].clone(),
+                (
+                    r["min_age"].parse().unwrap(),
+                    r["min_income"].parse().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    let mut per_customer: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &recommendations {
+        let customer = r["customer_id"].as_str();
+        let product = &r["product"];
+        *per_customer.entry(customer).or_default() += 1;
+        assert!(
+            !train.get(customer).is_some_and(|t| t.contains(product)),
+            "{customer} already holds {product}"
+        );
+        let (min_age, min_income) = products[product];
+        let number = |column: &str| customers[customer][column].parse::<f64>().ok();
+        assert!(
+            number("age").is_some_and(|a| a >= min_age),
+            "{customer}: {product} needs age {min_age}"
+        );
+        assert!(
+            number("income").is_some_and(|i| i >= min_income),
+            "{customer}: {product} needs income {min_income}"
+        );
+        assert!(!r["reason"].is_empty() && !r["method"].is_empty());
+    }
+    assert!(per_customer.values().all(|&n| n <= 5));
+    assert!(
+        per_customer.len() > 2900,
+        "{} customers",
+        per_customer.len()
+    );
+}
+
+#[test]
+fn quickstart_blend_beats_the_popularity_baseline() {
+    let p = quickstart();
+    let relevant = pairs(&rows(&p.path("out/quickstart/split_test.parquet")));
+    let hybrid = lists(&rows(&p.path("out/quickstart/recommendations.parquet")));
+    let by = method_lists(&p.path("out/quickstart/recommendations_by_method.parquet"));
+    let map = |l: &BTreeMap<String, Vec<String>>| ranking_metrics(l, &relevant, 5).map;
+    let (ours, popularity) = (map(&hybrid), map(&by["popularity"]));
+    assert!(
+        ours > popularity * 1.1,
+        "MAP@5: blend {ours:.4}, popularity {popularity:.4}"
+    );
+    for (method, lists) in &by {
+        assert!(ours >= map(lists), "{method} beats the tuned blend");
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_on_any_number_of_threads() {
+    let p = quickstart();
+    let outputs = [
+        "recommendations.parquet",
+        "recommendations_by_method.parquet",
+        "split_test.parquet",
+        "recommend_model.json",
+    ];
+    let before: Vec<Vec<u8>> = outputs
+        .iter()
+        .map(|f| std::fs::read(p.path(&format!("out/quickstart/{f}"))).unwrap())
+        .collect();
+    let again = Project::quickstart_copy();
+    let run = again
+        .command(&[
+            "run",
+            "pipelines/quickstart.toml",
+            "--quiet",
+            "--stage",
+            "recommend_products",
+        ])
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    for (f, bytes) in outputs.iter().zip(&before) {
+        assert!(
+            &std::fs::read(again.path(&format!("out/quickstart/{f}"))).unwrap() == bytes,
+            "{f} differs"
+        );
+    }
+}
+
+#[test]
+fn bad_input_names_the_file_and_the_key() {
+    let p = hand_made();
+    let base = std::fs::read_to_string(p.path("pipelines/hand.toml")).unwrap();
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "split = \"temporal\"\n",
+            "",
+            "split = \"temporal\" needs two snapshots",
+        ),
+        (
+            "weights = { content_knn = 1.0 }\n",
+            "features = \"features.parquet\", ",
+            "weights.content_knn is above 0, but content_knn needs an input `features`",
+        ),
+        (
+            "holdout_fraction = 1.5\n",
+            "",
+            "holdout_fraction must be between 0 and 1",
+        ),
+        (
+            "",
+            "customers = \"customers.parquet\", ",
+            "name an input `customers`",
+        ),
+    ];
+    for (extra, removed_input, message) in cases {
+        let mut text = base.replace(removed_input, "") + extra;
+        if extra.starts_with("split") {
+            text = text.replace(
+                "outputs = { recommendations",
+                "outputs = { test = \"test.parquet\", recommendations",
+            );
+        }
+        p.write("pipelines/bad.toml", text);
+        let run = p.run(&["run", "pipelines/bad.toml", "--quiet"]);
+        assert_ne!(run.code(), 0);
+        assert!(
+            run.stderr().contains(message),
+            "{message}: {}",
+            run.stderr()
+        );
+        assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
+    }
+    // A catalogue value that is not a number names the line and column.
+    p.write("data/products.csv", "product_id,min_age\na,18\nb,old\n");
+    let run = p.run(&["run", "pipelines/hand.toml", "--quiet"]);
+    assert_ne!(run.code(), 0);
+    assert!(
+        run.stderr()
+            .contains("products.csv` line 3, column `min_age`: is not a number"),
+        "{}",
+        run.stderr()
+    );
+}
