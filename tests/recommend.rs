@@ -453,3 +453,75 @@ fn bad_input_names_the_file_and_the_key() {
         run.stderr()
     );
 }
+
+#[test]
+fn wide_holdings_give_the_same_recommendations_as_long_ones() {
+    let p = hand_made();
+    let long = std::fs::read(p.path("out/recommendations.parquet")).unwrap();
+    let held = pairs(&csv_rows(&p.path("data/holdings.csv")));
+    let products = ["a", "b", "c", "d", "x"];
+    let mut wide = format!("customer_id,{}\n", products.join(","));
+    for (customer, set) in &held {
+        let flags: Vec<&str> = products
+            .iter()
+            .map(|q| if set.contains(*q) { "1" } else { "0" })
+            .collect();
+        wide += &format!("{customer},{}\n", flags.join(","));
+    }
+    p.write("data/holdings.csv", wide);
+    let text = std::fs::read_to_string(p.path("pipelines/hand.toml"))
+        .unwrap()
+        .replace(
+            "one_row_per_customer = false\ncolumns = { product = \"string\" }",
+            "one_row_per_customer = true\ncolumns = { a = \"int\", b = \"int\", c = \"int\", d = \"int\", x = \"int\" }",
+        )
+        .replace("top_k = 3\n", "top_k = 3\nholdings_format = \"wide\"\n");
+    p.write("pipelines/hand.toml", text);
+    let run = p.run(&["run", "pipelines/hand.toml", "--quiet"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(std::fs::read(p.path("out/recommendations.parquet")).unwrap() == long);
+}
+
+#[test]
+fn holdout_split_hides_a_fifth_of_each_customers_products() {
+    let p = Project::quickstart_copy();
+    let run = p.run(&[
+        "run",
+        "pipelines/quickstart.toml",
+        "--quiet",
+        "--stage",
+        "recommend_products",
+        "--set",
+        "recommend_products.split=holdout",
+        "--set",
+        "recommend_products.tune=false",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let october: BTreeMap<String, BTreeSet<String>> = pairs(
+        &csv_rows(&p.path("data/holdings.csv"))
+            .into_iter()
+            .filter(|r| r["snapshot"] == "2026-10-31")
+            .collect::<Vec<_>>(),
+    );
+    let train = pairs(&rows(&p.path("out/quickstart/split_train.parquet")));
+    let test = pairs(&rows(&p.path("out/quickstart/split_test.parquet")));
+    let recommendations = lists(&rows(&p.path("out/quickstart/recommendations.parquet")));
+    let empty = BTreeSet::new();
+    for (customer, held) in &october {
+        let kept = train.get(customer).unwrap_or(&empty);
+        let out = test.get(customer).unwrap_or(&empty);
+        assert!(kept.is_disjoint(out));
+        assert_eq!(&kept.union(out).cloned().collect::<BTreeSet<_>>(), held);
+        let n = held.len();
+        let expected = if n < 2 {
+            0
+        } else {
+            ((0.2 * n as f64).round() as usize).clamp(1, n - 1)
+        };
+        assert_eq!(out.len(), expected, "{customer} holds {n}");
+        // What is held out may be recommended; what is kept may not.
+        for product in recommendations.get(customer).into_iter().flatten() {
+            assert!(!kept.contains(product));
+        }
+    }
+}

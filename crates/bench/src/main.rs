@@ -1,7 +1,9 @@
-//! Runs one clustering kernel of clientele on a Parquet matrix (a `customer_id` column
-//! and Float64 features) and prints, as one JSON line, the seconds the kernel took and
-//! what it found. `bench/run_segment.sh` runs it beside `bench/segment_sklearn.py`,
-//! which does the same with scikit-learn, so that the two are timed on the same work.
+//! Runs one kernel of clientele on a Parquet file and prints, as one JSON line, the
+//! seconds the kernel took and what it found. The clustering kernels read a matrix (a
+//! `customer_id` column and Float64 features): `bench/run_segment.sh` runs them beside
+//! `bench/segment_sklearn.py`, which does the same with scikit-learn, so that the two
+//! are timed on the same work. `neighbours` reads a holdings table and times the
+//! recommend stage's exact user-kNN against linfa-nn's KD-tree and ball tree.
 //!
 //! Reading the file is not timed; the process's peak memory (GNU time) includes it on
 //! both sides.
@@ -12,6 +14,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use clientele_segment::{dbscan, kmeans, metrics, read_features};
+
+mod neighbours;
 
 #[derive(Parser)]
 struct Cli {
@@ -37,6 +41,17 @@ enum Kernel {
         #[arg(long)]
         k: usize,
     },
+    /// User-based neighbours by holdings (INPUT is a long holdings table): ours for
+    /// every customer, linfa-nn's for `queries` customers, extrapolated to all.
+    Neighbours {
+        #[arg(long, default_value_t = 20)]
+        neighbours: usize,
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+        /// Only the first this many customers (by id), for sizes where linfa-nn finishes.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// DBSCAN.
     Dbscan {
         #[arg(long)]
@@ -48,6 +63,16 @@ enum Kernel {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Kernel::Neighbours {
+        neighbours,
+        queries,
+        limit,
+    } = cli.kernel
+    {
+        let result = neighbours::compare(&cli.input, neighbours, queries, limit)?;
+        println!("{result}");
+        return Ok(());
+    }
     let table = read_features(&cli.input, None)
         .with_context(|| format!("reading {}", cli.input.display()))?;
     let x = table.x.view();
@@ -82,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Kernel::Neighbours { .. } => unreachable!("handled above"),
         Kernel::Dbscan { eps, min_samples } => {
             let fit = dbscan::fit(x, &dbscan::DbscanParams { eps, min_samples })?;
             let noise = fit.labels.iter().filter(|&&l| l < 0).count();
