@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use clientele_evaluate::{Evaluate, EvaluateParams};
 use clientele_ingest::{Ingest, IngestParams};
 use clientele_preprocess::{Preprocess, PreprocessParams};
 use clientele_recommend::{Recommend, RecommendParams};
@@ -36,7 +37,7 @@ impl Kind {
             Kind::Preprocess => Preprocess::KIND,
             Kind::Segment => Segment::KIND,
             Kind::Recommend => Recommend::KIND,
-            Kind::Evaluate => "evaluate",
+            Kind::Evaluate => Evaluate::KIND,
             Kind::Report => "report",
         }
     }
@@ -48,7 +49,7 @@ impl Kind {
     pub fn implemented(self) -> bool {
         matches!(
             self,
-            Kind::Ingest | Kind::Preprocess | Kind::Segment | Kind::Recommend
+            Kind::Ingest | Kind::Preprocess | Kind::Segment | Kind::Recommend | Kind::Evaluate
         )
     }
 
@@ -58,6 +59,7 @@ impl Kind {
             Kind::Preprocess => Preprocess::INPUTS,
             Kind::Segment => Segment::INPUTS,
             Kind::Recommend => Recommend::INPUTS,
+            Kind::Evaluate => Evaluate::INPUTS,
             _ => &[],
         }
     }
@@ -68,6 +70,7 @@ impl Kind {
             Kind::Preprocess => Preprocess::OUTPUTS,
             Kind::Segment => Segment::OUTPUTS,
             Kind::Recommend => Recommend::OUTPUTS,
+            Kind::Evaluate => Evaluate::OUTPUTS,
             _ => &[],
         }
     }
@@ -86,6 +89,7 @@ pub enum StageParams {
     Preprocess(PreprocessParams),
     Segment(SegmentParams),
     Recommend(RecommendParams),
+    Evaluate(EvaluateParams),
     /// A kind this version does not implement yet; rejected at validation.
     NotImplemented,
 }
@@ -102,6 +106,7 @@ impl StageParams {
             }
             Kind::Segment => StageParams::Segment(SegmentParams::deserialize(deserializer)?),
             Kind::Recommend => StageParams::Recommend(RecommendParams::deserialize(deserializer)?),
+            Kind::Evaluate => StageParams::Evaluate(EvaluateParams::deserialize(deserializer)?),
             _ => {
                 IgnoredAny::deserialize(deserializer)?;
                 StageParams::NotImplemented
@@ -125,6 +130,7 @@ impl StageParams {
             StageParams::Preprocess(p) => toml::Table::try_from(p),
             StageParams::Segment(p) => toml::Table::try_from(p),
             StageParams::Recommend(p) => toml::Table::try_from(p),
+            StageParams::Evaluate(p) => toml::Table::try_from(p),
             StageParams::NotImplemented => Ok(toml::Table::new()),
         };
         // Our own params types always serialise to a table; an empty one is the fallback.
@@ -138,6 +144,7 @@ impl StageParams {
             StageParams::Preprocess(p) => serde_json::to_string(p),
             StageParams::Segment(p) => serde_json::to_string(p),
             StageParams::Recommend(p) => serde_json::to_string(p),
+            StageParams::Evaluate(p) => serde_json::to_string(p),
             StageParams::NotImplemented => Ok(String::new()),
         };
         json.unwrap_or_default()
@@ -158,6 +165,9 @@ impl StageParams {
             StageParams::Recommend(p) => {
                 clientele_recommend::check_params(p, io).map_err(|e| e.to_string())
             }
+            StageParams::Evaluate(p) => {
+                clientele_evaluate::check_params(p, io).map_err(|e| e.to_string())
+            }
             StageParams::NotImplemented => Ok(()),
         }
     }
@@ -168,6 +178,7 @@ impl StageParams {
             StageParams::Preprocess(p) => Ok(Preprocess::run(p, io, ctx)?),
             StageParams::Segment(p) => Ok(Segment::run(p, io, ctx)?),
             StageParams::Recommend(p) => Ok(Recommend::run(p, io, ctx)?),
+            StageParams::Evaluate(p) => Ok(Evaluate::run(p, io, ctx)?),
             StageParams::NotImplemented => {
                 anyhow::bail!("stage `{}`: this kind is not implemented yet", ctx.stage)
             }

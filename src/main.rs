@@ -14,6 +14,7 @@ mod kinds;
 mod run;
 mod state;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ use clap::{Parser, Subcommand};
 const EXIT_STAGE_FAILED: u8 = 1;
 /// Exit code: invalid command line or pipeline; nothing ran.
 const EXIT_INVALID: u8 = 2;
+/// A quality gate of an evaluate stage failed: every stage ran and wrote its outputs.
+const EXIT_GATE_FAILED: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +71,11 @@ enum Command {
         pipeline: PathBuf,
         #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
         overrides: Vec<config::Override>,
+    },
+    /// Work with metrics.json files written by evaluate stages.
+    Metrics {
+        #[command(subcommand)]
+        action: MetricsCommand,
     },
     /// Write synthetic bank data (customers, holdings, products), deterministic per seed.
     Generate {
@@ -121,7 +129,14 @@ fn main() -> ExitCode {
                     Err(e) => eprintln!("error: cannot print the summary: {e}"),
                 }
             }
+            for stage in summary.stages.iter().filter(|s| s.gate_failed) {
+                eprintln!("gate failed in stage `{}`:", stage.name);
+                for line in &stage.checks {
+                    eprintln!("    {line}");
+                }
+            }
             match &summary.error {
+                None if summary.gate_failed => ExitCode::from(EXIT_GATE_FAILED),
                 None => {
                     if !quiet {
                         eprintln!(
@@ -171,6 +186,20 @@ fn main() -> ExitCode {
             };
             report(run::plan(&pipeline, &mut std::io::stdout().lock()))
         }
+        Command::Metrics {
+            action: MetricsCommand::Diff { a, b },
+        } => report((|| {
+            let a = clientele_evaluate::read_metrics(&a)?;
+            let b = clientele_evaluate::read_metrics(&b)?;
+            let mut out = std::io::stdout().lock();
+            for line in clientele_evaluate::gate::diff(&a, &b) {
+                // A closed pipe (`| head`) ends the listing, not the program.
+                if writeln!(out, "{line}").is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })()),
         Command::Generate {
             customers,
             seed,
@@ -192,6 +221,12 @@ fn main() -> ExitCode {
             .with_context(|| format!("cannot generate data into `{}`", out.display())),
         ),
     }
+}
+
+#[derive(Subcommand)]
+enum MetricsCommand {
+    /// Compare two runs' metrics: every metric of either, its two values and the change.
+    Diff { a: PathBuf, b: PathBuf },
 }
 
 fn invalid(errors: &config::ConfigErrors) -> ExitCode {

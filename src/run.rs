@@ -37,6 +37,10 @@ pub struct StageSummary {
     pub counts: BTreeMap<String, u64>,
     pub notes: Vec<String>,
     pub outputs: BTreeMap<String, String>,
+    /// A quality gate's checks, one line each (evaluate stages with a gate).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    pub gate_failed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +50,8 @@ pub struct RunSummary {
     pub seconds: f64,
     pub stages: Vec<StageSummary>,
     pub error: Option<String>,
+    /// Whether a quality gate failed (every stage ran; the exit code is 3).
+    pub gate_failed: bool,
 }
 
 /// The stages to consider: those named with `--stage` and everything upstream of them,
@@ -123,6 +129,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
         seconds: 0.0,
         stages: Vec::new(),
         error: None,
+        gate_failed: false,
     };
     let order = match selected(pipeline, &options.stages) {
         Ok(order) => order,
@@ -150,6 +157,8 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
                 .iter()
                 .map(|(port, path)| (port.clone(), path.display().to_string()))
                 .collect(),
+            checks: Vec::new(),
+            gate_failed: false,
         };
         if !summary.ok {
             entry.reason = "an earlier stage failed".to_string();
@@ -193,7 +202,12 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
             entry.rows = Some(report.rows);
             entry.counts = report.counts;
             entry.notes = report.notes;
-            state::record(pipeline, stage, expected)?;
+            entry.checks = report.checks;
+            entry.gate_failed = report.gate_failed;
+            // A failed gate is not up to date: the next run checks again.
+            if !report.gate_failed {
+                state::record(pipeline, stage, expected)?;
+            }
             entry.status = Outcome::Ran;
             Ok(())
         })();
@@ -230,6 +244,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
                 summary.error = Some(format!("stage `{}` failed: {e:#}", stage.name));
             }
         }
+        summary.gate_failed |= entry.gate_failed;
         summary.stages.push(entry);
     }
     summary.seconds = started.elapsed().as_secs_f64();

@@ -125,14 +125,14 @@ fn unknown_kind() {
 fn kind_not_implemented_yet() {
     let text = VALID.replace(
         "name = \"typed\"\nkind = \"ingest\"",
-        "name = \"typed\"\nkind = \"evaluate\"",
+        "name = \"typed\"\nkind = \"report\"",
     );
     let err = rejected(&text, &[]);
     assert_has(
         &err,
         &format!(
-            "p.toml:{}: stage `typed`, key `kind`: kind `evaluate` is not implemented",
-            line_of(&text, "\"evaluate\"")
+            "p.toml:{}: stage `typed`, key `kind`: kind `report` is not implemented",
+            line_of(&text, "\"report\"")
         ),
     );
 }

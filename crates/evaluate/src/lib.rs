@@ -1,9 +1,710 @@
-//! The evaluate stage: clustering and ranking metrics and the CI regression gate.
+//! The evaluate stage: ranking metrics of the recommendations (the blend and every
+//! method side by side, overall and per segment), clustering metrics of the segments,
+//! and a regression gate for CI.
 //!
-//! So far this crate offers the ranking metrics at k ([`ranking`], defined once in
-//! `clientele-shared` because the recommend stage tunes its blend on the same MAP@k),
-//! equal to Microsoft Recommenders' for the same lists. The stage itself, the clustering
-//! metrics side by side, baselines and the gate are not implemented yet (issue "Evaluate
-//! stage"): the runner still rejects the kind `evaluate` at validation, saying so.
+//! - [`ranking`]: the ranking metrics at k, defined once in `clientele-shared` (the
+//!   recommend stage tunes its blend on the same MAP@k), equal to Microsoft
+//!   Recommenders'.
+//! - [`gate`]: thresholds and drops against a baseline metrics file.
+//!
+//! It reads the files other stages wrote (recommendations, the held-out test split,
+//! segment assignments, features) and writes one `metrics.json` whose flat `metrics`
+//! map is what the gate and `clientele metrics diff` read. It computes no
+//! recommendation and no segmentation.
+
+pub mod gate;
+mod params;
 
 pub use clientele_shared::ranking;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, Int32Array, Int64Array};
+use clientele_shared::clustering::{
+    adjusted_rand_index, calinski_harabasz, davies_bouldin, sample_rows, silhouette_samples,
+    ClusteringError,
+};
+use clientele_shared::features::read_feature_matrix;
+use clientele_shared::parquet_io::{string_column, ParquetSource};
+use clientele_shared::ranking::ranking_metrics;
+use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK, SEGMENT};
+use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
+use clientele_shared::SharedError;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+pub use params::*;
+
+/// Why an evaluate stage failed (a failed gate is not an error: see [`gate`]).
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    #[error(transparent)]
+    Shared(#[from] SharedError),
+    #[error(transparent)]
+    Clustering(#[from] ClusteringError),
+    #[error("`{path}` has no column `{column}`, which {what}")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        what: String,
+    },
+    #[error("`{path}` row {row}: column `{column}` {why}")]
+    BadValue {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        why: String,
+    },
+    #[error("params: {0}")]
+    Params(String),
+}
+
+/// The evaluate stage, as the runner sees it.
+pub struct Evaluate;
+
+impl Stage for Evaluate {
+    const KIND: &'static str = "evaluate";
+    const INPUTS: &'static [Port] = &[
+        Port {
+            name: "recommendations",
+            required: false,
+            doc: "the blended recommendations (customer_id, rank, product, …)",
+        },
+        Port {
+            name: "by_method",
+            required: false,
+            doc: "each method's own lists, scored side by side with the blend",
+        },
+        Port {
+            name: "test",
+            required: false,
+            doc: "the held-out products (customer_id, product) the recommendations are scored against",
+        },
+        Port {
+            name: "train",
+            required: false,
+            doc: "the holdings recommended from, so that catalogue coverage counts every product",
+        },
+        Port {
+            name: "assignments",
+            required: false,
+            doc: "segment assignments: clustering metrics, and ranking metrics per segment",
+        },
+        Port {
+            name: "features",
+            required: false,
+            doc: "the features the segments were made from, for silhouette, Davies–Bouldin and Calinski–Harabasz",
+        },
+        Port {
+            name: "assignments_rerun",
+            required: false,
+            doc: "assignments of the same customers from a run with another seed: stability (adjusted Rand index)",
+        },
+        Port {
+            name: "baseline",
+            required: false,
+            doc: "a metrics.json of an earlier run, for the gate's max_drop",
+        },
+    ];
+    const OUTPUTS: &'static [Port] = &[Port {
+        name: "metrics",
+        required: true,
+        doc: "metrics.json: the flat `metrics` map, details, and the gate's checks",
+    }];
+    type Params = EvaluateParams;
+    type Error = EvaluateError;
+
+    fn run(
+        params: &EvaluateParams,
+        io: &StageIo,
+        ctx: &StageContext<'_>,
+    ) -> Result<StageReport, EvaluateError> {
+        check_params(params, io)?;
+        let Some(out) = io.output("metrics") else {
+            return Err(EvaluateError::Params(
+                "the runner passed no `metrics` output".into(),
+            ));
+        };
+        let mut file = MetricsFile {
+            k: params.k.clone(),
+            ..MetricsFile::default()
+        };
+        let segments = match io.input("assignments") {
+            Some(path) => Some(read_assignments(path)?),
+            None => None,
+        };
+        if let Some(test) = io.input("test") {
+            ctx.progress.step("ranking metrics");
+            ranking_section(params, io, test, segments.as_ref(), &mut file)?;
+        }
+        if let Some(segments) = &segments {
+            ctx.progress.step("clustering metrics");
+            clustering_section(params, io, segments, ctx.seed, &mut file)?;
+        }
+        let mut report = StageReport {
+            notes: table(&file),
+            ..StageReport::default()
+        };
+        if let Some(g) = &params.gate {
+            let baseline = match io.input("baseline") {
+                Some(path) => Some(read_metrics(path)?),
+                None => None,
+            };
+            let outcome = gate::check(g, &params.k, &file.metrics, baseline.as_ref())
+                .map_err(EvaluateError::Params)?;
+            report.checks = outcome.iter().map(gate::Check::line).collect();
+            report.gate_failed = outcome.iter().any(|c| !c.passed);
+            file.gate = Some(GateResult {
+                passed: !report.gate_failed,
+                checks: outcome,
+            });
+        }
+        write_metrics(out, &file)?;
+        report.rows = file.metrics.len() as u64;
+        report
+            .counts
+            .insert("metrics".into(), file.metrics.len() as u64);
+        Ok(report)
+    }
+}
+
+/// Checks the parameters against each other and the ports.
+pub fn check_params(params: &EvaluateParams, io: &StageIo) -> Result<(), EvaluateError> {
+    let bad = |m: &str| Err(EvaluateError::Params(m.to_string()));
+    if params.k.is_empty() || params.k.contains(&0) {
+        return bad("k must list at least one cut-off, each at least 1");
+    }
+    if params.silhouette_sample < 2 {
+        return bad("silhouette_sample must be at least 2");
+    }
+    let recs = io.input("recommendations").is_some() || io.input("by_method").is_some();
+    if recs != io.input("test").is_some() {
+        return bad("ranking metrics need both recommendations (or by_method) and the `test` split; give both or neither");
+    }
+    if io.input("features").is_some() && io.input("assignments").is_none() {
+        return bad("an input `features` is read with `assignments`, for the clustering metrics");
+    }
+    if io.input("assignments_rerun").is_some() && io.input("assignments").is_none() {
+        return bad("an input `assignments_rerun` is compared with `assignments`; name both");
+    }
+    if let Some(g) = &params.gate {
+        if let Some(drop) = g.max_drop {
+            if !(drop.is_finite() && drop >= 0.0) {
+                return bad("gate.max_drop must be a finite number ≥ 0");
+            }
+            if io.input("baseline").is_none() {
+                return bad("gate.max_drop compares with a baseline: name an input `baseline` (a metrics.json of an earlier run)");
+            }
+        }
+        if g.min.is_empty() && g.max.is_empty() && g.max_drop.is_none() {
+            return bad("gate: give `min`, `max` or `max_drop`");
+        }
+    } else if io.input("baseline").is_some() {
+        return bad("an input `baseline` is read by a gate with max_drop; add [stage.params.gate]");
+    }
+    Ok(())
+}
+
+/// metrics.json.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MetricsFile {
+    pub k: Vec<usize>,
+    /// Every metric under a stable flat name (see the README): what the gate and
+    /// `metrics diff` read.
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<RankingDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clustering: Option<ClusteringDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateResult>,
+}
+
+/// Who was counted in the ranking metrics.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RankingDetails {
+    /// `blend`, then the methods of `by_method`.
+    pub lists: Vec<String>,
+    pub products: usize,
+    pub customers_with_held_out_products: u64,
+    /// By list: customers with recommendations and something held out (the averages).
+    pub customers_counted: BTreeMap<String, u64>,
+    /// By list: customers with recommendations but nothing held out (left out).
+    pub customers_without_relevant: BTreeMap<String, u64>,
+    /// By list: customers with something held out but no recommendation (left out of
+    /// precision, recall, MAP and hit rate; 0 in NDCG, as the peer).
+    pub customers_without_recommendations: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClusteringDetails {
+    pub customers: u64,
+    pub noise: u64,
+    pub sizes: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silhouette_rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silhouette_exact: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability_customers: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateResult {
+    pub passed: bool,
+    pub checks: Vec<gate::Check>,
+}
+
+/// Reads a metrics.json written by an evaluate stage.
+pub fn read_metrics(path: &Path) -> Result<MetricsFile, SharedError> {
+    let text = std::fs::read_to_string(path).map_err(|e| SharedError::io("read", path, e))?;
+    serde_json::from_str(&text).map_err(|e| SharedError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+fn write_metrics(path: &Path, file: &MetricsFile) -> Result<(), SharedError> {
+    let mut json = serde_json::to_string_pretty(file).map_err(|e| SharedError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    json.push('\n');
+    clientele_shared::atomic::write_file(path, json.as_bytes())
+}
+
+/// Customer → segment (−1 for noise), from an assignments table.
+fn read_assignments(path: &Path) -> Result<BTreeMap<String, i64>, EvaluateError> {
+    let source = ParquetSource::open(path)?;
+    let schema = source.schema().clone();
+    let missing = |column: &str| EvaluateError::MissingColumn {
+        path: path.to_path_buf(),
+        column: column.into(),
+        what: "segment assignments have".into(),
+    };
+    let columns = [
+        schema
+            .index_of(CUSTOMER_ID)
+            .map_err(|_| missing(CUSTOMER_ID))?,
+        schema.index_of(SEGMENT).map_err(|_| missing(SEGMENT))?,
+    ];
+    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
+    let mut out = BTreeMap::new();
+    let mut first = 1;
+    while let Some(batch) = source.next_batch()? {
+        let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
+        let column = batch.column(1);
+        for r in 0..batch.num_rows() {
+            let value = column
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .map(|a| (!a.is_null(r)).then(|| a.value(r) as i64))
+                .or_else(|| {
+                    column
+                        .as_any()
+                        .downcast_ref::<Int64Array>()
+                        .map(|a| (!a.is_null(r)).then(|| a.value(r)))
+                })
+                .flatten();
+            let bad = |why: &str| EvaluateError::BadValue {
+                path: path.to_path_buf(),
+                row: first + r,
+                column: SEGMENT.into(),
+                why: why.into(),
+            };
+            let id = ids(r).ok_or_else(|| bad("has no customer_id"))?;
+            let segment = value.ok_or_else(|| bad("is empty or not an integer"))?;
+            out.insert(id.to_string(), segment);
+        }
+        first += batch.num_rows();
+    }
+    Ok(out)
+}
+
+/// Ranked lists by customer from a recommendations table; with `by_method`, one map
+/// per method.
+fn read_lists(
+    path: &Path,
+    with_method: bool,
+) -> Result<BTreeMap<String, BTreeMap<String, Vec<String>>>, EvaluateError> {
+    let source = ParquetSource::open(path)?;
+    let schema = source.schema().clone();
+    let missing = |column: &str| EvaluateError::MissingColumn {
+        path: path.to_path_buf(),
+        column: column.into(),
+        what: "recommendations have".into(),
+    };
+    let mut names = vec![CUSTOMER_ID, RANK, PRODUCT];
+    if with_method {
+        names.push(METHOD);
+    }
+    let columns: Vec<usize> = names
+        .iter()
+        .map(|c| schema.index_of(c).map_err(|_| missing(c)))
+        .collect::<Result<_, _>>()?;
+    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
+    // Columns come back in file order; find each by name.
+    let mut ranked: BTreeMap<String, BTreeMap<String, Vec<(i32, String)>>> = BTreeMap::new();
+    let mut first = 1;
+    while let Some(batch) = source.next_batch()? {
+        let at = |name: &str| batch.schema().index_of(name).map_err(|_| missing(name));
+        let ids = string_column(path, batch.column(at(CUSTOMER_ID)?), CUSTOMER_ID)?;
+        let products = string_column(path, batch.column(at(PRODUCT)?), PRODUCT)?;
+        let methods = if with_method {
+            Some(string_column(path, batch.column(at(METHOD)?), METHOD)?)
+        } else {
+            None
+        };
+        let rank_column = batch.column(at(RANK)?);
+        let ranks = rank_column
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .ok_or_else(|| SharedError::ColumnType {
+                path: path.to_path_buf(),
+                column: RANK.into(),
+                expected: "Int32, as recommend writes it",
+                found: rank_column.data_type().clone(),
+            })?;
+        for r in 0..batch.num_rows() {
+            let bad = |column: &str| EvaluateError::BadValue {
+                path: path.to_path_buf(),
+                row: first + r,
+                column: column.into(),
+                why: "is empty".into(),
+            };
+            let id = ids(r).ok_or_else(|| bad(CUSTOMER_ID))?;
+            let product = products(r).ok_or_else(|| bad(PRODUCT))?;
+            let method = match &methods {
+                Some(m) => m(r).ok_or_else(|| bad(METHOD))?,
+                None => "blend",
+            };
+            if ranks.is_null(r) {
+                return Err(bad(RANK));
+            }
+            ranked
+                .entry(method.to_string())
+                .or_default()
+                .entry(id.to_string())
+                .or_default()
+                .push((ranks.value(r), product.to_string()));
+        }
+        first += batch.num_rows();
+    }
+    Ok(ranked
+        .into_iter()
+        .map(|(method, lists)| {
+            let lists = lists
+                .into_iter()
+                .map(|(c, mut l)| {
+                    l.sort();
+                    (c, l.into_iter().map(|(_, p)| p).collect())
+                })
+                .collect();
+            (method, lists)
+        })
+        .collect())
+}
+
+/// (customer, product) pairs by customer.
+fn read_pairs(path: &Path) -> Result<BTreeMap<String, BTreeSet<String>>, EvaluateError> {
+    let source = ParquetSource::open(path)?;
+    let schema = source.schema().clone();
+    let missing = |column: &str| EvaluateError::MissingColumn {
+        path: path.to_path_buf(),
+        column: column.into(),
+        what: "a split file has".into(),
+    };
+    let columns = [
+        schema
+            .index_of(CUSTOMER_ID)
+            .map_err(|_| missing(CUSTOMER_ID))?,
+        schema.index_of(PRODUCT).map_err(|_| missing(PRODUCT))?,
+    ];
+    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    while let Some(batch) = source.next_batch()? {
+        let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
+        let products = string_column(path, batch.column(1), PRODUCT)?;
+        for r in 0..batch.num_rows() {
+            if let (Some(c), Some(p)) = (ids(r), products(r)) {
+                out.entry(c.to_string()).or_default().insert(p.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Ranked products by customer.
+type Lists = BTreeMap<String, Vec<String>>;
+/// Held-out products by customer.
+type Relevant = BTreeMap<String, BTreeSet<String>>;
+
+/// The flat name of a metric of a list: the blend's own name, or `METHOD.name`.
+fn flat(prefix: &str, list: &str, name: &str) -> String {
+    let list = if list == "blend" {
+        String::new()
+    } else {
+        format!("{list}.")
+    };
+    format!("{prefix}{list}{name}")
+}
+
+fn ranking_section(
+    params: &EvaluateParams,
+    io: &StageIo,
+    test: &Path,
+    segments: Option<&BTreeMap<String, i64>>,
+    file: &mut MetricsFile,
+) -> Result<(), EvaluateError> {
+    let relevant = read_pairs(test)?;
+    let mut lists: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    if let Some(path) = io.input("recommendations") {
+        lists.extend(read_lists(path, false)?);
+    }
+    if let Some(path) = io.input("by_method") {
+        lists.extend(read_lists(path, true)?);
+    }
+    let mut products: BTreeSet<&String> = relevant.values().flatten().collect();
+    let train = match io.input("train") {
+        Some(path) => read_pairs(path)?,
+        None => BTreeMap::new(),
+    };
+    products.extend(train.values().flatten());
+    for l in lists.values() {
+        products.extend(l.values().flatten());
+    }
+    let mut details = RankingDetails {
+        products: products.len(),
+        customers_with_held_out_products: relevant.values().filter(|s| !s.is_empty()).count()
+            as u64,
+        ..RankingDetails::default()
+    };
+    // The blend first, then the methods in name order.
+    let mut order: Vec<&String> = lists.keys().filter(|m| *m == "blend").collect();
+    order.extend(lists.keys().filter(|m| *m != "blend"));
+    for name in order {
+        let by_customer = &lists[name];
+        details.lists.push(name.clone());
+        for &k in &params.k {
+            let m = ranking_metrics(by_customer, &relevant, k);
+            let covered: BTreeSet<&String> = by_customer
+                .values()
+                .flat_map(|l| l.iter().take(k))
+                .collect();
+            let coverage = covered.len() as f64 / products.len().max(1) as f64;
+            for (metric, value) in [
+                ("precision", m.precision),
+                ("recall", m.recall),
+                ("f1", m.f1),
+                ("map", m.map),
+                ("ndcg", m.ndcg),
+                ("hit_rate", m.hit_rate),
+                ("coverage", coverage),
+            ] {
+                file.metrics
+                    .insert(flat("", name, &format!("{metric}_at_{k}")), value);
+            }
+            if k == params.k[0] {
+                details
+                    .customers_counted
+                    .insert(name.clone(), m.customers_counted);
+                details
+                    .customers_without_relevant
+                    .insert(name.clone(), m.customers_without_relevant);
+                details
+                    .customers_without_recommendations
+                    .insert(name.clone(), m.customers_without_recommendations);
+            }
+            if let (true, Some(segments)) = (params.per_segment, segments) {
+                let mut by_segment: BTreeMap<i64, (Lists, Relevant)> = BTreeMap::new();
+                for (customer, list) in by_customer {
+                    if let Some(s) = segments.get(customer) {
+                        by_segment
+                            .entry(*s)
+                            .or_default()
+                            .0
+                            .insert(customer.clone(), list.clone());
+                    }
+                }
+                for (customer, set) in &relevant {
+                    if let Some(s) = segments.get(customer) {
+                        by_segment
+                            .entry(*s)
+                            .or_default()
+                            .1
+                            .insert(customer.clone(), set.clone());
+                    }
+                }
+                for (segment, (l, r)) in &by_segment {
+                    let m = ranking_metrics(l, r, k);
+                    for (metric, value) in [
+                        ("precision", m.precision),
+                        ("recall", m.recall),
+                        ("map", m.map),
+                        ("ndcg", m.ndcg),
+                    ] {
+                        file.metrics.insert(
+                            flat(
+                                &format!("segment.{segment}."),
+                                name,
+                                &format!("{metric}_at_{k}"),
+                            ),
+                            value,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    file.ranking = Some(details);
+    Ok(())
+}
+
+fn clustering_section(
+    params: &EvaluateParams,
+    io: &StageIo,
+    segments: &BTreeMap<String, i64>,
+    seed: u64,
+    file: &mut MetricsFile,
+) -> Result<(), EvaluateError> {
+    let mut details = ClusteringDetails {
+        customers: segments.len() as u64,
+        noise: segments.values().filter(|s| **s < 0).count() as u64,
+        ..ClusteringDetails::default()
+    };
+    for s in segments.values().filter(|s| **s >= 0) {
+        *details.sizes.entry(s.to_string()).or_default() += 1;
+    }
+    file.metrics
+        .insert("segments".into(), details.sizes.len() as f64);
+    file.metrics.insert(
+        "noise_share".into(),
+        details.noise as f64 / details.customers.max(1) as f64,
+    );
+    for (s, size) in &details.sizes {
+        file.metrics
+            .insert(format!("segment.{s}.size"), *size as f64);
+        file.metrics.insert(
+            format!("segment.{s}.share"),
+            *size as f64 / details.customers.max(1) as f64,
+        );
+    }
+    if let Some(path) = io.input("features") {
+        let features = read_feature_matrix(path, None)?;
+        let d = features.names.len();
+        let numbers: BTreeMap<i64, usize> = details
+            .sizes
+            .keys()
+            .filter_map(|s| s.parse::<i64>().ok())
+            .enumerate()
+            .map(|(i, s)| (s, i))
+            .collect();
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        for (r, id) in features.ids.iter().enumerate() {
+            if let Some(s) = segments.get(id).filter(|s| **s >= 0) {
+                rows.push(r);
+                labels.push(numbers[s]);
+            }
+        }
+        let x = Array2::from_shape_fn((rows.len(), d), |(i, j)| features.values[rows[i] * d + j]);
+        if numbers.len() >= 2 && rows.len() > numbers.len() {
+            file.metrics
+                .insert("davies_bouldin".into(), davies_bouldin(x.view(), &labels)?);
+            file.metrics.insert(
+                "calinski_harabasz".into(),
+                calinski_harabasz(x.view(), &labels)?,
+            );
+            let picked = sample_rows(rows.len(), params.silhouette_sample, seed);
+            let sub = x.select(ndarray::Axis(0), &picked);
+            let sub_labels: Vec<usize> = picked.iter().map(|&i| labels[i]).collect();
+            if let Ok(samples) = silhouette_samples(sub.view(), &sub_labels) {
+                let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+                file.metrics.insert("silhouette".into(), mean);
+                for (s, &i) in &numbers {
+                    let own: Vec<f64> = samples
+                        .iter()
+                        .zip(&sub_labels)
+                        .filter(|(_, l)| **l == i)
+                        .map(|(v, _)| *v)
+                        .collect();
+                    if !own.is_empty() {
+                        file.metrics.insert(
+                            format!("segment.{s}.silhouette"),
+                            own.iter().sum::<f64>() / own.len() as f64,
+                        );
+                    }
+                }
+                details.silhouette_rows = Some(picked.len() as u64);
+                details.silhouette_exact = Some(picked.len() == rows.len());
+            }
+        }
+    }
+    if let Some(path) = io.input("assignments_rerun") {
+        let rerun = read_assignments(path)?;
+        // Labels as indices 0.., per run; noise (−1) is a label of its own, as in
+        // scikit-learn's adjusted_rand_score.
+        let (mut index_a, mut index_b) = (BTreeMap::new(), BTreeMap::new());
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for (customer, s) in segments {
+            if let Some(t) = rerun.get(customer) {
+                let n = index_a.len();
+                a.push(*index_a.entry(*s).or_insert(n));
+                let n = index_b.len();
+                b.push(*index_b.entry(*t).or_insert(n));
+            }
+        }
+        file.metrics
+            .insert("stability_ari".into(), adjusted_rand_index(&a, &b)?);
+        details.stability_customers = Some(a.len() as u64);
+    }
+    file.clustering = Some(details);
+    Ok(())
+}
+
+/// The readable table for stderr: each list's ranking metrics at each k, then the
+/// clustering scores.
+fn table(file: &MetricsFile) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(r) = &file.ranking {
+        for &k in &file.k {
+            lines.push(format!(
+                "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9}   (k = {k})",
+                "list", "precision", "recall", "map", "ndcg", "coverage"
+            ));
+            for list in &r.lists {
+                let get = |m: &str| {
+                    file.metrics
+                        .get(&flat("", list, &format!("{m}_at_{k}")))
+                        .copied()
+                        .unwrap_or(f64::NAN)
+                };
+                lines.push(format!(
+                    "{:<20} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.4}",
+                    list,
+                    get("precision"),
+                    get("recall"),
+                    get("map"),
+                    get("ndcg"),
+                    get("coverage")
+                ));
+            }
+        }
+    }
+    if file.clustering.is_some() {
+        let scores: Vec<String> = [
+            "silhouette",
+            "davies_bouldin",
+            "calinski_harabasz",
+            "noise_share",
+            "stability_ari",
+        ]
+        .iter()
+        .filter_map(|m| file.metrics.get(*m).map(|v| format!("{m} {v:.4}")))
+        .collect();
+        lines.push(format!("clustering: {}", scores.join(", ")));
+    }
+    lines
+}

@@ -171,6 +171,7 @@ impl Stage for Preprocess {
             rows,
             counts,
             notes,
+            ..StageReport::default()
         })
     }
 }

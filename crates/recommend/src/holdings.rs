@@ -8,10 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, DictionaryArray, Float64Array, Int32Array,
-    Int64Array, StringArray,
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array,
 };
-use arrow::datatypes::{DataType, Int32Type};
+use arrow::datatypes::DataType;
 use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::schema::{CUSTOMER_ID, PRODUCT, SNAPSHOT};
 
@@ -52,48 +51,15 @@ pub fn products_of(basket: Basket) -> impl Iterator<Item = usize> {
     })
 }
 
-/// A string column, plain or dictionary-encoded (as ingest writes categoricals).
-enum Strings<'a> {
-    Plain(&'a StringArray),
-    Dictionary(&'a DictionaryArray<Int32Type>, &'a StringArray),
-}
-
-impl<'a> Strings<'a> {
-    fn of(column: &'a ArrayRef) -> Option<Self> {
-        if let Some(plain) = column.as_any().downcast_ref::<StringArray>() {
-            return Some(Strings::Plain(plain));
-        }
-        let dictionary = column
-            .as_any()
-            .downcast_ref::<DictionaryArray<Int32Type>>()?;
-        let values = dictionary.values().as_any().downcast_ref::<StringArray>()?;
-        Some(Strings::Dictionary(dictionary, values))
-    }
-
-    fn get(&self, row: usize) -> Option<&'a str> {
-        match self {
-            Strings::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
-            Strings::Dictionary(d, values) => {
-                let key = d.keys();
-                (!key.is_null(row)).then(|| values.value(key.value(row) as usize))
-            }
-        }
-    }
-}
-
 /// Reads a string column of a batch, with an error naming the file and column.
 pub(crate) fn string_column<'a>(
     path: &Path,
     column: &'a ArrayRef,
     name: &str,
 ) -> Result<impl Fn(usize) -> Option<&'a str> + 'a, RecommendError> {
-    let strings = Strings::of(column).ok_or_else(|| RecommendError::ColumnType {
-        path: path.to_path_buf(),
-        column: name.to_string(),
-        expected: "text (Utf8 or a dictionary of Utf8)",
-        found: column.data_type().clone(),
-    })?;
-    Ok(move |row| strings.get(row))
+    Ok(clientele_shared::parquet_io::string_column(
+        path, column, name,
+    )?)
 }
 
 /// Builds baskets while reading, in order of first appearance, then sorts.

@@ -16,7 +16,8 @@
 pub mod dbscan;
 pub mod kdtree;
 pub mod kmeans;
-pub mod metrics;
+/// The clustering metrics, defined once in `clientele-shared` for segment and evaluate.
+pub use clientele_shared::clustering as metrics;
 pub mod model;
 mod params;
 pub mod profile;
@@ -45,14 +46,8 @@ pub use params::*;
 pub enum SegmentError {
     #[error(transparent)]
     Shared(#[from] SharedError),
-    #[error("there are {rows} rows but {labels} labels; each row needs one label")]
-    LabelCount { rows: usize, labels: usize },
-    #[error("{metric} needs between 2 and {max} clusters (one fewer than the rows), but the labels form {clusters}")]
-    ClusterCount {
-        metric: &'static str,
-        clusters: usize,
-        max: usize,
-    },
+    #[error(transparent)]
+    Clustering(#[from] clientele_shared::clustering::ClusteringError),
     #[error("the features hold a value that is not a finite number")]
     NotFinite,
     #[error("params: {0}")]
@@ -801,6 +796,7 @@ fn write_outputs(
         rows,
         counts,
         notes,
+        ..StageReport::default()
     })
 }
 

@@ -34,6 +34,13 @@ pub enum SharedError {
     },
     #[error("`{path}` has no feature column (no Float64 column besides `customer_id`)")]
     NoFeatures { path: PathBuf },
+    #[error("`{path}`: column `{column}` has type {found}, but it must be {expected}")]
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        expected: &'static str,
+        found: arrow::datatypes::DataType,
+    },
     #[error("cannot write Parquet file `{path}`: {message}")]
     ParquetWrite { path: PathBuf, message: String },
 }

@@ -9,6 +9,8 @@
 //! - [`simd`]: hot loops compiled for AVX2 and the baseline, chosen at run time, with
 //!   the same results bit for bit.
 //! - [`sample`]: seeded row samples.
+//! - [`clustering`]: silhouette, Davies–Bouldin, Calinski–Harabasz and the adjusted
+//!   Rand index with scikit-learn's definitions, for segment and evaluate.
 //! - [`ranking`]: the ranking metrics at k, one definition for the recommend stage's
 //!   weight tuning and the evaluate stage's scores.
 //!
@@ -16,6 +18,7 @@
 //! own crates, the pipeline TOML and the order of stages in the `clientele` runner.
 
 pub mod atomic;
+pub mod clustering;
 pub mod error;
 pub mod features;
 pub mod parquet_io;

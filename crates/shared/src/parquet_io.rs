@@ -8,7 +8,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::array::{Array, ArrayRef, DictionaryArray, StringArray};
+use arrow::datatypes::{Int32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
@@ -184,6 +185,50 @@ impl ParquetSource {
         }
         Ok(batches)
     }
+}
+
+/// A string column, plain or dictionary-encoded (as ingest writes categoricals).
+enum Strings<'a> {
+    Plain(&'a StringArray),
+    Dictionary(&'a DictionaryArray<Int32Type>, &'a StringArray),
+}
+
+impl<'a> Strings<'a> {
+    fn of(column: &'a ArrayRef) -> Option<Self> {
+        if let Some(plain) = column.as_any().downcast_ref::<StringArray>() {
+            return Some(Strings::Plain(plain));
+        }
+        let dictionary = column
+            .as_any()
+            .downcast_ref::<DictionaryArray<Int32Type>>()?;
+        let values = dictionary.values().as_any().downcast_ref::<StringArray>()?;
+        Some(Strings::Dictionary(dictionary, values))
+    }
+
+    fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            Strings::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
+            Strings::Dictionary(d, values) => {
+                let key = d.keys();
+                (!key.is_null(row)).then(|| values.value(key.value(row) as usize))
+            }
+        }
+    }
+}
+
+/// Reads a string column of a batch, with an error naming the file and column.
+pub fn string_column<'a>(
+    path: &Path,
+    column: &'a ArrayRef,
+    name: &str,
+) -> Result<impl Fn(usize) -> Option<&'a str> + 'a, SharedError> {
+    let strings = Strings::of(column).ok_or_else(|| SharedError::ColumnType {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        expected: "text (Utf8 or a dictionary of Utf8)",
+        found: column.data_type().clone(),
+    })?;
+    Ok(move |row| strings.get(row))
 }
 
 #[cfg(test)]

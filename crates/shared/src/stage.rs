@@ -98,4 +98,12 @@ pub struct StageReport {
     pub counts: BTreeMap<String, u64>,
     /// Sentences for the person running the pipeline.
     pub notes: Vec<String>,
+    /// A quality gate's checks, one readable line each (metric, rule, baseline, now,
+    /// delta), printed by the runner when the gate fails.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// Whether a check failed. The stage's outputs are written; the runner finishes the
+    /// pipeline, records nothing as up to date for this stage (so that a rerun checks
+    /// again), and exits with its own code.
+    pub gate_failed: bool,
 }

@@ -1,4 +1,5 @@
-//! Clustering quality metrics, with scikit-learn's definitions (`silhouette_samples`,
+//! Clustering quality metrics, shared by the segment stage (choosing k, profiles) and the
+//! evaluate stage, with scikit-learn's definitions (`silhouette_samples`,
 //! `silhouette_score`, `davies_bouldin_score`, `calinski_harabasz_score`, euclidean
 //! distance), so that the same labels give the same numbers.
 //!
@@ -10,7 +11,18 @@
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use crate::SegmentError;
+/// Why a clustering metric cannot be computed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClusteringError {
+    #[error("there are {rows} rows but {labels} labels; each row needs one label")]
+    LabelCount { rows: usize, labels: usize },
+    #[error("{metric} needs between 2 and {max} clusters (one fewer than the rows), but the labels form {clusters}")]
+    ClusterCount {
+        metric: &'static str,
+        clusters: usize,
+        max: usize,
+    },
+}
 
 fn distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
     a.iter()
@@ -26,10 +38,10 @@ fn clusters(
     x: ArrayView2<f64>,
     labels: &[usize],
     metric: &'static str,
-) -> Result<usize, SegmentError> {
+) -> Result<usize, ClusteringError> {
     let rows = x.nrows();
     if labels.len() != rows {
-        return Err(SegmentError::LabelCount {
+        return Err(ClusteringError::LabelCount {
             rows,
             labels: labels.len(),
         });
@@ -41,7 +53,7 @@ fn clusters(
         seen.iter().filter(|s| **s).count()
     };
     if used < 2 || used >= rows {
-        return Err(SegmentError::ClusterCount {
+        return Err(ClusteringError::ClusterCount {
             metric,
             clusters: used,
             max: rows.saturating_sub(1),
@@ -53,13 +65,16 @@ fn clusters(
 /// Each row's silhouette: `(b − a) / max(a, b)`, where `a` is its mean distance to the
 /// other members of its cluster and `b` its smallest mean distance to another cluster;
 /// 0 for a row alone in its cluster. Exact: every pair is measured.
-pub fn silhouette_samples(x: ArrayView2<f64>, labels: &[usize]) -> Result<Vec<f64>, SegmentError> {
+pub fn silhouette_samples(
+    x: ArrayView2<f64>,
+    labels: &[usize],
+) -> Result<Vec<f64>, ClusteringError> {
     let mut all = silhouette_samples_many(x, &[labels])?;
     Ok(all.pop().unwrap_or_default())
 }
 
 /// The mean silhouette over all rows.
-pub fn silhouette_score(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, SegmentError> {
+pub fn silhouette_score(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, ClusteringError> {
     Ok(silhouette_scores(x, &[labels])?[0])
 }
 
@@ -68,7 +83,7 @@ pub fn silhouette_score(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, Seg
 pub fn silhouette_scores(
     x: ArrayView2<f64>,
     labelings: &[&[usize]],
-) -> Result<Vec<f64>, SegmentError> {
+) -> Result<Vec<f64>, ClusteringError> {
     Ok(silhouette_samples_many(x, labelings)?
         .iter()
         .map(|s| s.iter().sum::<f64>() / s.len() as f64)
@@ -87,7 +102,7 @@ const SILHOUETTE_COLUMN_BLOCK: usize = 256;
 fn silhouette_samples_many(
     x: ArrayView2<f64>,
     labelings: &[&[usize]],
-) -> Result<Vec<Vec<f64>>, SegmentError> {
+) -> Result<Vec<Vec<f64>>, ClusteringError> {
     let mut offsets = Vec::with_capacity(labelings.len());
     let mut sizes: Vec<Vec<usize>> = Vec::with_capacity(labelings.len());
     let mut total = 0;
@@ -173,7 +188,7 @@ const TILE: usize = 8;
 /// Rows whose distances the kernel computes together.
 const ROWS_AT_ONCE: usize = 4;
 
-clientele_shared::multiversion! {
+crate::multiversion! {
     /// Euclidean distances from each of four points to the rows `start..start + width` of
     /// the feature-major `columns` (`stride` values per feature; `width` a multiple of
     /// [`TILE`]), into `out`. Four points and one tile of rows at a time, so that the
@@ -231,7 +246,7 @@ fn silhouette_of(sums: &[f64], sizes: &[usize], own: usize) -> f64 {
     }
 }
 
-pub use clientele_shared::sample::sample_rows;
+pub use crate::sample::sample_rows;
 
 /// Cluster means, and the size of each cluster.
 pub fn centroids(x: ArrayView2<f64>, labels: &[usize], k: usize) -> (Array2<f64>, Vec<usize>) {
@@ -251,7 +266,7 @@ pub fn centroids(x: ArrayView2<f64>, labels: &[usize], k: usize) -> (Array2<f64>
 
 /// Davies–Bouldin: the mean over clusters of the worst ratio of within-cluster scatter
 /// (mean distance to the centroid) to the distance between centroids. Lower is better.
-pub fn davies_bouldin(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, SegmentError> {
+pub fn davies_bouldin(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, ClusteringError> {
     let k = clusters(x, labels, "Davies–Bouldin")?;
     let (centres, sizes) = centroids(x, labels, k);
     let mut scatter = vec![0.0f64; k];
@@ -285,7 +300,7 @@ pub fn davies_bouldin(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, Segme
 
 /// Calinski–Harabasz: between-cluster dispersion over within-cluster dispersion, each
 /// divided by its degrees of freedom. Higher is better.
-pub fn calinski_harabasz(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, SegmentError> {
+pub fn calinski_harabasz(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, ClusteringError> {
     let k = clusters(x, labels, "Calinski–Harabasz")?;
     let (centres, sizes) = centroids(x, labels, k);
     let used = sizes.iter().filter(|&&n| n > 0).count() as f64;
@@ -319,9 +334,9 @@ pub fn calinski_harabasz(x: ArrayView2<f64>, labels: &[usize]) -> Result<f64, Se
 /// Adjusted Rand index of two labelings of the same rows: 1 for the same partition
 /// (whatever the numbering), about 0 for unrelated ones (scikit-learn's
 /// `adjusted_rand_score`).
-pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64, SegmentError> {
+pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64, ClusteringError> {
     if a.len() != b.len() {
-        return Err(SegmentError::LabelCount {
+        return Err(ClusteringError::LabelCount {
             rows: a.len(),
             labels: b.len(),
         });
@@ -408,7 +423,7 @@ mod tests {
         assert!(davies_bouldin(x.view(), &[0, 1, 2]).is_err());
         assert!(matches!(
             calinski_harabasz(x.view(), &[0, 1]).unwrap_err(),
-            SegmentError::LabelCount { rows: 3, labels: 2 }
+            ClusteringError::LabelCount { rows: 3, labels: 2 }
         ));
     }
 }
