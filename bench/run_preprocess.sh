@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Preprocess benchmark: clientele against pandas + scikit-learn on the same Parquet file,
 # side by side in one run. Usage: bench/run_preprocess.sh [CUSTOMERS...]   (default: 100000 1000000)
+# COLUMNS_WIDE=50 widens the generated customers to 50 input columns first.
 # Needs: a Rust toolchain, python3, GNU time (/usr/bin/time). Installs the Python side into
 # bench/work/venv from bench/requirements.txt. Prints a Markdown table of medians over RUNS runs.
 set -euo pipefail
@@ -33,6 +34,10 @@ echo "|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${sizes[@]}"; do
     rm -rf bench/work/data bench/work/out bench/work/prep
     "$bin" generate --customers "$n" --seed 7 --out bench/work/data 2>/dev/null
+    # COLUMNS_WIDE=50 widens the 22 generated columns to 50 (bench/widen_customers.py).
+    if [ -n "${COLUMNS_WIDE:-}" ]; then
+        "$venv/bin/python" bench/widen_customers.py bench/work/data "$COLUMNS_WIDE"
+    fi
     "$bin" run bench/ingest.toml --force --quiet
     : > bench/work/ours.txt
     : > bench/work/theirs.txt

@@ -541,8 +541,10 @@ fn ranking_section(
                     for (metric, value) in [
                         ("precision", m.precision),
                         ("recall", m.recall),
+                        ("f1", m.f1),
                         ("map", m.map),
                         ("ndcg", m.ndcg),
+                        ("hit_rate", m.hit_rate),
                     ] {
                         file.metrics.insert(
                             flat(

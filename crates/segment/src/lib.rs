@@ -371,7 +371,7 @@ fn fit_kmeans(
                 n_init: params.n_init,
                 max_iter: params.max_iter,
                 tol: params.tol,
-                seed: ctx.seed,
+                seed: params.seed.unwrap_or(ctx.seed),
             },
         )?);
     }
@@ -383,7 +383,7 @@ fn fit_kmeans(
         None,
         &labelings,
         params.silhouette_sample,
-        ctx.seed,
+        params.seed.unwrap_or(ctx.seed),
     );
     let mut sweep: Vec<SweepRow> = ks
         .iter()
@@ -538,7 +538,7 @@ fn fit_dbscan(
             Some(&clustered),
             std::slice::from_ref(&labels_usize),
             params.silhouette_sample,
-            ctx.seed,
+            params.seed.unwrap_or(ctx.seed),
         )
     } else {
         (vec![None], 0, true)

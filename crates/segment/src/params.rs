@@ -55,6 +55,11 @@ pub struct SegmentParams {
     /// Labels chosen by people, replacing generated ones: `labels = { "0" = "savers" }`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The seed of this stage's random choices, in place of the pipeline's: a second
+    /// segment stage with another seed measures stability (evaluate's
+    /// `assignments_rerun`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 impl Default for SegmentParams {
@@ -75,6 +80,7 @@ impl Default for SegmentParams {
             silhouette_sample: silhouette_sample(),
             top_features: top_features(),
             labels: BTreeMap::new(),
+            seed: None,
         }
     }
 }
