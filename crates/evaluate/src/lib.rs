@@ -43,12 +43,6 @@ pub enum EvaluateError {
     Shared(#[from] SharedError),
     #[error(transparent)]
     Clustering(#[from] ClusteringError),
-    #[error("`{path}` has no column `{column}`, which {what}")]
-    MissingColumn {
-        path: PathBuf,
-        column: String,
-        what: String,
-    },
     #[error("`{path}` row {row}: column `{column}` {why}")]
     BadValue {
         path: PathBuf,
@@ -278,7 +272,7 @@ fn write_metrics(path: &Path, file: &MetricsFile) -> Result<(), SharedError> {
 fn read_assignments(path: &Path) -> Result<BTreeMap<String, i64>, EvaluateError> {
     let source = ParquetSource::open(path)?;
     let schema = source.schema().clone();
-    let missing = |column: &str| EvaluateError::MissingColumn {
+    let missing = |column: &str| SharedError::MissingColumn {
         path: path.to_path_buf(),
         column: column.into(),
         what: "segment assignments have".into(),
@@ -330,7 +324,7 @@ fn read_lists(
 ) -> Result<BTreeMap<String, BTreeMap<String, Vec<String>>>, EvaluateError> {
     let source = ParquetSource::open(path)?;
     let schema = source.schema().clone();
-    let missing = |column: &str| EvaluateError::MissingColumn {
+    let missing = |column: &str| SharedError::MissingColumn {
         path: path.to_path_buf(),
         column: column.into(),
         what: "recommendations have".into(),
@@ -410,7 +404,7 @@ fn read_lists(
 fn read_pairs(path: &Path) -> Result<BTreeMap<String, BTreeSet<String>>, EvaluateError> {
     let source = ParquetSource::open(path)?;
     let schema = source.schema().clone();
-    let missing = |column: &str| EvaluateError::MissingColumn {
+    let missing = |column: &str| SharedError::MissingColumn {
         path: path.to_path_buf(),
         column: column.into(),
         what: "a split file has".into(),

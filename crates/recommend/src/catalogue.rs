@@ -13,6 +13,8 @@ use clientele_shared::schema::CUSTOMER_ID;
 
 use crate::holdings::{string_column, Basket};
 use crate::params::ProductSpec;
+use clientele_shared::SharedError;
+
 use crate::RecommendError;
 
 /// Reads a catalogue CSV: `product_id` (or `id`), then optionally `name`, `category`,
@@ -149,7 +151,7 @@ pub fn read_attributes(
 ) -> Result<CustomerAttributes, RecommendError> {
     let source = ParquetSource::open(path)?;
     let schema = source.schema().clone();
-    let missing = |column: &str, what: &str| RecommendError::MissingColumn {
+    let missing = |column: &str, what: &str| SharedError::MissingColumn {
         path: path.to_path_buf(),
         column: column.to_string(),
         what: what.to_string(),
@@ -176,7 +178,7 @@ pub fn read_attributes(
             };
             for (j, column) in columns.iter().enumerate() {
                 let array = batch.column(j + 1);
-                let v = numeric_value(array, r).ok_or_else(|| RecommendError::ColumnType {
+                let v = numeric_value(array, r).ok_or_else(|| SharedError::ColumnType {
                     path: path.to_path_buf(),
                     column: column.clone(),
                     expected: "a number, as an eligibility rule compares it",

@@ -15,6 +15,8 @@ use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::schema::{CUSTOMER_ID, PRODUCT, SNAPSHOT};
 
 use crate::params::HoldingsFormat;
+use clientele_shared::SharedError;
+
 use crate::RecommendError;
 
 /// The products a customer holds, bit `p` for product `p`.
@@ -155,18 +157,18 @@ pub fn read_holdings(path: &Path, format: HoldingsFormat) -> Result<Holdings, Re
 }
 
 fn missing_column(path: &Path, column: &str, what: &str) -> RecommendError {
-    RecommendError::MissingColumn {
+    RecommendError::Shared(SharedError::MissingColumn {
         path: path.to_path_buf(),
         column: column.to_string(),
         what: what.to_string(),
-    }
+    })
 }
 
-fn dates<'a>(path: &Path, column: &'a ArrayRef) -> Result<&'a Date32Array, RecommendError> {
+fn dates<'a>(path: &Path, column: &'a ArrayRef) -> Result<&'a Date32Array, SharedError> {
     column
         .as_any()
         .downcast_ref::<Date32Array>()
-        .ok_or_else(|| RecommendError::ColumnType {
+        .ok_or_else(|| SharedError::ColumnType {
             path: path.to_path_buf(),
             column: SNAPSHOT.to_string(),
             expected: "a date (Date32)",
@@ -269,13 +271,13 @@ fn read_wide(path: &Path) -> Result<Holdings, RecommendError> {
         match field.data_type() {
             DataType::Boolean | DataType::Int32 | DataType::Int64 | DataType::Float64 => {}
             other => {
-                return Err(RecommendError::ColumnType {
+                return Err(RecommendError::Shared(SharedError::ColumnType {
                     path: path.to_path_buf(),
                     column: field.name().clone(),
                     expected:
                         "0/1 or true/false (a wide holdings table has one such column per product)",
                     found: other.clone(),
-                })
+                }))
             }
         }
         builder.product(field.name(), path)?;

@@ -28,7 +28,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::DataType;
 use clientele_shared::features::read_feature_matrix;
 use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
 use clientele_shared::sample::sample_rows;
@@ -57,19 +56,6 @@ pub use params::*;
 pub enum RecommendError {
     #[error(transparent)]
     Shared(#[from] SharedError),
-    #[error("`{path}` has no column `{column}`, which {what}")]
-    MissingColumn {
-        path: PathBuf,
-        column: String,
-        what: String,
-    },
-    #[error("`{path}`: column `{column}` has type {found}, but it must be {expected}")]
-    ColumnType {
-        path: PathBuf,
-        column: String,
-        expected: &'static str,
-        found: DataType,
-    },
     #[error("`{path}` row {row}: column `{column}` {why}")]
     BadValue {
         path: PathBuf,
@@ -678,7 +664,7 @@ fn holdout(baskets: &[Basket], fraction: f64, seed: u64) -> Holdout {
 fn read_segments(path: &Path, customers: &[String]) -> Result<Vec<Option<i32>>, RecommendError> {
     let source = ParquetSource::open(path)?;
     let schema = source.schema().clone();
-    let missing = |column: &str| RecommendError::MissingColumn {
+    let missing = |column: &str| SharedError::MissingColumn {
         path: path.to_path_buf(),
         column: column.to_string(),
         what: "segment assignments have".into(),
@@ -704,12 +690,13 @@ fn read_segments(path: &Path, customers: &[String]) -> Result<Vec<Option<i32>>, 
             }
         };
         if value(0).is_none() && batch.num_rows() > 0 {
-            return Err(RecommendError::ColumnType {
+            return Err(SharedError::ColumnType {
                 path: path.to_path_buf(),
                 column: SEGMENT.into(),
                 expected: "an integer (segment writes Int32)",
                 found: segment.data_type().clone(),
-            });
+            }
+            .into());
         }
         for r in 0..batch.num_rows() {
             let Some(c) =
