@@ -477,9 +477,54 @@ fn ranking_section(
     // The blend first, then the methods in name order.
     let mut order: Vec<&String> = lists.keys().filter(|m| *m == "blend").collect();
     order.extend(lists.keys().filter(|m| *m != "blend"));
+    // Per segment: each side grouped once, not once per list and k.
+    let segments = segments.filter(|_| params.per_segment);
+    let group = |customers: &mut dyn Iterator<Item = &String>| -> BTreeMap<i64, Vec<String>> {
+        let mut by: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        if let Some(segments) = segments {
+            for customer in customers {
+                if let Some(s) = segments.get(customer) {
+                    by.entry(*s).or_default().push(customer.clone());
+                }
+            }
+        }
+        by
+    };
+    let relevant_by_segment: BTreeMap<i64, Relevant> = group(&mut relevant.keys())
+        .into_iter()
+        .map(|(s, customers)| {
+            let r = customers
+                .into_iter()
+                .map(|c| {
+                    let set = relevant[&c].clone();
+                    (c, set)
+                })
+                .collect();
+            (s, r)
+        })
+        .collect();
+    let (no_lists, no_relevant) = (Lists::new(), Relevant::new());
     for name in order {
         let by_customer = &lists[name];
         details.lists.push(name.clone());
+        let lists_by_segment: BTreeMap<i64, Lists> = group(&mut by_customer.keys())
+            .into_iter()
+            .map(|(s, customers)| {
+                let l = customers
+                    .into_iter()
+                    .map(|c| {
+                        let list = by_customer[&c].clone();
+                        (c, list)
+                    })
+                    .collect();
+                (s, l)
+            })
+            .collect();
+        let segment_keys: BTreeSet<i64> = lists_by_segment
+            .keys()
+            .chain(relevant_by_segment.keys())
+            .copied()
+            .collect();
         for &k in &params.k {
             let m = ranking_metrics(by_customer, &relevant, k);
             let covered: BTreeSet<&String> = by_customer
@@ -510,45 +555,28 @@ fn ranking_section(
                     .customers_without_recommendations
                     .insert(name.clone(), m.customers_without_recommendations);
             }
-            if let (true, Some(segments)) = (params.per_segment, segments) {
-                let mut by_segment: BTreeMap<i64, (Lists, Relevant)> = BTreeMap::new();
-                for (customer, list) in by_customer {
-                    if let Some(s) = segments.get(customer) {
-                        by_segment
-                            .entry(*s)
-                            .or_default()
-                            .0
-                            .insert(customer.clone(), list.clone());
-                    }
-                }
-                for (customer, set) in &relevant {
-                    if let Some(s) = segments.get(customer) {
-                        by_segment
-                            .entry(*s)
-                            .or_default()
-                            .1
-                            .insert(customer.clone(), set.clone());
-                    }
-                }
-                for (segment, (l, r)) in &by_segment {
-                    let m = ranking_metrics(l, r, k);
-                    for (metric, value) in [
-                        ("precision", m.precision),
-                        ("recall", m.recall),
-                        ("f1", m.f1),
-                        ("map", m.map),
-                        ("ndcg", m.ndcg),
-                        ("hit_rate", m.hit_rate),
-                    ] {
-                        file.metrics.insert(
-                            flat(
-                                &format!("segment.{segment}."),
-                                name,
-                                &format!("{metric}_at_{k}"),
-                            ),
-                            value,
-                        );
-                    }
+            for segment in &segment_keys {
+                let m = ranking_metrics(
+                    lists_by_segment.get(segment).unwrap_or(&no_lists),
+                    relevant_by_segment.get(segment).unwrap_or(&no_relevant),
+                    k,
+                );
+                for (metric, value) in [
+                    ("precision", m.precision),
+                    ("recall", m.recall),
+                    ("f1", m.f1),
+                    ("map", m.map),
+                    ("ndcg", m.ndcg),
+                    ("hit_rate", m.hit_rate),
+                ] {
+                    file.metrics.insert(
+                        flat(
+                            &format!("segment.{segment}."),
+                            name,
+                            &format!("{metric}_at_{k}"),
+                        ),
+                        value,
+                    );
                 }
             }
         }
