@@ -284,14 +284,7 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
             ));
         }
         match Kind::parse(s.kind.get_ref()) {
-            Some(kind) => {
-                if !kind.implemented() {
-                    errors.push(src.error(Some(&s.kind.span()), Some(name), Some("kind"),
-                        format!("kind `{kind}` is not implemented in this version of clientele yet; the kinds it can run are: {}",
-                            implemented_kinds())));
-                }
-                kinds.push(kind);
-            }
+            Some(kind) => kinds.push(kind),
             None => {
                 errors.push(src.error(
                     Some(&s.kind.span()),
@@ -381,15 +374,6 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
         stages,
         order,
     })
-}
-
-fn implemented_kinds() -> String {
-    Kind::ALL
-        .into_iter()
-        .filter(|k| k.implemented())
-        .map(Kind::name)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The stage whose table contains `span`, for error messages.

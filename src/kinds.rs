@@ -6,9 +6,10 @@ use clientele_evaluate::{Evaluate, EvaluateParams};
 use clientele_ingest::{Ingest, IngestParams};
 use clientele_preprocess::{Preprocess, PreprocessParams};
 use clientele_recommend::{Recommend, RecommendParams};
+use clientele_report::{Report, ReportParams};
 use clientele_segment::{Segment, SegmentParams};
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny};
+use serde::de::{DeserializeSeed, Deserializer};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,19 +39,12 @@ impl Kind {
             Kind::Segment => Segment::KIND,
             Kind::Recommend => Recommend::KIND,
             Kind::Evaluate => Evaluate::KIND,
-            Kind::Report => "report",
+            Kind::Report => Report::KIND,
         }
     }
 
     pub fn parse(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    pub fn implemented(self) -> bool {
-        matches!(
-            self,
-            Kind::Ingest | Kind::Preprocess | Kind::Segment | Kind::Recommend | Kind::Evaluate
-        )
     }
 
     pub fn inputs(self) -> &'static [Port] {
@@ -60,7 +54,7 @@ impl Kind {
             Kind::Segment => Segment::INPUTS,
             Kind::Recommend => Recommend::INPUTS,
             Kind::Evaluate => Evaluate::INPUTS,
-            _ => &[],
+            Kind::Report => Report::INPUTS,
         }
     }
 
@@ -71,7 +65,7 @@ impl Kind {
             Kind::Segment => Segment::OUTPUTS,
             Kind::Recommend => Recommend::OUTPUTS,
             Kind::Evaluate => Evaluate::OUTPUTS,
-            _ => &[],
+            Kind::Report => Report::OUTPUTS,
         }
     }
 }
@@ -90,8 +84,7 @@ pub enum StageParams {
     Segment(SegmentParams),
     Recommend(RecommendParams),
     Evaluate(EvaluateParams),
-    /// A kind this version does not implement yet; rejected at validation.
-    NotImplemented,
+    Report(ReportParams),
 }
 
 impl StageParams {
@@ -107,10 +100,7 @@ impl StageParams {
             Kind::Segment => StageParams::Segment(SegmentParams::deserialize(deserializer)?),
             Kind::Recommend => StageParams::Recommend(RecommendParams::deserialize(deserializer)?),
             Kind::Evaluate => StageParams::Evaluate(EvaluateParams::deserialize(deserializer)?),
-            _ => {
-                IgnoredAny::deserialize(deserializer)?;
-                StageParams::NotImplemented
-            }
+            Kind::Report => StageParams::Report(ReportParams::deserialize(deserializer)?),
         })
     }
 
@@ -131,7 +121,7 @@ impl StageParams {
             StageParams::Segment(p) => toml::Table::try_from(p),
             StageParams::Recommend(p) => toml::Table::try_from(p),
             StageParams::Evaluate(p) => toml::Table::try_from(p),
-            StageParams::NotImplemented => Ok(toml::Table::new()),
+            StageParams::Report(p) => toml::Table::try_from(p),
         };
         // Our own params types always serialise to a table; an empty one is the fallback.
         value.unwrap_or_default()
@@ -145,7 +135,7 @@ impl StageParams {
             StageParams::Segment(p) => serde_json::to_string(p),
             StageParams::Recommend(p) => serde_json::to_string(p),
             StageParams::Evaluate(p) => serde_json::to_string(p),
-            StageParams::NotImplemented => Ok(String::new()),
+            StageParams::Report(p) => serde_json::to_string(p),
         };
         json.unwrap_or_default()
     }
@@ -168,7 +158,9 @@ impl StageParams {
             StageParams::Evaluate(p) => {
                 clientele_evaluate::check_params(p, io).map_err(|e| e.to_string())
             }
-            StageParams::NotImplemented => Ok(()),
+            StageParams::Report(p) => {
+                clientele_report::check_params(p, io).map_err(|e| e.to_string())
+            }
         }
     }
 
@@ -179,9 +171,7 @@ impl StageParams {
             StageParams::Segment(p) => Ok(Segment::run(p, io, ctx)?),
             StageParams::Recommend(p) => Ok(Recommend::run(p, io, ctx)?),
             StageParams::Evaluate(p) => Ok(Evaluate::run(p, io, ctx)?),
-            StageParams::NotImplemented => {
-                anyhow::bail!("stage `{}`: this kind is not implemented yet", ctx.stage)
-            }
+            StageParams::Report(p) => Ok(Report::run(p, io, ctx)?),
         }
     }
 }

@@ -58,7 +58,28 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The SHA-256 of a file; of a directory (the report's charts), the SHA-256 of its files'
+/// names and hashes in name order, temporary files left out.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    if path.is_dir() {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.contains(clientele_shared::atomic::TEMP_MARKER) {
+                entries.push((name, entry.path()));
+            }
+        }
+        entries.sort();
+        let mut hasher = Sha256::new();
+        for (name, entry) in entries {
+            hasher.update(name.as_bytes());
+            hasher.update([0]);
+            hasher.update(sha256_file(&entry)?.as_bytes());
+            hasher.update([b'\n']);
+        }
+        return Ok(hex(&hasher.finalize()));
+    }
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -122,22 +122,6 @@ fn unknown_kind() {
 }
 
 #[test]
-fn kind_not_implemented_yet() {
-    let text = VALID.replace(
-        "name = \"typed\"\nkind = \"ingest\"",
-        "name = \"typed\"\nkind = \"report\"",
-    );
-    let err = rejected(&text, &[]);
-    assert_has(
-        &err,
-        &format!(
-            "p.toml:{}: stage `typed`, key `kind`: kind `report` is not implemented",
-            line_of(&text, "\"report\"")
-        ),
-    );
-}
-
-#[test]
 fn missing_required_keys() {
     let text = VALID.replace("name = \"test\"\n", "");
     assert_has(

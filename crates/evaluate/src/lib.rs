@@ -20,7 +20,7 @@ pub use clientele_shared::ranking;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, Int32Array, Int64Array};
+use arrow::array::{Array, Int32Array};
 use clientele_shared::clustering::{
     adjusted_rand_index, calinski_harabasz, davies_bouldin, sample_rows, silhouette_samples,
     ClusteringError,
@@ -28,7 +28,7 @@ use clientele_shared::clustering::{
 use clientele_shared::features::read_feature_matrix;
 use clientele_shared::parquet_io::{string_column, ParquetSource};
 use clientele_shared::ranking::ranking_metrics;
-use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK, SEGMENT};
+use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK};
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use clientele_shared::SharedError;
 use ndarray::Array2;
@@ -270,50 +270,10 @@ fn write_metrics(path: &Path, file: &MetricsFile) -> Result<(), SharedError> {
 
 /// Customer → segment (−1 for noise), from an assignments table.
 fn read_assignments(path: &Path) -> Result<BTreeMap<String, i64>, EvaluateError> {
-    let source = ParquetSource::open(path)?;
-    let schema = source.schema().clone();
-    let missing = |column: &str| SharedError::MissingColumn {
-        path: path.to_path_buf(),
-        column: column.into(),
-        what: "segment assignments have".into(),
-    };
-    let columns = [
-        schema
-            .index_of(CUSTOMER_ID)
-            .map_err(|_| missing(CUSTOMER_ID))?,
-        schema.index_of(SEGMENT).map_err(|_| missing(SEGMENT))?,
-    ];
-    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
-    let mut out = BTreeMap::new();
-    let mut first = 1;
-    while let Some(batch) = source.next_batch()? {
-        let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
-        let column = batch.column(1);
-        for r in 0..batch.num_rows() {
-            let value = column
-                .as_any()
-                .downcast_ref::<Int32Array>()
-                .map(|a| (!a.is_null(r)).then(|| a.value(r) as i64))
-                .or_else(|| {
-                    column
-                        .as_any()
-                        .downcast_ref::<Int64Array>()
-                        .map(|a| (!a.is_null(r)).then(|| a.value(r)))
-                })
-                .flatten();
-            let bad = |why: &str| EvaluateError::BadValue {
-                path: path.to_path_buf(),
-                row: first + r,
-                column: SEGMENT.into(),
-                why: why.into(),
-            };
-            let id = ids(r).ok_or_else(|| bad("has no customer_id"))?;
-            let segment = value.ok_or_else(|| bad("is empty or not an integer"))?;
-            out.insert(id.to_string(), segment);
-        }
-        first += batch.num_rows();
-    }
-    Ok(out)
+    Ok(clientele_shared::schema::read_assignments(path)?
+        .into_iter()
+        .map(|(customer, segment)| (customer, i64::from(segment)))
+        .collect())
 }
 
 /// Ranked lists by customer from a recommendations table; with `by_method`, one map

@@ -27,13 +27,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use clientele_shared::features::read_feature_matrix;
-use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
+use clientele_shared::parquet_io::ParquetSink;
 use clientele_shared::sample::sample_rows;
 use clientele_shared::schema::{
     method_recommendations_schema, pairs_schema, read_segment_labels, recommendations_schema,
-    CUSTOMER_ID, SEGMENT,
 };
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use clientele_shared::SharedError;
@@ -662,52 +661,10 @@ fn holdout(baskets: &[Basket], fraction: f64, seed: u64) -> Holdout {
 /// The segment of each universe customer; `None` for those without one and DBSCAN
 /// noise (-1).
 fn read_segments(path: &Path, customers: &[String]) -> Result<Vec<Option<i32>>, RecommendError> {
-    let source = ParquetSource::open(path)?;
-    let schema = source.schema().clone();
-    let missing = |column: &str| SharedError::MissingColumn {
-        path: path.to_path_buf(),
-        column: column.to_string(),
-        what: "segment assignments have".into(),
-    };
-    let columns = [
-        schema
-            .index_of(CUSTOMER_ID)
-            .map_err(|_| missing(CUSTOMER_ID))?,
-        schema.index_of(SEGMENT).map_err(|_| missing(SEGMENT))?,
-    ];
-    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
     let mut segments = vec![None; customers.len()];
-    while let Some(batch) = source.next_batch()? {
-        let ids = holdings::string_column(path, batch.column(0), CUSTOMER_ID)?;
-        let segment = batch.column(1);
-        let value = |r: usize| -> Option<i64> {
-            let any = segment.as_any();
-            if let Some(a) = any.downcast_ref::<Int32Array>() {
-                Some(a.value(r) as i64)
-            } else {
-                any.downcast_ref::<arrow::array::Int64Array>()
-                    .map(|a| a.value(r))
-            }
-        };
-        if value(0).is_none() && batch.num_rows() > 0 {
-            return Err(SharedError::ColumnType {
-                path: path.to_path_buf(),
-                column: SEGMENT.into(),
-                expected: "an integer (segment writes Int32)",
-                found: segment.data_type().clone(),
-            }
-            .into());
-        }
-        for r in 0..batch.num_rows() {
-            let Some(c) =
-                ids(r).and_then(|id| customers.binary_search_by(|x| x.as_str().cmp(id)).ok())
-            else {
-                continue;
-            };
-            segments[c] = match value(r) {
-                Some(s) if s >= 0 && !segment.is_null(r) => i32::try_from(s).ok(),
-                _ => None,
-            };
+    for (id, segment) in clientele_shared::schema::read_assignments(path)? {
+        if let Ok(c) = customers.binary_search_by(|x| x.as_str().cmp(&id)) {
+            segments[c] = (segment >= 0).then_some(segment);
         }
     }
     Ok(segments)

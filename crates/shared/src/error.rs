@@ -41,6 +41,14 @@ pub enum SharedError {
         expected: &'static str,
         found: arrow::datatypes::DataType,
     },
+    #[error("`{path}` row {row}: column `{column}` {why}")]
+    BadValue {
+        path: PathBuf,
+        /// 1-based, counting data rows.
+        row: usize,
+        column: String,
+        why: String,
+    },
     #[error("cannot write Parquet file `{path}`: {message}")]
     ParquetWrite { path: PathBuf, message: String },
 }

@@ -99,6 +99,9 @@ pub struct ParquetSource {
     schema: SchemaRef,
     rows: u64,
     reader: ParquetRecordBatchReader,
+    /// Parquet decodes projected columns in file order; this puts them back in the order
+    /// they were asked for (`None` when that is already file order).
+    reorder: Option<Vec<usize>>,
 }
 
 impl ParquetSource {
@@ -106,8 +109,28 @@ impl ParquetSource {
         Self::open_columns(path, None)
     }
 
-    /// Opens `path` reading only the top-level columns at `columns` (all when `None`):
-    /// Parquet stores columns apart, so the others are never read or decoded.
+    /// Opens `path` reading only the columns named `names`, in that order, with an error
+    /// naming the first one missing; `what` completes the sentence "… has no column `x`,
+    /// which {what}" (e.g. "segment assignments have").
+    pub fn open_named(path: &Path, names: &[&str], what: &str) -> Result<Self, SharedError> {
+        let schema = Self::open(path)?.schema;
+        let indices = names
+            .iter()
+            .map(|name| {
+                schema
+                    .index_of(name)
+                    .map_err(|_| SharedError::MissingColumn {
+                        path: path.to_path_buf(),
+                        column: (*name).to_string(),
+                        what: what.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::open_columns(path, Some(&indices))
+    }
+
+    /// Opens `path` reading only the top-level columns at `columns` (all when `None`), in
+    /// that order: Parquet stores columns apart, so the others are never read or decoded.
     pub fn open_columns(path: &Path, columns: Option<&[usize]>) -> Result<Self, SharedError> {
         let file = File::open(path).map_err(|e| SharedError::io("open", path, e))?;
         let read_error = |e: parquet::errors::ParquetError| SharedError::ParquetRead {
@@ -121,15 +144,28 @@ impl ParquetSource {
                 message: "the footer declares a negative row count".to_string(),
             }
         })?;
+        let mut reorder = None;
         let (builder, schema) = match columns {
             None => {
                 let schema = builder.schema().clone();
                 (builder, schema)
             }
             Some(indices) => {
+                let mut in_file_order = indices.to_vec();
+                in_file_order.sort_unstable();
+                in_file_order.dedup();
+                let order: Vec<usize> = indices
+                    .iter()
+                    .filter_map(|i| in_file_order.binary_search(i).ok())
+                    .collect();
+                if order.iter().enumerate().any(|(at, &i)| at != i)
+                    || order.len() != in_file_order.len()
+                {
+                    reorder = Some(order);
+                }
                 let mask = ProjectionMask::roots(
                     builder.metadata().file_metadata().schema_descr(),
-                    indices.iter().copied(),
+                    in_file_order.iter().copied(),
                 );
                 let schema = Arc::new(builder.schema().project(indices).map_err(|e| {
                     SharedError::ParquetRead {
@@ -149,6 +185,7 @@ impl ParquetSource {
             schema,
             rows,
             reader,
+            reorder,
         })
     }
 
@@ -169,7 +206,18 @@ impl ParquetSource {
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, SharedError> {
         match self.reader.next() {
             None => Ok(None),
-            Some(Ok(batch)) => Ok(Some(batch)),
+            Some(Ok(batch)) => match &self.reorder {
+                None => Ok(Some(batch)),
+                Some(order) => {
+                    batch
+                        .project(order)
+                        .map(Some)
+                        .map_err(|e| SharedError::ParquetRead {
+                            path: self.path.clone(),
+                            message: e.to_string(),
+                        })
+                }
+            },
             Some(Err(e)) => Err(SharedError::ParquetRead {
                 path: self.path.clone(),
                 message: e.to_string(),
@@ -236,6 +284,43 @@ mod tests {
     use super::*;
     use arrow::array::{Float64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
+
+    #[test]
+    fn named_columns_come_in_the_order_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Utf8, false),
+            Field::new("balance", DataType::Float64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["a", "b"])),
+                Arc::new(Float64Array::from(vec![Some(1.5), None])),
+            ],
+        )
+        .unwrap();
+        write_batches(&path, schema, &[batch]).unwrap();
+        let mut source =
+            ParquetSource::open_named(&path, &["balance", "customer_id"], "tests need").unwrap();
+        assert_eq!(source.schema().field(0).name(), "balance");
+        let read = source.next_batch().unwrap().unwrap();
+        assert_eq!(read.schema().field(0).name(), "balance");
+        assert!(read
+            .column(0)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .is_some());
+        let err = ParquetSource::open_named(&path, &["customer_id", "segment"], "tests need")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("no column `segment`, which tests need"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn written_batches_read_back_equal() {

@@ -181,6 +181,59 @@ impl Unscale {
     }
 }
 
+/// Reads a segment assignments table: each customer's segment (`-1` for DBSCAN noise),
+/// in file order. The segment column may be Int32 (as segment writes it) or Int64.
+pub fn read_assignments(path: &Path) -> Result<Vec<(String, i32)>, SharedError> {
+    use arrow::array::{Array, Int32Array, Int64Array};
+    let mut source = crate::parquet_io::ParquetSource::open_named(
+        path,
+        &[CUSTOMER_ID, SEGMENT],
+        "segment assignments have",
+    )?;
+    let mut out = Vec::with_capacity(usize::try_from(source.rows()).unwrap_or(0));
+    let mut first_row = 1;
+    while let Some(batch) = source.next_batch()? {
+        let ids = crate::parquet_io::string_column(path, batch.column(0), CUSTOMER_ID)?;
+        let column = batch.column(1);
+        let bad = |row: usize, why: &str| SharedError::BadValue {
+            path: path.to_path_buf(),
+            row,
+            column: SEGMENT.into(),
+            why: why.into(),
+        };
+        let int32 = column.as_any().downcast_ref::<Int32Array>();
+        let int64 = column.as_any().downcast_ref::<Int64Array>();
+        if int32.is_none() && int64.is_none() {
+            return Err(SharedError::ColumnType {
+                path: path.to_path_buf(),
+                column: SEGMENT.into(),
+                expected: "an integer (segment writes Int32)",
+                found: column.data_type().clone(),
+            });
+        }
+        for r in 0..batch.num_rows() {
+            let row = first_row + r;
+            let id = ids(r).ok_or_else(|| SharedError::BadValue {
+                path: path.to_path_buf(),
+                row,
+                column: CUSTOMER_ID.into(),
+                why: "is empty".into(),
+            })?;
+            if column.is_null(r) {
+                return Err(bad(row, "is empty"));
+            }
+            let segment = int32
+                .map(|a| i64::from(a.value(r)))
+                .or_else(|| int64.map(|a| a.value(r)))
+                .and_then(|v| i32::try_from(v).ok())
+                .ok_or_else(|| bad(row, "is out of range for a segment number"))?;
+            out.push((id.to_string(), segment));
+        }
+        first_row += batch.num_rows();
+    }
+    Ok(out)
+}
+
 /// Reads the label of each segment from a segment profiles file, ignoring the rest.
 pub fn read_segment_labels(
     path: &Path,
