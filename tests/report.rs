@@ -405,3 +405,98 @@ fn the_projection_equals_scikit_learns_pca() {
         );
     }
 }
+
+/// DBSCAN, with only the inputs a segmentation gives: the charts that need the rest are
+/// left out (and a stale one of an earlier run removed), noise is drawn in grey and has a
+/// card of its own, and a sample smaller than the customers is said.
+#[test]
+fn a_dbscan_report_with_few_inputs_draws_what_it_can() {
+    let p = Project::quickstart_copy();
+    let run = p.run(&[
+        "run",
+        "pipelines/quickstart.toml",
+        "--quiet",
+        "--stage",
+        "preprocess_customers",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    p.write(
+        "pipelines/dbscan.toml",
+        r#"
+[pipeline]
+name = "dbscan"
+output_dir = "../out/dbscan"
+
+[[stage]]
+name = "dbscan"
+kind = "segment"
+inputs = { features = "../out/quickstart/features.parquet" }
+outputs = { assignments = "segments.parquet", profiles = "profiles.json" }
+
+[stage.params]
+algorithm = "dbscan"
+eps = "auto"
+min_samples = 10
+
+[[stage]]
+name = "report"
+kind = "report"
+inputs = { profiles = "profiles.json", assignments = "segments.parquet", features = "../out/quickstart/features.parquet" }
+outputs = { report = "report.html", charts = "charts" }
+
+[stage.params]
+sample = 500
+min_segment_size = 5
+"#,
+    );
+    p.write("out/dbscan/charts/k_selection.png", b"from an earlier run");
+    let summary = p.run(&["run", "pipelines/dbscan.toml", "--json"]).json();
+    let profiles: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("out/dbscan/profiles.json")).unwrap())
+            .unwrap();
+    let segments = profiles["segments"].as_array().unwrap();
+    let noise = segments.iter().find(|s| s["segment"] == -1);
+    let clusters = segments.iter().filter(|s| s["segment"] != -1).count();
+    assert!(noise.is_some(), "the quickstart's DBSCAN finds noise");
+
+    let drawn: BTreeSet<String> = std::fs::read_dir(p.path("out/dbscan/charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut expected = vec!["segments_2d", "profile_heatmap", "segment_sizes"];
+    if clusters >= 2 {
+        expected.push("silhouette");
+    }
+    let expected: BTreeSet<String> = expected
+        .iter()
+        .flat_map(|c| [format!("{c}.png"), format!("{c}.svg")])
+        .collect();
+    assert_eq!(drawn, expected);
+
+    let html = std::fs::read_to_string(p.path("out/dbscan/report.html")).unwrap();
+    assert!(html.contains("a seeded sample of 500 of the 3,000 published customers"));
+    assert!(html.contains("Customers in no dense group: DBSCAN&#39;s noise."));
+    assert_eq!(
+        html.matches("class=\"segment-card\"").count(),
+        segments
+            .iter()
+            .filter(|s| s["size"].as_u64().unwrap() >= 5)
+            .count()
+            + usize::from(
+                segments
+                    .iter()
+                    .filter(|s| s["size"].as_u64().unwrap() < 5)
+                    .map(|s| s["size"].as_u64().unwrap())
+                    .sum::<u64>()
+                    >= 5
+            )
+    );
+    // Noise in grey (150, 150, 150) in the projection.
+    let (_, _, pixels) =
+        decode_png(&std::fs::read(p.path("out/dbscan/charts/segments_2d.png")).unwrap());
+    assert!(pixels.iter().any(|px| {
+        // Grey mixed 55 % over white.
+        px.iter().all(|&c| (190..=200).contains(&c)) && px[0] == px[1] && px[1] == px[2]
+    }));
+    assert_eq!(common::statuses(&summary)["report"], "ran");
+}

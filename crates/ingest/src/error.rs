@@ -60,6 +60,10 @@ pub enum IngestError {
     UnknownFormat { path: PathBuf },
     #[error("params.{key}: {message}")]
     Param { key: &'static str, message: String },
+    #[error("the pseudonymisation key: the {source_name} {why}")]
+    Key { source_name: String, why: String },
+    #[error("cannot pseudonymise `{path}`: {message}")]
+    Pseudonymise { path: PathBuf, message: String },
 }
 
 /// What is wrong with one row; also the `reason` written to the rejects file.

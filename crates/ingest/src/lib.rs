@@ -15,6 +15,7 @@ mod columns;
 mod error;
 mod params;
 mod parquet;
+pub mod pseudonym;
 mod table;
 mod text;
 
@@ -28,7 +29,8 @@ use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 pub use error::{IngestError, Location, RowProblem};
 pub use params::{ColumnType, Format, IngestParams, OnError};
 
-use table::{IdSource, OutputPlan, Rejects};
+use pseudonym::{KeySource, Pseudonymiser};
+use table::{IdSource, OutputPlan, Rejects, TableSink};
 use text::RecordSource;
 
 /// The ingest stage, as the runner sees it.
@@ -36,11 +38,18 @@ pub struct Ingest;
 
 impl Stage for Ingest {
     const KIND: &'static str = "ingest";
-    const INPUTS: &'static [Port] = &[Port {
-        name: "source",
-        required: true,
-        doc: "the CSV, Parquet or NDJSON file to read",
-    }];
+    const INPUTS: &'static [Port] = &[
+        Port {
+            name: "source",
+            required: true,
+            doc: "the CSV, Parquet or NDJSON file to read",
+        },
+        Port {
+            name: "key",
+            required: false,
+            doc: "a file holding the pseudonymisation key (or set params.key_env)",
+        },
+    ];
     const OUTPUTS: &'static [Port] = &[
         Port {
             name: "table",
@@ -67,7 +76,20 @@ impl Stage for Ingest {
                 message: "the runner passed no `source` input or no `table` output".to_string(),
             });
         };
-        ingest(params, source, table, io.output("rejects"), ctx)
+        let pseudonymiser = match (io.input("key"), &params.key_env) {
+            _ if params.pseudonymise.is_empty() => None,
+            (Some(path), _) => Some(Pseudonymiser::from_source(KeySource::File(path))?),
+            (None, Some(name)) => Some(Pseudonymiser::from_source(KeySource::Env(name))?),
+            (None, None) => None,
+        };
+        ingest(
+            params,
+            source,
+            table,
+            io.output("rejects"),
+            pseudonymiser,
+            ctx,
+        )
     }
 }
 
@@ -96,6 +118,52 @@ pub fn check_params(params: &IngestParams, io: &StageIo) -> Result<(), IngestErr
     if let Some(source) = io.input("source") {
         format_of(params, source)?;
     }
+    let has_key = io.input("key").is_some() || params.key_env.is_some();
+    if !params.pseudonymise.is_empty() && !has_key {
+        return Err(IngestError::Param {
+            key: "pseudonymise",
+            message: "needs a secret key: set `key_env` to the environment variable that holds it, or name a key file as the input `key`".to_string(),
+        });
+    }
+    if io.input("key").is_some() && params.key_env.is_some() {
+        return Err(IngestError::Param {
+            key: "key_env",
+            message: "the key comes from one place: either `key_env` or the input `key`, not both"
+                .to_string(),
+        });
+    }
+    if params.pseudonymise.is_empty() && has_key {
+        return Err(IngestError::Param {
+            key: "pseudonymise",
+            message: "a key is given but no column is named to pseudonymise".to_string(),
+        });
+    }
+    if let Some(column) = params.drop.iter().find(|c| params.pseudonymise.contains(c)) {
+        return Err(IngestError::Param {
+            key: "drop",
+            message: format!(
+                "column `{column}` is both dropped and pseudonymised; it can be only one"
+            ),
+        });
+    }
+    if let Some(column) = params.drop.iter().find(|c| params.columns.contains_key(*c)) {
+        return Err(IngestError::Param {
+            key: "drop",
+            message: format!("column `{column}` is dropped, so it cannot be declared in `columns`"),
+        });
+    }
+    if let Some(column) = params
+        .pseudonymise
+        .iter()
+        .find(|c| matches!(params.columns.get(*c), Some(ty) if *ty != ColumnType::String))
+    {
+        return Err(IngestError::Param {
+            key: "pseudonymise",
+            message: format!(
+                "column `{column}` is declared as another type than string; a pseudonym is text"
+            ),
+        });
+    }
     Ok(())
 }
 
@@ -122,6 +190,7 @@ pub fn ingest(
     source: &Path,
     table: &Path,
     rejects_path: Option<&Path>,
+    pseudonymiser: Option<Pseudonymiser>,
     ctx: &StageContext<'_>,
 ) -> Result<StageReport, IngestError> {
     let format = format_of(params, source)?;
@@ -183,7 +252,15 @@ pub fn ingest(
     };
     let (plan, reader) = (&reader.0, &mut reader.1);
     let mut rejects = Rejects::new(params.on_error, source, rejects_path)?;
-    let mut sink = ParquetSink::create(table, plan.schema())?;
+    // A rejected row is written without its record when the source holds personal
+    // columns: its line and column say where to look in the source.
+    rejects.withhold_records(!params.drop.is_empty() || !params.pseudonymise.is_empty());
+    let pseudonyms = pseudonymiser.map(|p| (p, plan.pseudonymised.clone()));
+    let mut sink = TableSink::new(
+        ParquetSink::create(table, plan.schema())?,
+        pseudonyms,
+        source,
+    );
     match reader {
         Reader::Text(records) => text::convert(
             records.as_mut(),
@@ -213,7 +290,7 @@ enum Reader {
 
 /// Commits the rejects first and the table last, so that a table under its final name
 /// always comes with the rejects of the same run.
-fn finish(sink: ParquetSink, rejects: Rejects) -> Result<StageReport, IngestError> {
+fn finish(sink: TableSink, rejects: Rejects) -> Result<StageReport, IngestError> {
     let rejected = rejects.finish()?;
     let rows = sink.finish()?;
     let mut report = StageReport {
@@ -256,6 +333,11 @@ fn plan_columns(
             return Err(missing(column, " in params.columns"));
         }
     }
+    for column in &params.drop {
+        if !seen.contains(column.as_str()) {
+            return Err(missing(column, " in params.drop"));
+        }
+    }
     let id_name = match &params.id_column {
         Some(name) if !seen.contains(name.as_str()) => {
             return Err(missing(name, " as params.id_column"))
@@ -274,7 +356,19 @@ fn plan_columns(
     let id_index = id_name
         .as_ref()
         .and_then(|id| header.iter().position(|h| h == id));
-    let column_index: Vec<usize> = (0..header.len()).filter(|&c| Some(c) != id_index).collect();
+    if let Some(id) = &id_name {
+        if params.drop.contains(id) {
+            return Err(IngestError::Param {
+                key: "drop",
+                message: format!(
+                    "`{id}` is the customer key and cannot be dropped; pseudonymise it instead"
+                ),
+            });
+        }
+    }
+    let column_index: Vec<usize> = (0..header.len())
+        .filter(|&c| Some(c) != id_index && !params.drop.contains(&header[c]))
+        .collect();
     let undeclared: Vec<usize> = column_index
         .iter()
         .copied()
@@ -298,10 +392,30 @@ fn plan_columns(
             (header[c].clone(), ty)
         })
         .collect();
+    let columns: Vec<(String, ColumnType)> = columns;
+    let mut pseudonymised = Vec::new();
+    for name in &params.pseudonymise {
+        if name == CUSTOMER_ID || Some(name) == id_name.as_ref() {
+            pseudonymised.push(0);
+        } else if let Some(out) = columns.iter().position(|(n, _)| n == name) {
+            if columns[out].1 != ColumnType::String {
+                return Err(IngestError::Param {
+                    key: "pseudonymise",
+                    message: format!("column `{name}` is read as {}; declare it `string` in `columns` to pseudonymise it", columns[out].1.describe()),
+                });
+            }
+            pseudonymised.push(out + 1);
+        } else {
+            return Err(missing(name, " in params.pseudonymise"));
+        }
+    }
+    pseudonymised.sort_unstable();
+    pseudonymised.dedup();
     Ok(OutputPlan {
         id: id_name.map_or(IdSource::RowNumber, IdSource::Column),
         id_index,
         columns,
         source_index: column_index,
+        pseudonymised,
     })
 }

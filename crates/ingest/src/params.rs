@@ -40,6 +40,18 @@ pub struct IngestParams {
     /// Rows per Arrow batch: the stage holds about one batch in memory.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
+    /// Direct identifiers (name, e-mail, phone, address, IBAN, …): dropped here, so that
+    /// no later file holds them.
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// Identifier columns replaced by their HMAC-SHA256 pseudonym (the key column by its
+    /// source name or `customer_id`). Needs a key: `key_env`, or a key file as the input
+    /// `key`.
+    #[serde(default)]
+    pub pseudonymise: Vec<String>,
+    /// The environment variable holding the pseudonymisation key.
+    #[serde(default)]
+    pub key_env: Option<String>,
 }
 
 impl Default for IngestParams {
@@ -55,6 +67,9 @@ impl Default for IngestParams {
             columns: BTreeMap::new(),
             on_error: OnError::Fail,
             batch_rows: default_batch_rows(),
+            drop: Vec::new(),
+            pseudonymise: Vec::new(),
+            key_env: None,
         }
     }
 }

@@ -3,11 +3,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::table::TableSink;
 use arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
 use arrow::compute::{cast_with_options, filter_record_batch, CastOptions};
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
-use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
+use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::stage::StageContext;
 
 use crate::columns::arrow_type;
@@ -45,7 +46,7 @@ pub fn convert(
     source: &mut ParquetSource,
     plan: &OutputPlan,
     one_row_per_customer: bool,
-    sink: &mut ParquetSink,
+    sink: &mut TableSink,
     rejects: &mut Rejects,
     ctx: &StageContext<'_>,
 ) -> Result<(), IngestError> {

@@ -34,6 +34,52 @@ pub struct OutputPlan {
     pub columns: Vec<(String, ColumnType)>,
     /// The source column index of each entry of `columns`.
     pub source_index: Vec<usize>,
+    /// Output columns (0 = `customer_id`) written as pseudonyms.
+    pub pseudonymised: Vec<usize>,
+}
+
+/// The output table: each batch pseudonymised (when configured), then written.
+pub struct TableSink {
+    sink: ParquetSink,
+    pseudonyms: Option<(crate::pseudonym::Pseudonymiser, Vec<usize>)>,
+    source_path: PathBuf,
+}
+
+impl TableSink {
+    pub fn new(
+        sink: ParquetSink,
+        pseudonyms: Option<(crate::pseudonym::Pseudonymiser, Vec<usize>)>,
+        source_path: &Path,
+    ) -> Self {
+        TableSink {
+            sink,
+            pseudonyms,
+            source_path: source_path.to_path_buf(),
+        }
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
+        match &self.pseudonyms {
+            Some((p, columns)) if !columns.is_empty() => {
+                let batch =
+                    p.apply(batch, columns)
+                        .map_err(|message| IngestError::Pseudonymise {
+                            path: self.source_path.clone(),
+                            message,
+                        })?;
+                Ok(self.sink.write(&batch)?)
+            }
+            _ => Ok(self.sink.write(batch)?),
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.sink.rows()
+    }
+
+    pub fn finish(self) -> Result<u64, IngestError> {
+        Ok(self.sink.finish()?)
+    }
 }
 
 impl OutputPlan {
@@ -98,9 +144,16 @@ pub struct Rejects {
     record: StringBuilder,
     pending: usize,
     count: u64,
+    withhold_records: bool,
 }
 
 impl Rejects {
+    /// Whether rejected rows are written without their record (when the source holds
+    /// personal columns).
+    pub fn withhold_records(&mut self, withhold: bool) {
+        self.withhold_records = withhold;
+    }
+
     pub fn new(
         mode: OnError,
         source_path: &Path,
@@ -128,6 +181,7 @@ impl Rejects {
             record: StringBuilder::new(),
             pending: 0,
             count: 0,
+            withhold_records: false,
         })
     }
 
@@ -150,7 +204,8 @@ impl Rejects {
         self.line.append_value(n);
         self.column.append_option(problem.column());
         self.reason.append_value(problem.to_string());
-        self.record.append_option(record);
+        self.record
+            .append_option(record.filter(|_| !self.withhold_records));
         self.pending += 1;
         self.count += 1;
         if self.pending >= 8192 {

@@ -8,9 +8,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::table::TableSink;
 use arrow::array::{ArrayRef, StringBuilder};
 use arrow::record_batch::RecordBatch;
-use clientele_shared::parquet_io::ParquetSink;
 use clientele_shared::stage::StageContext;
 use csv::ByteRecord;
 
@@ -353,7 +353,7 @@ pub fn convert(
     source_path: &Path,
     plan: &OutputPlan,
     params: &IngestParams,
-    sink: &mut ParquetSink,
+    sink: &mut TableSink,
     rejects: &mut Rejects,
     ctx: &StageContext<'_>,
 ) -> Result<(), IngestError> {
@@ -485,7 +485,7 @@ fn write_batch(
     schema: &arrow::datatypes::SchemaRef,
     id_builder: &mut StringBuilder,
     builders: &mut [ColumnBuilder],
-    sink: &mut ParquetSink,
+    sink: &mut TableSink,
     path: &Path,
 ) -> Result<(), IngestError> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(builders.len() + 1);

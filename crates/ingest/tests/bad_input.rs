@@ -41,7 +41,7 @@ impl Case {
     fn run(&self, params: &IngestParams, source: &Path) -> Result<StageReport, IngestError> {
         let rejects = self.rejects();
         let rejects = (params.on_error == OnError::Quarantine).then_some(rejects.as_path());
-        ingest(params, source, &self.table(), rejects, &ctx())
+        ingest(params, source, &self.table(), rejects, None, &ctx())
     }
     /// Runs expecting failure: returns the message, having checked no table was written.
     fn fail(&self, params: &IngestParams, source: &Path) -> String {
@@ -245,7 +245,7 @@ fn parquet_value_that_does_not_cast_names_the_row() {
     let case = Case::new();
     let csv = case.file("c.csv", "id,code\nA1,12\nA2,x7\nA3,9\n");
     let staged = case.dir.path().join("staged.parquet");
-    ingest(&params("id"), &csv, &staged, None, &ctx()).unwrap();
+    ingest(&params("id"), &csv, &staged, None, None, &ctx()).unwrap();
     let p = with_types(IngestParams::default(), &[("code", ColumnType::Int)]);
     let message = case.fail(&p, &staged);
     assert!(
@@ -333,7 +333,15 @@ fn quarantine_counts_every_bad_row_and_keeps_the_good_ones() {
 fn quarantine_without_a_rejects_output_is_refused() {
     let case = Case::new();
     let src = case.file("c.csv", GOOD);
-    let err = ingest(&quarantine(params("id")), &src, &case.table(), None, &ctx()).unwrap_err();
+    let err = ingest(
+        &quarantine(params("id")),
+        &src,
+        &case.table(),
+        None,
+        None,
+        &ctx(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("params.on_error"), "{err}");
 }
 

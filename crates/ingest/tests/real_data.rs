@@ -45,7 +45,7 @@ fn cc_general_ingests_with_its_missing_values() {
         id_column: Some("CUST_ID".into()),
         ..IngestParams::default()
     };
-    let report = ingest(&params, &src, &out, None, &ctx()).unwrap();
+    let report = ingest(&params, &src, &out, None, None, &ctx()).unwrap();
     assert_eq!(report.rows, 8950);
     let source = ParquetSource::open(&out).unwrap();
     let schema = source.schema().clone();
@@ -90,7 +90,7 @@ fn bank_full_ingests_with_bom_generated_keys_and_y_n_booleans() {
     params
         .columns
         .insert("job".to_string(), ColumnType::Categorical);
-    let report = ingest(&params, &src, &out, None, &ctx()).unwrap();
+    let report = ingest(&params, &src, &out, None, None, &ctx()).unwrap();
     assert_eq!(report.rows, 45211);
     let source = ParquetSource::open(&out).unwrap();
     let schema = source.schema().clone();

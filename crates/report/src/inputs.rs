@@ -28,6 +28,9 @@ pub struct SegmentProfile {
     pub features: Vec<FeatureProfile>,
     #[serde(default)]
     pub distinguishing: Vec<String>,
+    /// Below the segment stage's publication threshold: only the size is given.
+    #[serde(default)]
+    pub suppressed: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

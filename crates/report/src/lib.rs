@@ -462,7 +462,7 @@ fn heatmap(
 ) -> Result<Option<Figure>, ReportError> {
     let by_segment: BTreeMap<i32, &inputs::SegmentProfile> =
         profiles.segments.iter().map(|p| (p.segment, p)).collect();
-    let Some(first) = profiles.segments.first() else {
+    let Some(first) = profiles.segments.iter().find(|p| !p.features.is_empty()) else {
         return Ok(None);
     };
     let features: Vec<(&str, &str)> = first
@@ -473,15 +473,28 @@ fn heatmap(
     if features.is_empty() || publication.groups.is_empty() {
         return Ok(None);
     }
-    let mut values = vec![vec![0.0; publication.groups.len()]; features.len()];
-    for (g, group) in publication.groups.iter().enumerate() {
+    // A pooled group is drawn only when every segment in it has a profile to pool.
+    let drawn: Vec<usize> = (0..publication.groups.len())
+        .filter(|&g| {
+            publication.groups[g]
+                .segments
+                .iter()
+                .all(|s| !by_segment[s].features.is_empty())
+        })
+        .collect();
+    if drawn.is_empty() {
+        return Ok(None);
+    }
+    let mut values = vec![vec![0.0; drawn.len()]; features.len()];
+    for (column, &g) in drawn.iter().enumerate() {
+        let group = &publication.groups[g];
         let total: u64 = group.segments.iter().map(|s| by_segment[s].size).sum();
         for s in &group.segments {
             let profile = by_segment[s];
             let weight = profile.size as f64 / total.max(1) as f64;
             for f in &profile.features {
                 if let Some(row) = features.iter().position(|(name, _)| *name == f.feature) {
-                    values[row][g] += weight * f.standardised_difference;
+                    values[row][column] += weight * f.standardised_difference;
                 }
             }
         }
@@ -501,8 +514,9 @@ fn heatmap(
             .iter()
             .map(|&r| readable_feature(features[r].0, features[r].1))
             .collect(),
-        columns: (0..publication.groups.len())
-            .map(|g| display_name(publication, g))
+        columns: drawn
+            .iter()
+            .map(|&g| display_name(publication, g))
             .collect(),
         values: order.iter().map(|&r| values[r].clone()).collect(),
         scale: Scale::Diverging { limit },

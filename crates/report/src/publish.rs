@@ -21,7 +21,8 @@ pub enum GroupKind {
     Other,
 }
 
-/// A group of customers the report may show.
+/// A group of customers the report may show. A segment the segment stage already
+/// suppressed (its profile holds only a size) counts as small whatever its size.
 #[derive(Debug, Clone)]
 pub struct Group {
     pub kind: GroupKind,
@@ -50,7 +51,7 @@ impl Publication {
         let mut groups = Vec::new();
         let mut small = Vec::new();
         for profile in &profiles.segments {
-            if profile.size >= threshold {
+            if profile.size >= threshold && !profile.suppressed {
                 groups.push(Group {
                     kind: if profile.segment < 0 {
                         GroupKind::Noise
@@ -158,6 +159,7 @@ mod tests {
                     size,
                     features: Vec::new(),
                     distinguishing: Vec::new(),
+                    suppressed: false,
                 })
                 .collect(),
         }

@@ -706,7 +706,7 @@ fn write_outputs(
     // Labels: the model's (apply), then the pipeline's overrides.
     let mut overrides = outcome.model_labels.clone();
     overrides.extend(params.labels.clone());
-    let profiles = profile::profiles(
+    let mut profiles = profile::profiles(
         table.x.view(),
         &outcome.labels,
         &features,
@@ -714,6 +714,7 @@ fn write_outputs(
         params.top_features,
         &overrides,
     );
+    profile::suppress_small(&mut profiles, params.min_segment_size);
 
     let kmeans = outcome.kmeans_distances.is_some();
     let schema = assignments_schema(kmeans);

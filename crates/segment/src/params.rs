@@ -55,6 +55,11 @@ pub struct SegmentParams {
     /// Labels chosen by people, replacing generated ones: `labels = { "0" = "savers" }`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The publication threshold: the profile of a segment (or noise) of fewer customers
+    /// holds its size only; no mean, median, centre, distinguishing feature or generated
+    /// label describes it.
+    #[serde(default = "min_segment_size")]
+    pub min_segment_size: usize,
     /// The seed of this stage's random choices, in place of the pipeline's: a second
     /// segment stage with another seed measures stability (evaluate's
     /// `assignments_rerun`).
@@ -80,6 +85,7 @@ impl Default for SegmentParams {
             silhouette_sample: silhouette_sample(),
             top_features: top_features(),
             labels: BTreeMap::new(),
+            min_segment_size: min_segment_size(),
             seed: None,
         }
     }
@@ -108,6 +114,9 @@ fn silhouette_sample() -> usize {
 }
 fn top_features() -> usize {
     3
+}
+fn min_segment_size() -> usize {
+    10
 }
 
 pub use clientele_shared::stage::Mode;

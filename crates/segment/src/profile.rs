@@ -25,6 +25,30 @@ pub struct SegmentProfile {
     /// The most distinguishing features, the largest absolute standardised difference
     /// first.
     pub distinguishing: Vec<String>,
+    /// Below the publication threshold: only the size is given.
+    #[serde(default)]
+    pub suppressed: bool,
+}
+
+/// Empties the profiles of segments smaller than `min_size`: an aggregate over a handful
+/// of customers (a mean income, a centre) says too much about each of them.
+pub fn suppress_small(profiles: &mut [SegmentProfile], min_size: usize) {
+    for p in profiles.iter_mut().filter(|p| p.size < min_size as u64) {
+        if !p.label_from_config {
+            p.label = if p.segment < 0 {
+                format!("noise: fewer than {min_size} customers, not described")
+            } else {
+                format!(
+                    "segment {}: fewer than {min_size} customers, not described",
+                    p.segment
+                )
+            };
+        }
+        p.centroid = None;
+        p.features.clear();
+        p.distinguishing.clear();
+        p.suppressed = true;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,6 +194,7 @@ pub fn profiles(
                     .filter(|_| segment >= 0)
                     .map(|c| features.centroid(c.row(segment as usize).as_slice().unwrap_or(&[]))),
                 features: feature_profiles,
+                suppressed: false,
                 distinguishing: top
                     .iter()
                     .map(|(f, _)| features.names[*f].clone())
