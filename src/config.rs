@@ -85,6 +85,28 @@ pub struct PipelineSection {
     /// Seed of every random choice a stage makes.
     #[serde(default)]
     pub seed: u64,
+    /// Encryption at rest of every Parquet file the pipeline writes.
+    #[serde(default)]
+    pub encryption: Option<EncryptionSection>,
+}
+
+/// `[pipeline.encryption]`: where the AES key is (hex), never the key itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionSection {
+    /// The environment variable holding the key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// A file holding the key, relative to the pipeline file.
+    #[serde(default)]
+    pub key_file: Option<String>,
+}
+
+/// Where a pipeline's encryption key comes from, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyLocation {
+    Env(String),
+    File(PathBuf),
 }
 
 fn default_output_dir() -> String {
@@ -125,6 +147,8 @@ pub struct Pipeline {
     pub name: String,
     pub output_dir: PathBuf,
     pub seed: u64,
+    /// Set: every Parquet file is written encrypted and read with this key.
+    pub encryption: Option<KeyLocation>,
     pub stages: Vec<StageSpec>,
     /// Indices into `stages`, each stage after every stage it reads from.
     pub order: Vec<usize>,
@@ -365,12 +389,32 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
         .unwrap_or(Path::new("."));
     let base = absolute(base);
     let output_dir = normalize(&base.join(&section.output_dir));
+    let encryption = match &section.encryption {
+        None => None,
+        Some(EncryptionSection {
+            key_env: Some(name),
+            key_file: None,
+        }) => Some(KeyLocation::Env(name.clone())),
+        Some(EncryptionSection {
+            key_env: None,
+            key_file: Some(path),
+        }) => Some(KeyLocation::File(normalize(&base.join(path)))),
+        Some(_) => {
+            return Err(one(src.error(
+                Some(&raw.pipeline.span()),
+                None,
+                Some("encryption"),
+                "name the key's place once: `key_env` (an environment variable) or `key_file`, not both and not neither",
+            )))
+        }
+    };
     let stages = resolve_stages(&src, &raw, kinds, params, &base, &output_dir)?;
     let order = run_order(&src, &raw, &stages)?;
     Ok(Pipeline {
         name: section.name.clone(),
         output_dir,
         seed: section.seed,
+        encryption,
         stages,
         order,
     })

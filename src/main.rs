@@ -11,6 +11,7 @@
 
 mod config;
 mod kinds;
+mod rekey;
 mod run;
 mod state;
 
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use clientele_shared::encryption::ParquetKey;
 
 /// Exit code: a stage failed while running.
 const EXIT_STAGE_FAILED: u8 = 1;
@@ -76,6 +78,17 @@ enum Command {
     Metrics {
         #[command(subcommand)]
         action: MetricsCommand,
+    },
+    /// Re-encrypt a pipeline's Parquet outputs under a new key (key rotation). Rerun it
+    /// if interrupted: files already under the new key are skipped.
+    Rekey {
+        pipeline: PathBuf,
+        /// The environment variable holding the new key (hex).
+        #[arg(long, value_name = "VAR", conflicts_with = "new_key_file")]
+        new_key_env: Option<String>,
+        /// A file holding the new key (hex).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
     },
     /// Write synthetic bank data (customers, holdings, products), deterministic per seed.
     Generate {
@@ -156,6 +169,39 @@ fn main() -> ExitCode {
                     }
                 }
             }
+        }
+        Command::Rekey {
+            pipeline,
+            new_key_env,
+            new_key_file,
+        } => {
+            let pipeline = match config::load(&pipeline, &[]) {
+                Ok(p) => p,
+                Err(e) => return invalid(&e),
+            };
+            let new_key = match (new_key_env, new_key_file) {
+                (Some(name), None) => ParquetKey::from_env(&name),
+                (None, Some(path)) => ParquetKey::from_file(&path),
+                _ => {
+                    eprintln!("error: name the new key: --new-key-env VAR or --new-key-file FILE");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            };
+            let new_key = match new_key {
+                Ok(key) => key,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            };
+            report(rekey::rekey(&pipeline, new_key).map(|summary| {
+                eprintln!(
+                    "{} file(s) re-encrypted, {} already under the new key; {} stage(s) still up to date. Point the pipeline's [pipeline.encryption] at the new key now.",
+                    summary.rekeyed.len(),
+                    summary.already.len(),
+                    summary.stages_kept_up_to_date.len()
+                );
+            }))
         }
         Command::Validate {
             pipeline,

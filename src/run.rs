@@ -5,10 +5,11 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use clientele_shared::encryption::{set_parquet_key, ParquetKey};
 use clientele_shared::stage::{Progress, StageContext};
 use serde::Serialize;
 
-use crate::config::Pipeline;
+use crate::config::{KeyLocation, Pipeline};
 use crate::state::{self, Status};
 
 pub struct RunOptions {
@@ -139,6 +140,21 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
             return summary;
         }
     };
+    // The key every Parquet file of this run is written and read with; the key itself is
+    // never printed or recorded.
+    let key = match &pipeline.encryption {
+        None => Ok(None),
+        Some(KeyLocation::Env(name)) => ParquetKey::from_env(name).map(Some),
+        Some(KeyLocation::File(path)) => ParquetKey::from_file(path).map(Some),
+    };
+    match key {
+        Ok(key) => set_parquet_key(key),
+        Err(e) => {
+            summary.ok = false;
+            summary.error = Some(e.to_string());
+            return summary;
+        }
+    }
     let total = order.len();
     for (n, &i) in order.iter().enumerate() {
         let stage = &pipeline.stages[i];

@@ -49,6 +49,12 @@ pub enum SharedError {
         column: String,
         why: String,
     },
+    #[error("the encryption key: the {source_name} {why}")]
+    Key { source_name: String, why: String },
+    #[error("`{path}` is encrypted, and this pipeline has no encryption key: set `[pipeline.encryption]`")]
+    Encrypted { path: PathBuf },
+    #[error("`{path}` cannot be decrypted with the pipeline's key (a wrong key, or a damaged file): {message}")]
+    Decrypt { path: PathBuf, message: String },
     #[error("cannot write Parquet file `{path}`: {message}")]
     ParquetWrite { path: PathBuf, message: String },
 }

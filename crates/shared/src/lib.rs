@@ -19,6 +19,7 @@
 
 pub mod atomic;
 pub mod clustering;
+pub mod encryption;
 pub mod error;
 pub mod features;
 pub mod parquet_io;

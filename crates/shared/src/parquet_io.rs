@@ -17,7 +17,11 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::atomic::AtomicFile;
+use crate::encryption::{is_encrypted, parquet_key};
 use crate::SharedError;
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::encryption::decrypt::FileDecryptionProperties;
+use parquet::encryption::encrypt::FileEncryptionProperties;
 
 /// Rows per row group: bounds the writer's memory (one row group is buffered) while
 /// keeping row groups large enough for efficient scans.
@@ -38,10 +42,16 @@ impl ParquetSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, SharedError> {
         let file = AtomicFile::create(path)?;
         let zstd = ZstdLevel::try_new(3).map_err(|e| write_error(path, e))?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(zstd))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        if let Some(key) = parquet_key() {
+            let encryption = FileEncryptionProperties::builder(key.bytes().to_vec())
+                .build()
+                .map_err(|e| write_error(path, e))?;
+            props = props.with_file_encryption_properties(encryption);
+        }
+        let props = props.build();
         let writer =
             ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| write_error(path, e))?;
         Ok(ParquetSink {
@@ -137,7 +147,27 @@ impl ParquetSource {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(read_error)?;
+        let mut options = ArrowReaderOptions::new();
+        if is_encrypted(path) {
+            let key = parquet_key().ok_or_else(|| SharedError::Encrypted {
+                path: path.to_path_buf(),
+            })?;
+            let decryption = FileDecryptionProperties::builder(key.bytes().to_vec())
+                .build()
+                .map_err(read_error)?;
+            options = options.with_file_decryption_properties(decryption);
+        }
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+            .map_err(|e| {
+                if is_encrypted(path) {
+                    SharedError::Decrypt {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    }
+                } else {
+                    read_error(e)
+                }
+            })?;
         let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).map_err(|_| {
             SharedError::ParquetRead {
                 path: path.to_path_buf(),
