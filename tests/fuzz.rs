@@ -21,7 +21,7 @@ use clientele_ingest::{ingest, IngestParams};
 use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::stage::{NoProgress, StageContext};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 /// Longer than any case takes on a slow machine, far shorter than a hang.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -251,12 +251,19 @@ fn seed_parquet(dir: &Path) -> Vec<u8> {
     std::fs::read(table).unwrap()
 }
 
+/// The suite's cases are the same on every run (a fixed seed), so CI is repeatable; a
+/// longer run (`CLIENTELE_FUZZ_CASES` set) draws new ones each time.
 fn runner() -> TestRunner {
-    TestRunner::new(Config {
+    let config = Config {
         cases: cases(),
         failure_persistence: None,
         ..Config::default()
-    })
+    };
+    if std::env::var_os("CLIENTELE_FUZZ_CASES").is_some() {
+        TestRunner::new(config)
+    } else {
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+    }
 }
 
 #[test]

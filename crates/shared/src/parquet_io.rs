@@ -142,6 +142,21 @@ impl ParquetSource {
     /// Opens `path` reading only the top-level columns at `columns` (all when `None`), in
     /// that order: Parquet stores columns apart, so the others are never read or decoded.
     pub fn open_columns(path: &Path, columns: Option<&[usize]>) -> Result<Self, SharedError> {
+        // As in `next_batch`: a panic of the footer decoder on a corrupt file is an error.
+        std::panic::catch_unwind(|| Self::open_columns_unguarded(path, columns)).unwrap_or_else(
+            |panic| {
+                Err(SharedError::ParquetRead {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "the decoder failed on corrupt data ({})",
+                        panic_text(&panic)
+                    ),
+                })
+            },
+        )
+    }
+
+    fn open_columns_unguarded(path: &Path, columns: Option<&[usize]>) -> Result<Self, SharedError> {
         let file = File::open(path).map_err(|e| SharedError::io("open", path, e))?;
         let read_error = |e: parquet::errors::ParquetError| SharedError::ParquetRead {
             path: path.to_path_buf(),
@@ -234,7 +249,19 @@ impl ParquetSource {
 
     /// The next batch, or `None` at the end of the file.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, SharedError> {
-        match self.reader.next() {
+        // The parquet crate can panic on corrupt pages (found by tests/fuzz.rs: a flipped
+        // byte in the definition levels, kept in tests/fuzz/regressions/parquet/). A
+        // corrupt file is bad input, so the panic becomes an error naming the file; the
+        // reader is not used again after it.
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.reader.next()))
+            .map_err(|panic| SharedError::ParquetRead {
+                path: self.path.clone(),
+                message: format!(
+                    "the decoder failed on corrupt data ({})",
+                    panic_text(&panic)
+                ),
+            })?;
+        match next {
             None => Ok(None),
             Some(Ok(batch)) => match &self.reorder {
                 None => Ok(Some(batch)),
@@ -263,6 +290,15 @@ impl ParquetSource {
         }
         Ok(batches)
     }
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// A string column, plain or dictionary-encoded (as ingest writes categoricals).
