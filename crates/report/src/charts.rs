@@ -110,6 +110,23 @@ fn label_font() -> TextStyle<'static> {
     (FAMILY, 14).into_font().color(&INK)
 }
 
+/// Draws a chart's legend in the one style every chart uses.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    mut labels: plotters::chart::SeriesLabelStyle<'a, '_, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    labels
+        .label_font(label_font())
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .position(position)
+        .draw()?;
+    Ok(())
+}
+
 /// Lower and upper bounds with a margin, never an empty range.
 fn padded(lo: f64, hi: f64, share: f64) -> (f64, f64) {
     let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
@@ -231,13 +248,10 @@ impl Chart for KSelection {
                 .iter()
                 .map(|r| Circle::new((r.0, r.1), 5, orange.filled())),
         )?;
-        chart
-            .configure_series_labels()
-            .label_font(label_font())
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperRight,
+        )?;
         Ok(())
     }
 }
@@ -319,13 +333,10 @@ impl Chart for SilhouetteAnalysis {
             vec![(0.0, 0.0), (0.0, height)],
             INK.stroke_width(1),
         )))?;
-        chart
-            .configure_series_labels()
-            .label_font(label_font())
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperRight,
+        )?;
         Ok(())
     }
 }
@@ -394,13 +405,10 @@ impl Chart for Projection {
                 .label(name.clone())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .label_font(label_font())
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        legend(
+            chart.configure_series_labels(),
+            SeriesLabelPosition::UpperRight,
+        )?;
         Ok(())
     }
 }
@@ -684,13 +692,10 @@ impl Chart for PrecisionRecall {
                 )?;
             }
             if pick == 0 {
-                chart
-                    .configure_series_labels()
-                    .label_font(label_font())
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(GREY)
-                    .position(SeriesLabelPosition::LowerLeft)
-                    .draw()?;
+                legend(
+                    chart.configure_series_labels(),
+                    SeriesLabelPosition::LowerLeft,
+                )?;
             }
         }
         Ok(())

@@ -620,6 +620,16 @@ fn penetration(
     )?))
 }
 
+/// A ranking metric's name in `metrics.json`: the blend's unprefixed, a method's prefixed
+/// with it (`precision_at_5`, `user_knn.precision_at_5`).
+fn metric_key(list: &str, name: &str, k: usize) -> String {
+    if list == "blend" {
+        format!("{name}_at_{k}")
+    } else {
+        format!("{list}.{name}_at_{k}")
+    }
+}
+
 fn precision_recall(metrics: &Metrics) -> Result<Option<Figure>, ReportError> {
     let Some(ranking) = &metrics.ranking else {
         return Ok(None);
@@ -630,14 +640,8 @@ fn precision_recall(metrics: &Metrics) -> Result<Option<Figure>, ReportError> {
     if ks.is_empty() {
         return Ok(None);
     }
-    let metric = |list: &str, name: &str, k: usize| {
-        let key = if list == "blend" {
-            format!("{name}_at_{k}")
-        } else {
-            format!("{list}.{name}_at_{k}")
-        };
-        metrics.metrics.get(&key).copied()
-    };
+    let metric =
+        |list: &str, name: &str, k: usize| metrics.metrics.get(&metric_key(list, name, k)).copied();
     let mut lists = Vec::new();
     for list in &ranking.lists {
         let precision: Option<Vec<f64>> =
@@ -882,14 +886,7 @@ fn tables(metrics: &Metrics) -> Vec<Table> {
                 name: list.clone(),
                 cells: names
                     .iter()
-                    .map(|name| {
-                        let key = if list == "blend" {
-                            format!("{name}_at_{k}")
-                        } else {
-                            format!("{list}.{name}_at_{k}")
-                        };
-                        metrics.metrics.get(&key).copied()
-                    })
+                    .map(|name| metrics.metrics.get(&metric_key(list, name, k)).copied())
                     .collect(),
             })
             .collect();
