@@ -554,3 +554,140 @@ features = ["no_such_feature"]
     );
     assert!(run.stderr().contains("clusters"), "{}", run.stderr());
 }
+
+/// The K-Means and DBSCAN model fitted on a seeded sample (`fit_sample`), every customer
+/// then assigned: the labels are what applying the saved model gives, the sample really
+/// is a sample, and a sample as large as the table is no sample at all.
+#[test]
+fn fit_sample_fits_on_a_sample_and_assigns_every_customer() {
+    let p = quickstart_features();
+    let stage = |name: &str, params: &str, outputs: &str| {
+        format!(
+            r#"
+[[stage]]
+name = "{name}"
+kind = "segment"
+inputs = {{ features = "../out/quickstart/features.parquet" }}
+outputs = {{ {outputs} }}
+[stage.params]
+{params}
+"#
+        )
+    };
+    let kmeans = "k = 4\nn_init = 3";
+    let dbscan = "algorithm = \"dbscan\"\neps = \"auto\"\nmin_samples = 10";
+    let mut pipeline =
+        String::from("[pipeline]\nname = \"sampled\"\noutput_dir = \"../out/sampled\"\n");
+    pipeline += &stage(
+        "kmeans_sampled",
+        &format!("{kmeans}\nfit_sample = 1000"),
+        r#"assignments = "km_sampled.parquet", model = "km_sampled.json", sweep = "km_sweep.parquet""#,
+    );
+    pipeline += &stage(
+        "kmeans_plain",
+        kmeans,
+        r#"assignments = "km_plain.parquet", model = "km_plain.json""#,
+    );
+    pipeline += &stage(
+        "kmeans_whole",
+        &format!("{kmeans}\nfit_sample = 5000"),
+        r#"assignments = "km_whole.parquet", model = "km_whole.json""#,
+    );
+    pipeline += &stage(
+        "dbscan_sampled",
+        &format!("{dbscan}\nfit_sample = 1500"),
+        r#"assignments = "db_sampled.parquet", model = "db_sampled.json""#,
+    );
+    for (name, model, out) in [
+        ("kmeans_apply", "km_sampled.json", "km_applied.parquet"),
+        ("dbscan_apply", "db_sampled.json", "db_applied.parquet"),
+    ] {
+        pipeline += &format!(
+            r#"
+[[stage]]
+name = "{name}"
+kind = "segment"
+inputs = {{ features = "../out/quickstart/features.parquet", model = "{model}" }}
+outputs = {{ assignments = "{out}" }}
+[stage.params]
+mode = "apply"
+"#
+        );
+    }
+    p.write("pipelines/sampled.toml", &pipeline);
+    let run = p.run(&["run", "pipelines/sampled.toml", "--quiet", "--json"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let summary = run.json();
+    let notes = |stage: &str| {
+        summary["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == stage)
+            .unwrap()["notes"]
+            .to_string()
+    };
+    assert!(
+        notes("kmeans_sampled").contains("seeded sample of 1000 of 3000"),
+        "{}",
+        notes("kmeans_sampled")
+    );
+    assert!(
+        notes("dbscan_sampled").contains("seeded sample of 1500 of 3000"),
+        "{}",
+        notes("dbscan_sampled")
+    );
+    let bytes = |name: &str| std::fs::read(p.path(&format!("out/sampled/{name}"))).unwrap();
+    // Every customer is labelled by the nearest centre of the model, as apply does it.
+    assert_eq!(bytes("km_sampled.parquet"), bytes("km_applied.parquet"));
+    // The sample is a sample: other centres than the fit on everyone.
+    assert_ne!(bytes("km_sampled.json"), bytes("km_plain.json"));
+    // A sample at least as large as the table is the whole table.
+    assert_eq!(bytes("km_whole.parquet"), bytes("km_plain.parquet"));
+    assert_eq!(bytes("km_whole.json"), bytes("km_plain.json"));
+    // The sweep's inertia counts every customer, not the sample.
+    let assigned = read_one(&p.path("out/sampled/km_sampled.parquet"));
+    let distance = column::<Float64Array>(&assigned, "distance_to_centroid");
+    assert_eq!(distance.len(), 3000);
+    let inertia: f64 = distance.values().iter().map(|d| d * d).sum();
+    let sweep = read_one(&p.path("out/sampled/km_sweep.parquet"));
+    let swept = column::<Float64Array>(&sweep, "inertia").value(0);
+    assert!(
+        (swept - inertia).abs() <= 1e-9 * inertia,
+        "{swept} against {inertia}"
+    );
+    // DBSCAN: core points come from the sample only; every core point keeps its cluster
+    // under apply, and the others (border or noise, by the nearest core point) agree too,
+    // but for a sampled border point reachable from two clusters.
+    let fitted = read_one(&p.path("out/sampled/db_sampled.parquet"));
+    let applied = read_one(&p.path("out/sampled/db_applied.parquet"));
+    let (fitted_segment, applied_segment) = (
+        column::<Int32Array>(&fitted, "segment"),
+        column::<Int32Array>(&applied, "segment"),
+    );
+    let types = column::<StringArray>(&fitted, "point_type");
+    let model: serde_json::Value = serde_json::from_slice(&bytes("db_sampled.json")).unwrap();
+    let cores = model["fitted"]["core_points"].as_array().unwrap().len();
+    assert!(cores > 0 && cores <= 1500, "{cores} core points");
+    assert_eq!(
+        (0..3000).filter(|&i| types.value(i) == "core").count(),
+        cores
+    );
+    let mut disagree = 0;
+    for i in 0..3000 {
+        if types.value(i) == "core" {
+            assert_eq!(
+                fitted_segment.value(i),
+                applied_segment.value(i),
+                "core row {i}"
+            );
+        }
+        if fitted_segment.value(i) != applied_segment.value(i) {
+            disagree += 1;
+        }
+    }
+    assert!(
+        disagree <= 15,
+        "{disagree} of 3000 customers labelled otherwise by apply"
+    );
+}

@@ -13,24 +13,23 @@
 //! recommendation and no segmentation.
 
 pub mod gate;
+mod lists;
 mod params;
 
 pub use clientele_shared::ranking;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, Int32Array};
 use clientele_shared::clustering::{
     adjusted_rand_index, calinski_harabasz, davies_bouldin, sample_rows, silhouette_samples,
     ClusteringError,
 };
 use clientele_shared::features::read_feature_matrix;
-use clientele_shared::parquet_io::{string_column, ParquetSource};
-use clientele_shared::ranking::ranking_metrics;
-use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK};
+use clientele_shared::ranking::RankingSums;
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use clientele_shared::SharedError;
+use lists::Rows;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
@@ -276,124 +275,6 @@ fn read_assignments(path: &Path) -> Result<BTreeMap<String, i64>, EvaluateError>
         .collect())
 }
 
-/// Ranked lists by customer from a recommendations table; with `by_method`, one map
-/// per method.
-fn read_lists(
-    path: &Path,
-    with_method: bool,
-) -> Result<BTreeMap<String, BTreeMap<String, Vec<String>>>, EvaluateError> {
-    let source = ParquetSource::open(path)?;
-    let schema = source.schema().clone();
-    let missing = |column: &str| SharedError::MissingColumn {
-        path: path.to_path_buf(),
-        column: column.into(),
-        what: "recommendations have".into(),
-    };
-    let mut names = vec![CUSTOMER_ID, RANK, PRODUCT];
-    if with_method {
-        names.push(METHOD);
-    }
-    let columns: Vec<usize> = names
-        .iter()
-        .map(|c| schema.index_of(c).map_err(|_| missing(c)))
-        .collect::<Result<_, _>>()?;
-    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
-    // Columns come back in file order; find each by name.
-    let mut ranked: BTreeMap<String, BTreeMap<String, Vec<(i32, String)>>> = BTreeMap::new();
-    let mut first = 1;
-    while let Some(batch) = source.next_batch()? {
-        let at = |name: &str| batch.schema().index_of(name).map_err(|_| missing(name));
-        let ids = string_column(path, batch.column(at(CUSTOMER_ID)?), CUSTOMER_ID)?;
-        let products = string_column(path, batch.column(at(PRODUCT)?), PRODUCT)?;
-        let methods = if with_method {
-            Some(string_column(path, batch.column(at(METHOD)?), METHOD)?)
-        } else {
-            None
-        };
-        let rank_column = batch.column(at(RANK)?);
-        let ranks = rank_column
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .ok_or_else(|| SharedError::ColumnType {
-                path: path.to_path_buf(),
-                column: RANK.into(),
-                expected: "Int32, as recommend writes it",
-                found: rank_column.data_type().clone(),
-            })?;
-        for r in 0..batch.num_rows() {
-            let bad = |column: &str| EvaluateError::BadValue {
-                path: path.to_path_buf(),
-                row: first + r,
-                column: column.into(),
-                why: "is empty".into(),
-            };
-            let id = ids(r).ok_or_else(|| bad(CUSTOMER_ID))?;
-            let product = products(r).ok_or_else(|| bad(PRODUCT))?;
-            let method = match &methods {
-                Some(m) => m(r).ok_or_else(|| bad(METHOD))?,
-                None => "blend",
-            };
-            if ranks.is_null(r) {
-                return Err(bad(RANK));
-            }
-            ranked
-                .entry(method.to_string())
-                .or_default()
-                .entry(id.to_string())
-                .or_default()
-                .push((ranks.value(r), product.to_string()));
-        }
-        first += batch.num_rows();
-    }
-    Ok(ranked
-        .into_iter()
-        .map(|(method, lists)| {
-            let lists = lists
-                .into_iter()
-                .map(|(c, mut l)| {
-                    l.sort();
-                    (c, l.into_iter().map(|(_, p)| p).collect())
-                })
-                .collect();
-            (method, lists)
-        })
-        .collect())
-}
-
-/// (customer, product) pairs by customer.
-fn read_pairs(path: &Path) -> Result<BTreeMap<String, BTreeSet<String>>, EvaluateError> {
-    let source = ParquetSource::open(path)?;
-    let schema = source.schema().clone();
-    let missing = |column: &str| SharedError::MissingColumn {
-        path: path.to_path_buf(),
-        column: column.into(),
-        what: "a split file has".into(),
-    };
-    let columns = [
-        schema
-            .index_of(CUSTOMER_ID)
-            .map_err(|_| missing(CUSTOMER_ID))?,
-        schema.index_of(PRODUCT).map_err(|_| missing(PRODUCT))?,
-    ];
-    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    while let Some(batch) = source.next_batch()? {
-        let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
-        let products = string_column(path, batch.column(1), PRODUCT)?;
-        for r in 0..batch.num_rows() {
-            if let (Some(c), Some(p)) = (ids(r), products(r)) {
-                out.entry(c.to_string()).or_default().insert(p.to_string());
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Ranked products by customer.
-type Lists = BTreeMap<String, Vec<String>>;
-/// Held-out products by customer.
-type Relevant = BTreeMap<String, BTreeSet<String>>;
-
 /// The flat name of a metric of a list: the blend's own name, or `METHOD.name`.
 fn flat(prefix: &str, list: &str, name: &str) -> String {
     let list = if list == "blend" {
@@ -404,6 +285,46 @@ fn flat(prefix: &str, list: &str, name: &str) -> String {
     format!("{prefix}{list}{name}")
 }
 
+/// The metrics of one list at `k`, overall and by segment, in one pass over the
+/// customers in id order (the order the sums were always taken in).
+fn score_list(
+    list: &Rows,
+    relevant: &Rows,
+    segment_of: Option<&[Option<i64>]>,
+    k: usize,
+) -> (RankingSums, BTreeMap<i64, RankingSums>) {
+    let mut overall = RankingSums::default();
+    let mut by_segment: BTreeMap<i64, RankingSums> = BTreeMap::new();
+    let segment = |c: u32| segment_of.and_then(|s| s[c as usize]);
+    for (i, &customer) in list.customers.iter().enumerate() {
+        let truth = relevant
+            .find(customer)
+            .map_or(&[][..], |r| relevant.products_of(r));
+        let add = |sums: &mut RankingSums| {
+            sums.add_list(
+                list.products_of(i)
+                    .iter()
+                    .map(|p| truth.binary_search(p).is_ok()),
+                truth.len(),
+                k,
+            )
+        };
+        add(&mut overall);
+        if let Some(s) = segment(customer) {
+            add(by_segment.entry(s).or_default());
+        }
+    }
+    for &customer in &relevant.customers {
+        if list.find(customer).is_none() {
+            overall.add_unrecommended();
+            if let Some(s) = segment(customer) {
+                by_segment.entry(s).or_default().add_unrecommended();
+            }
+        }
+    }
+    (overall, by_segment)
+}
+
 fn ranking_section(
     params: &EvaluateParams,
     io: &StageIo,
@@ -411,87 +332,41 @@ fn ranking_section(
     segments: Option<&BTreeMap<String, i64>>,
     file: &mut MetricsFile,
 ) -> Result<(), EvaluateError> {
-    let relevant = read_pairs(test)?;
-    let mut lists: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-    if let Some(path) = io.input("recommendations") {
-        lists.extend(read_lists(path, false)?);
-    }
-    if let Some(path) = io.input("by_method") {
-        lists.extend(read_lists(path, true)?);
-    }
-    let mut products: BTreeSet<&String> = relevant.values().flatten().collect();
-    let train = match io.input("train") {
-        Some(path) => read_pairs(path)?,
-        None => BTreeMap::new(),
-    };
-    products.extend(train.values().flatten());
-    for l in lists.values() {
-        products.extend(l.values().flatten());
-    }
+    let ranked = lists::read(
+        test,
+        io.input("recommendations"),
+        io.input("by_method"),
+        io.input("train"),
+    )?;
     let mut details = RankingDetails {
-        products: products.len(),
-        customers_with_held_out_products: relevant.values().filter(|s| !s.is_empty()).count()
-            as u64,
+        products: ranked.products.len(),
+        customers_with_held_out_products: ranked.relevant.customers.len() as u64,
         ..RankingDetails::default()
     };
+    let segment_of: Option<Vec<Option<i64>>> =
+        segments.filter(|_| params.per_segment).map(|segments| {
+            ranked
+                .customers
+                .iter()
+                .map(|c| segments.get(c).copied())
+                .collect()
+        });
     // The blend first, then the methods in name order.
-    let mut order: Vec<&String> = lists.keys().filter(|m| *m == "blend").collect();
-    order.extend(lists.keys().filter(|m| *m != "blend"));
-    // Per segment: each side grouped once, not once per list and k.
-    let segments = segments.filter(|_| params.per_segment);
-    let group = |customers: &mut dyn Iterator<Item = &String>| -> BTreeMap<i64, Vec<String>> {
-        let mut by: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        if let Some(segments) = segments {
-            for customer in customers {
-                if let Some(s) = segments.get(customer) {
-                    by.entry(*s).or_default().push(customer.clone());
-                }
-            }
-        }
-        by
-    };
-    let relevant_by_segment: BTreeMap<i64, Relevant> = group(&mut relevant.keys())
-        .into_iter()
-        .map(|(s, customers)| {
-            let r = customers
-                .into_iter()
-                .map(|c| {
-                    let set = relevant[&c].clone();
-                    (c, set)
-                })
-                .collect();
-            (s, r)
-        })
-        .collect();
-    let (no_lists, no_relevant) = (Lists::new(), Relevant::new());
+    let mut order: Vec<&String> = ranked.lists.keys().filter(|m| *m == "blend").collect();
+    order.extend(ranked.lists.keys().filter(|m| *m != "blend"));
     for name in order {
-        let by_customer = &lists[name];
+        let list = &ranked.lists[name];
         details.lists.push(name.clone());
-        let lists_by_segment: BTreeMap<i64, Lists> = group(&mut by_customer.keys())
-            .into_iter()
-            .map(|(s, customers)| {
-                let l = customers
-                    .into_iter()
-                    .map(|c| {
-                        let list = by_customer[&c].clone();
-                        (c, list)
-                    })
-                    .collect();
-                (s, l)
-            })
-            .collect();
-        let segment_keys: BTreeSet<i64> = lists_by_segment
-            .keys()
-            .chain(relevant_by_segment.keys())
-            .copied()
-            .collect();
         for &k in &params.k {
-            let m = ranking_metrics(by_customer, &relevant, k);
-            let covered: BTreeSet<&String> = by_customer
-                .values()
-                .flat_map(|l| l.iter().take(k))
+            let (overall, by_segment) =
+                score_list(list, &ranked.relevant, segment_of.as_deref(), k);
+            let m = overall.metrics(k);
+            let mut covered: Vec<u32> = (0..list.customers.len())
+                .flat_map(|i| list.products_of(i).iter().take(k).copied())
                 .collect();
-            let coverage = covered.len() as f64 / products.len().max(1) as f64;
+            covered.sort_unstable();
+            covered.dedup();
+            let coverage = covered.len() as f64 / ranked.products.len().max(1) as f64;
             for (metric, value) in [
                 ("precision", m.precision),
                 ("recall", m.recall),
@@ -515,12 +390,8 @@ fn ranking_section(
                     .customers_without_recommendations
                     .insert(name.clone(), m.customers_without_recommendations);
             }
-            for segment in &segment_keys {
-                let m = ranking_metrics(
-                    lists_by_segment.get(segment).unwrap_or(&no_lists),
-                    relevant_by_segment.get(segment).unwrap_or(&no_relevant),
-                    k,
-                );
+            for (segment, sums) in &by_segment {
+                let m = sums.metrics(k);
                 for (metric, value) in [
                     ("precision", m.precision),
                     ("recall", m.recall),

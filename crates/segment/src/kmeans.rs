@@ -104,6 +104,36 @@ impl KMeansModel {
     }
 }
 
+/// One Lloyd assignment pass over a fixed matrix: every row to its nearest centre, with
+/// the per-centre sums and counts the update needs. This is the inner loop of [`fit`],
+/// exposed on its own so that the benchmarks (`crates/bench`) can time one pass and set
+/// it against the memory-bandwidth bound.
+pub struct LloydPass<'a> {
+    data: Rows<'a>,
+    labels: Vec<usize>,
+    distances: Vec<f64>,
+}
+
+impl<'a> LloydPass<'a> {
+    pub fn new(x: ArrayView2<'a, f64>) -> Self {
+        let data = Rows::new(x);
+        let n = data.n;
+        LloydPass {
+            data,
+            labels: vec![usize::MAX; n],
+            distances: vec![0.0; n],
+        }
+    }
+
+    /// Assigns every row to its nearest row of `centres` (k × d, with d the matrix's
+    /// columns) and returns each centre's count of rows.
+    pub fn run(&mut self, centres: &Array2<f64>) -> Vec<usize> {
+        let (_, counts, _) =
+            assign_step(&self.data, centres, &mut self.labels, &mut self.distances);
+        counts
+    }
+}
+
 /// Rows of a matrix as one contiguous row-major slice.
 struct Rows<'a> {
     values: std::borrow::Cow<'a, [f64]>,

@@ -194,6 +194,12 @@ pub fn check_params(params: &SegmentParams, io: &StageIo) -> Result<(), SegmentE
     if params.silhouette_sample < 2 {
         return bad("silhouette_sample must be at least 2");
     }
+    if params.fit_sample.is_some_and(|m| m < 2) {
+        return bad("fit_sample must be at least 2");
+    }
+    if params.mode == Mode::Apply && params.fit_sample.is_some() {
+        return bad("fit_sample is for mode = \"fit\"; an apply assigns every customer");
+    }
     if let Some(key) = params.labels.keys().find(|k| k.parse::<i32>().is_err()) {
         return Err(SegmentError::Params(format!(
             "labels: `{key}` is not a segment number"
@@ -290,6 +296,17 @@ struct Scores {
 
 /// The seed of the silhouette sample, apart from the clustering seeds.
 const SILHOUETTE_SEED_SALT: u64 = 0x5111_4077_e77e;
+/// The seed of the `fit_sample` rows, apart from the other seeds.
+const FIT_SAMPLE_SEED_SALT: u64 = 0xf175_a3b1_e000;
+
+/// The rows to fit on when `fit_sample` is below the number of customers: a seeded
+/// sample, ascending. `None`: every row.
+fn fit_rows(params: &SegmentParams, n: usize, seed: u64) -> Option<Vec<usize>> {
+    params
+        .fit_sample
+        .filter(|&m| m < n)
+        .map(|m| metrics::sample_rows(n, m, seed ^ FIT_SAMPLE_SEED_SALT))
+}
 
 /// Silhouettes of several labelings of the rows at `rows` (all of `x`'s rows when `None`),
 /// exact up to `sample` rows, else on a seeded sample.
@@ -344,15 +361,22 @@ fn fit_kmeans(
     ctx: &StageContext<'_>,
 ) -> Result<Outcome, SegmentError> {
     let n = table.x.nrows();
+    let seed = params.seed.unwrap_or(ctx.seed);
     let ks: Vec<usize> = match params.k {
         Auto::Value(k) => vec![k],
         Auto::Auto => (params.k_min..=params.k_max).collect(),
     };
+    let sample = fit_rows(params, n, seed);
+    let fit_x = sample.as_ref().map(|rows| table.x.select(Axis(0), rows));
+    let fit_view = fit_x.as_ref().map_or(table.x.view(), |x| x.view());
     if let Some(&largest) = ks.last() {
-        if largest > n {
+        if largest > fit_view.nrows() {
+            let within = match &sample {
+                Some(rows) => format!("the fit_sample has {}", rows.len()),
+                None => format!("`{}` has {n}", table.path.display()),
+            };
             return Err(SegmentError::Params(format!(
-                "k = {largest} needs at least {largest} customers, but `{}` has {n}",
-                table.path.display()
+                "k = {largest} needs at least {largest} customers, but {within}"
             )));
         }
     }
@@ -364,16 +388,24 @@ fn fit_kmeans(
             ks.len(),
             params.n_init
         ));
-        models.push(kmeans::fit(
-            table.x.view(),
+        let mut model = kmeans::fit(
+            fit_view,
             &kmeans::KMeansParams {
                 k,
                 n_init: params.n_init,
                 max_iter: params.max_iter,
                 tol: params.tol,
-                seed: params.seed.unwrap_or(ctx.seed),
+                seed,
             },
-        )?);
+        )?;
+        if sample.is_some() {
+            // Fitted on the sample: every customer is labelled, and the inertia counted,
+            // by the nearest centre, so that the sweep describes all of them.
+            let (labels, distances) = model.assign(table.x.view());
+            model.inertia = distances.iter().map(|d| d * d).sum();
+            model.labels = labels;
+        }
+        models.push(model);
     }
     ctx.progress
         .step("silhouette, Davies–Bouldin and Calinski–Harabasz");
@@ -383,7 +415,7 @@ fn fit_kmeans(
         None,
         &labelings,
         params.silhouette_sample,
-        params.seed.unwrap_or(ctx.seed),
+        seed,
     );
     let mut sweep: Vec<SweepRow> = ks
         .iter()
@@ -408,6 +440,12 @@ fn fit_kmeans(
     let model = models.swap_remove(chosen);
     let row = &sweep[chosen];
     let mut notes = Vec::new();
+    if let Some(rows) = &sample {
+        notes.push(format!(
+            "fitted on a seeded sample of {} of {n} customers; every customer assigned to the nearest centre",
+            rows.len()
+        ));
+    }
     if ks.len() > 1 {
         notes.push(format!(
             "k = {} chosen by {} among {}…{}",
@@ -497,13 +535,17 @@ fn fit_dbscan(
 ) -> Result<Outcome, SegmentError> {
     let x = table.x.view();
     let n = x.nrows();
+    let seed = params.seed.unwrap_or(ctx.seed);
+    let sample = fit_rows(params, n, seed);
+    let fit_x = sample.as_ref().map(|rows| x.select(Axis(0), rows));
+    let fit_view = fit_x.as_ref().map_or(x, |x| x.view());
     let mut notes = Vec::new();
     let (eps, auto) = match params.eps {
         Auto::Value(eps) => (eps, false),
         Auto::Auto => {
             ctx.progress
                 .step(&format!("{}-distance curve for eps", params.min_samples));
-            let curve = dbscan::k_distances(x, params.min_samples)?;
+            let curve = dbscan::k_distances(fit_view, params.min_samples)?;
             let eps = dbscan::knee(&curve).ok_or_else(|| {
                 SegmentError::Params(format!(
                     "eps = \"auto\": the {}-distance curve of `{}` is flat, so it has no knee; set eps",
@@ -523,22 +565,54 @@ fn fit_dbscan(
         params.min_samples
     ));
     let fit = dbscan::fit(
-        x,
+        fit_view,
         &dbscan::DbscanParams {
             eps,
             min_samples: params.min_samples,
         },
     )?;
-    let clustered: Vec<usize> = (0..n).filter(|&i| fit.labels[i] >= 0).collect();
+    let (core, core_labels) = dbscan::core_points(fit_view, &fit);
+    let (labels, point_types) = match &sample {
+        None => (fit.labels, fit.point_types),
+        Some(rows) => {
+            ctx.progress.step(&format!(
+                "assigning {n} customers to the clusters of {} core points",
+                core.nrows()
+            ));
+            notes.push(format!(
+                "fitted on a seeded sample of {} of {n} customers; the others joined the cluster of the nearest core point within eps (border), else noise",
+                rows.len()
+            ));
+            let mut labels = dbscan::assign(core.view(), &core_labels, eps, x)?;
+            let mut types: Vec<dbscan::PointType> = labels
+                .iter()
+                .map(|&l| {
+                    if l < 0 {
+                        dbscan::PointType::Noise
+                    } else {
+                        dbscan::PointType::Border
+                    }
+                })
+                .collect();
+            // The sampled customers keep what the fit found (a border point reachable
+            // from two clusters keeps the one DBSCAN gave it).
+            for (i, &r) in rows.iter().enumerate() {
+                labels[r] = fit.labels[i];
+                types[r] = fit.point_types[i];
+            }
+            (labels, types)
+        }
+    };
+    let clustered: Vec<usize> = (0..n).filter(|&i| labels[i] >= 0).collect();
     let noise = (n - clustered.len()) as u64;
-    let labels_usize: Vec<usize> = fit.labels.iter().map(|&l| l.max(0) as usize).collect();
+    let labels_usize: Vec<usize> = labels.iter().map(|&l| l.max(0) as usize).collect();
     let (silhouette, silhouette_rows, exact) = if fit.clusters >= 2 {
         silhouettes(
             x,
             Some(&clustered),
             std::slice::from_ref(&labels_usize),
             params.silhouette_sample,
-            params.seed.unwrap_or(ctx.seed),
+            seed,
         )
     } else {
         (vec![None], 0, true)
@@ -558,7 +632,6 @@ fn fit_dbscan(
             clustered.len()
         ));
     }
-    let (core, core_labels) = dbscan::core_points(x, &fit);
     Ok(Outcome {
         model: Some(model::SegmentModel {
             format: model::MODEL_FORMAT,
@@ -592,9 +665,9 @@ fn fit_dbscan(
             noise_share: Some(noise as f64 / n as f64),
             ..Scores::default()
         },
-        labels: fit.labels,
+        labels,
         kmeans_distances: None,
-        point_types: Some(fit.point_types),
+        point_types: Some(point_types),
         centroids: None,
         sweep: Vec::new(),
         notes,

@@ -45,6 +45,11 @@ pub struct SegmentParams {
     /// DBSCAN: neighbours (the point included) that make a core point.
     #[serde(default = "min_samples")]
     pub min_samples: usize,
+    /// Fit on a seeded sample of this many customers, then assign every customer with
+    /// the fitted model (K-Means: the nearest centre; DBSCAN: the cluster of the nearest
+    /// core point within eps, else noise). Every customer is fitted on when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_sample: Option<usize>,
     /// The silhouette is exact up to this many customers, else computed on a seeded
     /// sample of this size.
     #[serde(default = "silhouette_sample")]
@@ -82,6 +87,7 @@ impl Default for SegmentParams {
             tol: tol(),
             eps: Auto::Auto,
             min_samples: min_samples(),
+            fit_sample: None,
             silhouette_sample: silhouette_sample(),
             top_features: top_features(),
             labels: BTreeMap::new(),

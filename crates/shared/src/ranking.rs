@@ -78,55 +78,93 @@ pub fn list_scores(
     }
 }
 
+/// Sums of per-customer scores at one k, added customer by customer: what
+/// [`ranking_metrics`] averages, for callers that keep lists in their own layout (the
+/// evaluate stage keeps customers and products as integers). Customers must be added in
+/// the same order to give the same bits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RankingSums {
+    /// precision, recall, AP, NDCG, hit.
+    sums: [f64; 5],
+    counted: u64,
+    without_relevant: u64,
+    without_recommendations: u64,
+}
+
+impl RankingSums {
+    /// A customer with recommendations: `is_relevant` says, best first, whether each
+    /// recommended product is relevant; `relevant` is how many are (0: left out).
+    pub fn add_list(
+        &mut self,
+        is_relevant: impl IntoIterator<Item = bool>,
+        relevant: usize,
+        k: usize,
+    ) {
+        if relevant == 0 {
+            self.without_relevant += 1;
+            return;
+        }
+        self.counted += 1;
+        let scores = list_scores(is_relevant, relevant, k);
+        self.sums[0] += scores.precision;
+        self.sums[1] += scores.recall;
+        self.sums[2] += scores.average_precision;
+        self.sums[3] += scores.ndcg;
+        self.sums[4] += if scores.hits > 0 { 1.0 } else { 0.0 };
+    }
+
+    /// A customer with something relevant but no recommendation.
+    pub fn add_unrecommended(&mut self) {
+        self.without_recommendations += 1;
+    }
+
+    pub fn metrics(&self, k: usize) -> RankingMetrics {
+        let counted = self.counted;
+        let mean = |s: f64| if counted > 0 { s / counted as f64 } else { 0.0 };
+        let with_relevant = counted + self.without_recommendations;
+        let (precision, recall) = (mean(self.sums[0]), mean(self.sums[1]));
+        RankingMetrics {
+            k,
+            precision,
+            recall,
+            f1: if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            },
+            map: mean(self.sums[2]),
+            ndcg: if with_relevant > 0 {
+                self.sums[3] / with_relevant as f64
+            } else {
+                0.0
+            },
+            hit_rate: mean(self.sums[4]),
+            customers_counted: counted,
+            customers_without_relevant: self.without_relevant,
+            customers_without_recommendations: self.without_recommendations,
+        }
+    }
+}
+
 /// The metrics at `k` of ranked lists (best first) against relevant sets, by customer.
 pub fn ranking_metrics(
     recommended: &BTreeMap<String, Vec<String>>,
     relevant: &BTreeMap<String, BTreeSet<String>>,
     k: usize,
 ) -> RankingMetrics {
-    let mut sums = [0.0f64; 5]; // precision, recall, map, ndcg, hit
-    let mut counted = 0u64;
-    let mut without_relevant = 0u64;
+    let mut sums = RankingSums::default();
     for (customer, list) in recommended {
-        let Some(truth) = relevant.get(customer).filter(|t| !t.is_empty()) else {
-            without_relevant += 1;
-            continue;
-        };
-        counted += 1;
-        let scores = list_scores(list.iter().map(|p| truth.contains(p)), truth.len(), k);
-        sums[0] += scores.precision;
-        sums[1] += scores.recall;
-        sums[2] += scores.average_precision;
-        sums[3] += scores.ndcg;
-        sums[4] += if scores.hits > 0 { 1.0 } else { 0.0 };
+        match relevant.get(customer).filter(|t| !t.is_empty()) {
+            Some(truth) => sums.add_list(list.iter().map(|p| truth.contains(p)), truth.len(), k),
+            None => sums.add_list(std::iter::empty(), 0, k),
+        }
     }
-    let without_recommendations = relevant
-        .iter()
-        .filter(|(c, t)| !t.is_empty() && !recommended.contains_key(*c))
-        .count() as u64;
-    let mean = |s: f64| if counted > 0 { s / counted as f64 } else { 0.0 };
-    let with_relevant = counted + without_recommendations;
-    let (precision, recall) = (mean(sums[0]), mean(sums[1]));
-    RankingMetrics {
-        k,
-        precision,
-        recall,
-        f1: if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        },
-        map: mean(sums[2]),
-        ndcg: if with_relevant > 0 {
-            sums[3] / with_relevant as f64
-        } else {
-            0.0
-        },
-        hit_rate: mean(sums[4]),
-        customers_counted: counted,
-        customers_without_relevant: without_relevant,
-        customers_without_recommendations: without_recommendations,
+    for (c, t) in relevant {
+        if !t.is_empty() && !recommended.contains_key(c) {
+            sums.add_unrecommended();
+        }
     }
+    sums.metrics(k)
 }
 
 #[cfg(test)]

@@ -1,0 +1,284 @@
+//! Recommendation lists and held-out products, read with customers and products as
+//! small integers.
+//!
+//! Kept as maps of strings, the lists of a million customers (the blend and six methods,
+//! five products each) took 4.9 GB and 76 s to score (`bench/run_e2e.sh`); ten million
+//! would not fit in memory. Here every customer id and product name is stored once, the
+//! integers are renumbered so that their order is the names' order (the metrics then sum
+//! customers in the same order as before, to the same bits), and each list is a sorted
+//! run of (customer, products) in compressed-row form.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use arrow::array::{Array, Int32Array};
+use clientele_shared::parquet_io::{string_column, ParquetSource};
+use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK};
+use clientele_shared::SharedError;
+
+use crate::EvaluateError;
+
+/// Names given integers in the order they are first seen.
+#[derive(Debug, Default)]
+pub struct Names {
+    index: HashMap<String, u32>,
+}
+
+impl Names {
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.index.len() as u32;
+        self.index.insert(name.to_string(), i);
+        i
+    }
+
+    /// The names in sorted order, and for each id its position in that order.
+    pub fn into_sorted(self) -> (Vec<String>, Vec<u32>) {
+        let mut pairs: Vec<(String, u32)> = self.index.into_iter().collect();
+        pairs.sort_unstable();
+        let mut position = vec![0u32; pairs.len()];
+        for (p, (_, i)) in pairs.iter().enumerate() {
+            position[*i as usize] = p as u32;
+        }
+        (pairs.into_iter().map(|(name, _)| name).collect(), position)
+    }
+}
+
+/// Products by customer, customers ascending, each customer's products in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub customers: Vec<u32>,
+    /// Customer `i`'s products are `products[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+    products: Vec<u32>,
+}
+
+impl Rows {
+    /// From (customer, order key, product) triples, already renumbered: sorted by
+    /// customer, then by the key (rank; or the product itself for sets).
+    fn from_triples(mut triples: Vec<(u32, i64, u32)>, dedup: bool) -> Self {
+        triples.sort_unstable();
+        if dedup {
+            triples.dedup();
+        }
+        let mut rows = Rows {
+            offsets: vec![0],
+            ..Rows::default()
+        };
+        for (customer, _, product) in triples {
+            if rows.customers.last() != Some(&customer) {
+                if !rows.customers.is_empty() {
+                    rows.offsets.push(rows.products.len());
+                }
+                rows.customers.push(customer);
+            }
+            rows.products.push(product);
+        }
+        if !rows.customers.is_empty() {
+            rows.offsets.push(rows.products.len());
+        }
+        rows
+    }
+
+    pub fn products_of(&self, i: usize) -> &[u32] {
+        &self.products[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// The row of `customer`, if it has one.
+    pub fn find(&self, customer: u32) -> Option<usize> {
+        self.customers.binary_search(&customer).ok()
+    }
+}
+
+/// Everything the ranking metrics read: the held-out products, every list, and the
+/// names behind the integers.
+#[derive(Debug, Default)]
+pub struct Ranked {
+    /// Customer ids, sorted: customer `c` is `customers[c]`.
+    pub customers: Vec<String>,
+    /// Product names, sorted: products seen held out, in training or in a list.
+    pub products: Vec<String>,
+    /// Held-out products by customer, each customer's products sorted.
+    pub relevant: Rows,
+    /// By list name (`blend`, then each method): products by customer, best first.
+    pub lists: BTreeMap<String, Rows>,
+}
+
+/// Reads what the ranking metrics need: the test split, the blended lists, the lists by
+/// method, and the training split's products (for catalogue coverage only).
+pub fn read(
+    test: &Path,
+    recommendations: Option<&Path>,
+    by_method: Option<&Path>,
+    train: Option<&Path>,
+) -> Result<Ranked, EvaluateError> {
+    let mut customers = Names::default();
+    let mut products = Names::default();
+    let mut relevant = Vec::new();
+    read_pairs(test, |c, p| {
+        relevant.push((customers.id(c), 0, products.id(p)));
+    })?;
+    if let Some(train) = train {
+        read_pairs(train, |_, p| {
+            products.id(p);
+        })?;
+    }
+    let mut lists: BTreeMap<String, Vec<(u32, i64, u32)>> = BTreeMap::new();
+    if let Some(path) = recommendations {
+        read_lists(path, false, |method, c, rank, p| {
+            let entry = (customers.id(c), i64::from(rank), products.id(p));
+            push(&mut lists, method, entry);
+        })?;
+    }
+    if let Some(path) = by_method {
+        read_lists(path, true, |method, c, rank, p| {
+            let entry = (customers.id(c), i64::from(rank), products.id(p));
+            push(&mut lists, method, entry);
+        })?;
+    }
+    let (customers, customer_position) = customers.into_sorted();
+    let (products, product_position) = products.into_sorted();
+    let renumber = |triples: Vec<(u32, i64, u32)>| -> Vec<(u32, i64, u32)> {
+        triples
+            .into_iter()
+            .map(|(c, key, p)| {
+                let p = product_position[p as usize];
+                let c = customer_position[c as usize];
+                // A set is ordered by product; a list by rank, then product (as names).
+                (c, if key == SET_KEY { i64::from(p) } else { key }, p)
+            })
+            .collect()
+    };
+    let relevant = Rows::from_triples(
+        renumber(
+            relevant
+                .into_iter()
+                .map(|(c, _, p)| (c, SET_KEY, p))
+                .collect(),
+        ),
+        true,
+    );
+    let lists = lists
+        .into_iter()
+        .map(|(name, triples)| (name, Rows::from_triples(renumber(triples), false)))
+        .collect();
+    Ok(Ranked {
+        customers,
+        products,
+        relevant,
+        lists,
+    })
+}
+
+/// The order key that marks a set member (ordered by product, duplicates removed).
+const SET_KEY: i64 = i64::MIN;
+
+fn push(lists: &mut BTreeMap<String, Vec<(u32, i64, u32)>>, method: &str, entry: (u32, i64, u32)) {
+    match lists.get_mut(method) {
+        Some(list) => list.push(entry),
+        None => {
+            lists.insert(method.to_string(), vec![entry]);
+        }
+    }
+}
+
+/// Calls `each(method, customer, rank, product)` for every row of a recommendations
+/// table (`method` is `blend` without a method column).
+fn read_lists(
+    path: &Path,
+    with_method: bool,
+    mut each: impl FnMut(&str, &str, i32, &str),
+) -> Result<(), EvaluateError> {
+    let mut names = vec![CUSTOMER_ID, RANK, PRODUCT];
+    if with_method {
+        names.push(METHOD);
+    }
+    let mut source = ParquetSource::open_named(path, &names, "recommendations have")?;
+    let mut first = 1;
+    while let Some(batch) = source.next_batch()? {
+        let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
+        let products = string_column(path, batch.column(2), PRODUCT)?;
+        let methods = if with_method {
+            Some(string_column(path, batch.column(3), METHOD)?)
+        } else {
+            None
+        };
+        let rank_column = batch.column(1);
+        let ranks = rank_column
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .ok_or_else(|| SharedError::ColumnType {
+                path: path.to_path_buf(),
+                column: RANK.into(),
+                expected: "Int32, as recommend writes it",
+                found: rank_column.data_type().clone(),
+            })?;
+        for r in 0..batch.num_rows() {
+            let bad = |column: &str| EvaluateError::BadValue {
+                path: path.to_path_buf(),
+                row: first + r,
+                column: column.into(),
+                why: "is empty".into(),
+            };
+            let id = ids(r).ok_or_else(|| bad(CUSTOMER_ID))?;
+            let product = products(r).ok_or_else(|| bad(PRODUCT))?;
+            let method = match &methods {
+                Some(m) => m(r).ok_or_else(|| bad(METHOD))?,
+                None => "blend",
+            };
+            if ranks.is_null(r) {
+                return Err(bad(RANK));
+            }
+            each(method, id, ranks.value(r), product);
+        }
+        first += batch.num_rows();
+    }
+    Ok(())
+}
+
+/// Calls `each(customer, product)` for every complete row of a split file.
+fn read_pairs(path: &Path, mut each: impl FnMut(&str, &str)) -> Result<(), EvaluateError> {
+    let mut source = ParquetSource::open_named(path, &[CUSTOMER_ID, PRODUCT], "a split file has")?;
+    while let Some(batch) = source.next_batch()? {
+        let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
+        let products = string_column(path, batch.column(1), PRODUCT)?;
+        for r in 0..batch.num_rows() {
+            if let (Some(c), Some(p)) = (ids(r), products(r)) {
+                each(c, p);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_names_give_positions_in_name_order() {
+        let mut names = Names::default();
+        for n in ["c", "a", "b", "a"] {
+            names.id(n);
+        }
+        let (sorted, position) = names.into_sorted();
+        assert_eq!(sorted, ["a", "b", "c"]);
+        // "c" was id 0, "a" id 1, "b" id 2.
+        assert_eq!(position, [2, 0, 1]);
+    }
+
+    #[test]
+    fn rows_group_by_customer_in_key_order() {
+        let rows = Rows::from_triples(vec![(2, 1, 7), (0, 2, 5), (0, 1, 9), (2, 1, 7)], false);
+        assert_eq!(rows.customers, [0, 2]);
+        assert_eq!(rows.products_of(0), [9, 5]);
+        assert_eq!(rows.products_of(1), [7, 7]);
+        let set = Rows::from_triples(vec![(1, 3, 3), (1, 3, 3), (1, 1, 1)], true);
+        assert_eq!(set.products_of(0), [1, 3]);
+        assert_eq!(set.find(1), Some(0));
+        assert_eq!(set.find(0), None);
+        assert_eq!(Rows::from_triples(Vec::new(), true).customers.len(), 0);
+    }
+}
