@@ -10,6 +10,7 @@
 //! quality gate of the evaluate stage.
 
 mod config;
+mod export;
 mod kinds;
 mod rekey;
 mod run;
@@ -89,6 +90,23 @@ enum Command {
         /// A file holding the new key (hex).
         #[arg(long, value_name = "FILE")]
         new_key_file: Option<PathBuf>,
+    },
+    /// Write a fitted stage as one SQL query: a preprocess stage's features, or a K-Means
+    /// segment stage's assignments, from the saved state files.
+    ExportSql {
+        pipeline: PathBuf,
+        /// The stage to export.
+        #[arg(long, value_name = "NAME")]
+        stage: String,
+        #[arg(long, value_enum, default_value_t = SqlDialect::Duckdb)]
+        dialect: SqlDialect,
+        /// The customer table to read: a Parquet path, or a table name. Default: the
+        /// Parquet file the preprocess stage was fitted on.
+        #[arg(long, value_name = "TABLE_OR_PATH")]
+        from: Option<String>,
+        /// Write the query to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Write synthetic bank data (customers, holdings, products), deterministic per seed.
     Generate {
@@ -246,6 +264,27 @@ fn main() -> ExitCode {
             }
             Ok(())
         })()),
+        Command::ExportSql {
+            pipeline,
+            stage,
+            dialect,
+            from,
+            out,
+        } => {
+            let pipeline = match config::load(&pipeline, &[]) {
+                Ok(p) => p,
+                Err(e) => return invalid(&e),
+            };
+            let dialect = match dialect {
+                SqlDialect::Ansi => clientele_sql::Dialect::Ansi,
+                SqlDialect::Spark => clientele_sql::Dialect::Spark,
+                SqlDialect::Duckdb => clientele_sql::Dialect::Duckdb,
+            };
+            report(
+                export::export_sql(&pipeline, &stage, dialect, from.as_deref())
+                    .and_then(|query| export::write(&query, out.as_deref())),
+            )
+        }
         Command::Generate {
             customers,
             seed,
@@ -267,6 +306,13 @@ fn main() -> ExitCode {
             .with_context(|| format!("cannot generate data into `{}`", out.display())),
         ),
     }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SqlDialect {
+    Ansi,
+    Spark,
+    Duckdb,
 }
 
 #[derive(Subcommand)]

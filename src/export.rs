@@ -1,0 +1,95 @@
+//! `clientele export-sql`: finds a stage's saved state files through the pipeline and
+//! writes them as one SQL query ([`clientele_sql`]).
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context};
+use clientele_sql::{Dialect, Source};
+
+use crate::config::Pipeline;
+use crate::kinds::Kind;
+
+/// Where the query reads from: `--from` (a `.parquet` path or an existing path is read as
+/// Parquet, anything else is a table name), else the table the stages were fitted on.
+fn source(from: Option<&str>, default: &Path) -> Source {
+    match from {
+        Some(f) if f.ends_with(".parquet") || Path::new(f).exists() => {
+            Source::Parquet(f.to_string())
+        }
+        Some(f) => Source::Table(f.to_string()),
+        None => Source::Parquet(default.display().to_string()),
+    }
+}
+
+/// The query of stage `name`: a preprocess stage's features, or a K-Means segment stage's
+/// assignments (with the preprocessing of the features it was fitted on).
+pub fn export_sql(
+    pipeline: &Pipeline,
+    name: &str,
+    dialect: Dialect,
+    from: Option<&str>,
+) -> anyhow::Result<String> {
+    let index = pipeline
+        .stage_index(name)
+        .ok_or_else(|| anyhow!("the pipeline has no stage named `{name}`"))?;
+    let stage = &pipeline.stages[index];
+    let port = |stage: &crate::config::StageSpec, output: &str, input: &str| {
+        stage
+            .io
+            .output(output)
+            .or_else(|| stage.io.input(input))
+            .map(Path::to_path_buf)
+    };
+    // The preprocess stage behind a stage's features: its state and the table it read.
+    let preprocess_of = |index: usize| -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+        let stage = &pipeline.stages[index];
+        let state = port(stage, "state", "state")
+            .ok_or_else(|| anyhow!("stage `{}` names no `state` file", stage.name))?;
+        let table = stage
+            .io
+            .input("table")
+            .ok_or_else(|| anyhow!("stage `{}` names no input `table`", stage.name))?
+            .to_path_buf();
+        Ok((state, table))
+    };
+    match stage.kind {
+        Kind::Preprocess => {
+            let (state_path, table) = preprocess_of(index)?;
+            let state = clientele_preprocess::read_state(&state_path)?;
+            Ok(clientele_sql::preprocess(dialect, &state, &source(from, &table))?)
+        }
+        Kind::Segment => {
+            let model_path = port(stage, "model", "model").ok_or_else(|| {
+                anyhow!("stage `{name}` names no `model` file: add outputs.model and run it")
+            })?;
+            let producer = stage.producers.get("features").copied().ok_or_else(|| {
+                anyhow!("the features of stage `{name}` come from no preprocess stage of this pipeline")
+            })?;
+            if pipeline.stages[producer].kind != Kind::Preprocess {
+                bail!("the features of stage `{name}` do not come from a preprocess stage");
+            }
+            let (state_path, table) = preprocess_of(producer)?;
+            let state = clientele_preprocess::read_state(&state_path)?;
+            let model = clientele_segment::model::read(&model_path)?;
+            Ok(clientele_sql::segment(dialect, &state, &model, &source(from, &table))?)
+        }
+        other => bail!(
+            "stage `{name}` is a {other:?} stage; export-sql writes preprocess and K-Means segment stages"
+        ),
+    }
+}
+
+/// Writes the query to `out` (whole or not at all) or to stdout.
+pub fn write(query: &str, out: Option<&Path>) -> anyhow::Result<()> {
+    match out {
+        Some(path) => clientele_shared::atomic::write_file(path, query.as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .lock()
+                .write_all(query.as_bytes())
+                .context("cannot write the query to stdout")
+        }
+    }
+}
