@@ -6,9 +6,23 @@ mod common;
 use common::Project;
 use std::path::{Path, PathBuf};
 
-/// DuckDB's result of `query` against `reference` (see tests/python/compare_sql.py).
-fn compare(python: &str, query: &Path, reference: &Path) -> serde_json::Value {
-    common::python_json(python, "compare_sql.py", &[query, reference]).remove(0)
+/// An engine's result of `query` against `reference` (see scale/check_query.py).
+fn compare(python: &str, engine: &str, query: &Path, reference: &Path) -> serde_json::Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scale/check_query.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(engine)
+        .arg(query)
+        .arg(reference)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
 }
 
 /// Every row and column there, labels equal, doubles within 1e-9.
@@ -55,11 +69,8 @@ fn export(dir: &Path, pipeline: &str, stage: &str, dialect: &str, out: &str) -> 
     dir.join(out)
 }
 
-#[test]
-fn the_quickstart_exported_to_sql_gives_the_same_features_and_segments_in_duckdb() {
-    let Some(python) = common::python(&["duckdb", "pyarrow"]) else {
-        return;
-    };
+/// The quickstart copied and run up to its segments: the state files export-sql reads.
+fn quickstart_segmented() -> Project {
     let p = Project::quickstart_copy();
     let run = p.run(&[
         "run",
@@ -69,6 +80,15 @@ fn the_quickstart_exported_to_sql_gives_the_same_features_and_segments_in_duckdb
         "segment_customers",
     ]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
+    p
+}
+
+#[test]
+fn the_quickstart_exported_to_sql_gives_the_same_features_and_segments_in_duckdb() {
+    let Some(python) = common::python(&["duckdb", "pyarrow"]) else {
+        return;
+    };
+    let p = quickstart_segmented();
     let dir = p.path("");
     let features = export(
         &dir,
@@ -80,6 +100,7 @@ fn the_quickstart_exported_to_sql_gives_the_same_features_and_segments_in_duckdb
     assert_same(
         &compare(
             &python,
+            "duckdb",
             &features,
             &p.path("out/quickstart/features.parquet"),
         ),
@@ -94,6 +115,7 @@ fn the_quickstart_exported_to_sql_gives_the_same_features_and_segments_in_duckdb
     );
     let result = compare(
         &python,
+        "duckdb",
         &segments,
         &p.path("out/quickstart/segments.parquet"),
     );
@@ -140,12 +162,22 @@ fn real_credit_card_data_segments_equal_in_duckdb() {
     };
     let features = export(&dir, "p.toml", "preprocess", "duckdb", "features.sql");
     assert_same(
-        &compare(&python, &features, &dir.join("out/features.parquet")),
+        &compare(
+            &python,
+            "duckdb",
+            &features,
+            &dir.join("out/features.parquet"),
+        ),
         8950,
     );
     let segments = export(&dir, "p.toml", "segment", "duckdb", "segments.sql");
     assert_same(
-        &compare(&python, &segments, &dir.join("out/segments.parquet")),
+        &compare(
+            &python,
+            "duckdb",
+            &segments,
+            &dir.join("out/segments.parquet"),
+        ),
         8950,
     );
 }
@@ -163,7 +195,12 @@ fn real_bank_marketing_preprocessing_equals_in_duckdb() {
     for stage in ["robust", "minmax", "winsor"] {
         let query = export(&dir, "p.toml", stage, "duckdb", &format!("{stage}.sql"));
         assert_same(
-            &compare(&python, &query, &dir.join(format!("out/{stage}.parquet"))),
+            &compare(
+                &python,
+                "duckdb",
+                &query,
+                &dir.join(format!("out/{stage}.parquet")),
+            ),
             45211,
         );
     }
@@ -272,17 +309,8 @@ fn the_quickstart_exported_for_spark_gives_the_same_segments_on_spark() {
     let Some(python) = common::python(&["pyspark", "pyarrow"]) else {
         return;
     };
-    let p = Project::quickstart_copy();
-    let run = p.run(&[
-        "run",
-        "pipelines/quickstart.toml",
-        "--quiet",
-        "--stage",
-        "segment_customers",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let p = quickstart_segmented();
     let dir = p.path("");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scale/spark_check.py");
     for (stage, reference, rows) in [
         (
             "preprocess_customers",
@@ -298,20 +326,6 @@ fn the_quickstart_exported_for_spark_gives_the_same_segments_on_spark() {
             "spark",
             &format!("{stage}.sql"),
         );
-        let out = std::process::Command::new(&python)
-            .arg(&script)
-            .arg(&query)
-            .arg(p.path(reference))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let result: serde_json::Value =
-            serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
-        assert_same(&result, rows);
+        assert_same(&compare(&python, "spark", &query, &p.path(reference)), rows);
     }
 }
