@@ -33,17 +33,18 @@ pub fn export_sql(
         .stage_index(name)
         .ok_or_else(|| anyhow!("the pipeline has no stage named `{name}`"))?;
     let stage = &pipeline.stages[index];
-    let port = |stage: &crate::config::StageSpec, output: &str, input: &str| {
+    // A state file is the fit's output, or the apply's input of the same name.
+    let saved = |stage: &crate::config::StageSpec, port: &str| {
         stage
             .io
-            .output(output)
-            .or_else(|| stage.io.input(input))
+            .output(port)
+            .or_else(|| stage.io.input(port))
             .map(Path::to_path_buf)
     };
     // The preprocess stage behind a stage's features: its state and the table it read.
     let preprocess_of = |index: usize| -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
         let stage = &pipeline.stages[index];
-        let state = port(stage, "state", "state")
+        let state = saved(stage, "state")
             .ok_or_else(|| anyhow!("stage `{}` names no `state` file", stage.name))?;
         let table = stage
             .io
@@ -59,7 +60,7 @@ pub fn export_sql(
             Ok(clientele_sql::preprocess(dialect, &state, &source(from, &table))?)
         }
         Kind::Segment => {
-            let model_path = port(stage, "model", "model").ok_or_else(|| {
+            let model_path = saved(stage, "model").ok_or_else(|| {
                 anyhow!("stage `{name}` names no `model` file: add outputs.model and run it")
             })?;
             let producer = stage.producers.get("features").copied().ok_or_else(|| {

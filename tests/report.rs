@@ -316,28 +316,13 @@ fn report_config_errors_name_the_key() {
 /// rows to 1e-9 (relative for the variances).
 #[test]
 fn the_projection_equals_scikit_learns_pca() {
-    let Some(shared) = common::shared() else {
+    let Some(dir) = common::run_committed_pipeline(
+        "cc_general",
+        "report_cc_general",
+        &["--stage", "preprocess"],
+    ) else {
         return;
     };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report_cc_general");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let text = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pipelines/cc_general.toml"),
-    )
-    .unwrap()
-    .replace("../../../shared", &shared.display().to_string());
-    std::fs::write(dir.join("cc.toml"), text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_clientele"))
-        .args(["run", "cc.toml", "--quiet", "--stage", "preprocess"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let golden: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sklearn_cc_pca.json"),

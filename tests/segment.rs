@@ -26,26 +26,8 @@ use clientele_shared::parquet_io::ParquetSource;
 fn cc_general() -> Option<&'static (PathBuf, PathBuf)> {
     static RUN: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
     RUN.get_or_init(|| {
+        let dir = common::run_committed_pipeline("cc_general", "segment_cc_general", &[])?;
         let shared = common::shared()?;
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("segment_cc_general");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let text = std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pipelines/cc_general.toml"),
-        )
-        .unwrap()
-        .replace("../../../shared", &shared.display().to_string());
-        std::fs::write(dir.join("cc.toml"), text).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"))
-            .args(["run", "cc.toml", "--quiet"])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         Some((shared, dir.join("out")))
     })
     .as_ref()

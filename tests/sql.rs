@@ -127,40 +127,21 @@ fn the_quickstart_exported_to_sql_gives_the_same_features_and_segments_in_duckdb
     assert!(text.contains("customers.parquet"), "{text}");
 }
 
-/// A committed pipeline on `../shared/data/`, copied into a fresh directory and run.
-fn real_pipeline(name: &str) -> Option<PathBuf> {
-    let shared = common::shared()?;
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("sql_{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let text = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/pipelines/{name}.toml")),
-    )
-    .unwrap()
-    .replace("../../../shared", &shared.display().to_string());
-    std::fs::write(dir.join("p.toml"), text).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"))
-        .args(["run", "p.toml", "--quiet"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(dir)
-}
-
 #[test]
 fn real_credit_card_data_segments_equal_in_duckdb() {
     let Some(python) = common::python(&["duckdb", "pyarrow"]) else {
         return;
     };
-    let Some(dir) = real_pipeline("cc_general") else {
+    let Some(dir) = common::run_committed_pipeline("cc_general", "sql_cc_general", &[]) else {
         return;
     };
-    let features = export(&dir, "p.toml", "preprocess", "duckdb", "features.sql");
+    let features = export(
+        &dir,
+        "cc_general.toml",
+        "preprocess",
+        "duckdb",
+        "features.sql",
+    );
     assert_same(
         &compare(
             &python,
@@ -170,7 +151,7 @@ fn real_credit_card_data_segments_equal_in_duckdb() {
         ),
         8950,
     );
-    let segments = export(&dir, "p.toml", "segment", "duckdb", "segments.sql");
+    let segments = export(&dir, "cc_general.toml", "segment", "duckdb", "segments.sql");
     assert_same(
         &compare(
             &python,
@@ -189,11 +170,17 @@ fn real_bank_marketing_preprocessing_equals_in_duckdb() {
     let Some(python) = common::python(&["duckdb", "pyarrow"]) else {
         return;
     };
-    let Some(dir) = real_pipeline("bank_full") else {
+    let Some(dir) = common::run_committed_pipeline("bank_full", "sql_bank_full", &[]) else {
         return;
     };
     for stage in ["robust", "minmax", "winsor"] {
-        let query = export(&dir, "p.toml", stage, "duckdb", &format!("{stage}.sql"));
+        let query = export(
+            &dir,
+            "bank_full.toml",
+            stage,
+            "duckdb",
+            &format!("{stage}.sql"),
+        );
         assert_same(
             &compare(
                 &python,

@@ -157,3 +157,33 @@ pub fn shared() -> Option<PathBuf> {
         None
     }
 }
+
+/// A committed pipeline of `tests/pipelines/` on the real data, copied as `NAME.toml` into
+/// `CARGO_TARGET_TMPDIR/SCRATCH` (emptied first) with `../shared` made absolute, and run
+/// there with `args` after `run NAME.toml --quiet`. Returns that directory; `None` when
+/// `../shared` is missing (see [`shared`]).
+pub fn run_committed_pipeline(name: &str, scratch: &str, args: &[&str]) -> Option<PathBuf> {
+    let shared = shared()?;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(scratch);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/pipelines/{name}.toml")),
+    )
+    .unwrap()
+    .replace("../../../shared", &shared.display().to_string());
+    let file = format!("{name}.toml");
+    std::fs::write(dir.join(&file), text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clientele"))
+        .args(["run", file.as_str(), "--quiet"])
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(dir)
+}

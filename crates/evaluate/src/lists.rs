@@ -46,6 +46,9 @@ impl Names {
     }
 }
 
+/// (customer, order key, product): the rank in a list, 0 in a set.
+type Triple = (u32, i32, u32);
+
 /// Products by customer, customers ascending, each customer's products in order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rows {
@@ -57,8 +60,8 @@ pub struct Rows {
 
 impl Rows {
     /// From (customer, order key, product) triples, already renumbered: sorted by
-    /// customer, then by the key (rank; or the product itself for sets).
-    fn from_triples(mut triples: Vec<(u32, i64, u32)>, dedup: bool) -> Self {
+    /// customer, then by the key (the rank; 0 for a set), then by product.
+    fn from_triples(mut triples: Vec<Triple>, dedup: bool) -> Self {
         triples.sort_unstable();
         if dedup {
             triples.dedup();
@@ -116,6 +119,7 @@ pub fn read(
 ) -> Result<Ranked, EvaluateError> {
     let mut customers = Names::default();
     let mut products = Names::default();
+    // Held-out pairs carry the order key 0, so that a customer's products sort by product.
     let mut relevant = Vec::new();
     read_pairs(test, |c, p| {
         relevant.push((customers.id(c), 0, products.id(p)));
@@ -125,41 +129,35 @@ pub fn read(
             products.id(p);
         })?;
     }
-    let mut lists: BTreeMap<String, Vec<(u32, i64, u32)>> = BTreeMap::new();
-    if let Some(path) = recommendations {
-        read_lists(path, false, |method, c, rank, p| {
-            let entry = (customers.id(c), i64::from(rank), products.id(p));
-            push(&mut lists, method, entry);
-        })?;
-    }
-    if let Some(path) = by_method {
-        read_lists(path, true, |method, c, rank, p| {
-            let entry = (customers.id(c), i64::from(rank), products.id(p));
-            push(&mut lists, method, entry);
+    let mut lists: BTreeMap<String, Vec<Triple>> = BTreeMap::new();
+    for (path, with_method) in [(recommendations, false), (by_method, true)] {
+        let Some(path) = path else { continue };
+        read_lists(path, with_method, |method, c, rank, p| {
+            let entry = (customers.id(c), rank, products.id(p));
+            match lists.get_mut(method) {
+                Some(list) => list.push(entry),
+                None => {
+                    lists.insert(method.to_string(), vec![entry]);
+                }
+            }
         })?;
     }
     let (customers, customer_position) = customers.into_sorted();
     let (products, product_position) = products.into_sorted();
-    let renumber = |triples: Vec<(u32, i64, u32)>| -> Vec<(u32, i64, u32)> {
+    // In name order: a list then sorts by rank, then product name, as it always did.
+    let renumber = |triples: Vec<Triple>| -> Vec<Triple> {
         triples
             .into_iter()
             .map(|(c, key, p)| {
-                let p = product_position[p as usize];
-                let c = customer_position[c as usize];
-                // A set is ordered by product; a list by rank, then product (as names).
-                (c, if key == SET_KEY { i64::from(p) } else { key }, p)
+                (
+                    customer_position[c as usize],
+                    key,
+                    product_position[p as usize],
+                )
             })
             .collect()
     };
-    let relevant = Rows::from_triples(
-        renumber(
-            relevant
-                .into_iter()
-                .map(|(c, _, p)| (c, SET_KEY, p))
-                .collect(),
-        ),
-        true,
-    );
+    let relevant = Rows::from_triples(renumber(relevant), true);
     let lists = lists
         .into_iter()
         .map(|(name, triples)| (name, Rows::from_triples(renumber(triples), false)))
@@ -170,18 +168,6 @@ pub fn read(
         relevant,
         lists,
     })
-}
-
-/// The order key that marks a set member (ordered by product, duplicates removed).
-const SET_KEY: i64 = i64::MIN;
-
-fn push(lists: &mut BTreeMap<String, Vec<(u32, i64, u32)>>, method: &str, entry: (u32, i64, u32)) {
-    match lists.get_mut(method) {
-        Some(list) => list.push(entry),
-        None => {
-            lists.insert(method.to_string(), vec![entry]);
-        }
-    }
 }
 
 /// Calls `each(method, customer, rank, product)` for every row of a recommendations

@@ -85,6 +85,20 @@ impl Dialect {
         }
     }
 
+    fn text_type(self) -> &'static str {
+        match self {
+            Dialect::Spark => "STRING",
+            Dialect::Ansi | Dialect::Duckdb => "VARCHAR",
+        }
+    }
+
+    fn integer_type(self) -> &'static str {
+        match self {
+            Dialect::Spark => "INT",
+            Dialect::Ansi | Dialect::Duckdb => "INTEGER",
+        }
+    }
+
     fn log1p(self, x: &str) -> String {
         match self {
             Dialect::Spark => format!("LOG1P({x})"),
@@ -205,11 +219,11 @@ fn categorical(
     out: &mut Vec<Feature>,
     drops: &mut Vec<String>,
 ) {
-    let raw = format!("CAST({} AS VARCHAR)", dialect.quote(&s.column));
-    let raw = match dialect {
-        Dialect::Spark => raw.replace("AS VARCHAR", "AS STRING"),
-        _ => raw,
-    };
+    let raw = format!(
+        "CAST({} AS {})",
+        dialect.quote(&s.column),
+        dialect.text_type()
+    );
     let value = match (&s.impute, &s.impute_value) {
         (CategoricalImpute::Drop, _) | (_, None) => raw.clone(),
         (_, Some(v)) => format!("COALESCE({raw}, {})", text(v)),
@@ -264,9 +278,9 @@ fn categorical(
     }
 }
 
-/// The features a preprocess state writes, by name, and the conditions of the rows it
-/// drops.
-fn features(dialect: Dialect, state: &FittedState) -> (Vec<Feature>, Vec<String>) {
+/// The expression of every feature a preprocess state writes, by name, and the
+/// conditions of the rows it drops.
+fn features(dialect: Dialect, state: &FittedState) -> (BTreeMap<String, String>, Vec<String>) {
     let mut out = Vec::new();
     let mut drops = Vec::new();
     for c in &state.columns {
@@ -276,7 +290,8 @@ fn features(dialect: Dialect, state: &FittedState) -> (Vec<Feature>, Vec<String>
             ColumnState::Passthrough { .. } | ColumnState::Dropped { .. } => {}
         }
     }
-    (out, drops)
+    let by_name = out.into_iter().map(|f| (f.name, f.expression)).collect();
+    (by_name, drops)
 }
 
 fn where_clause(drops: &[String]) -> String {
@@ -309,10 +324,9 @@ pub fn preprocess(
             columns.push(dialect.quote(column));
         }
     }
-    let by_name: BTreeMap<&str, &Feature> = features.iter().map(|f| (f.name.as_str(), f)).collect();
     for output in &state.outputs {
-        if let Some(f) = by_name.get(output.name.as_str()) {
-            columns.push(format!("{} AS {}", f.expression, dialect.quote(&f.name)));
+        if let Some(expression) = features.get(&output.name) {
+            columns.push(format!("{expression} AS {}", dialect.quote(&output.name)));
         }
     }
     Ok(format!(
@@ -346,13 +360,12 @@ pub fn segment(
     }
     let from = dialect.from(source)?;
     let (features, drops) = features(dialect, state);
-    let by_name: BTreeMap<&str, &Feature> = features.iter().map(|f| (f.name.as_str(), f)).collect();
     let mut feature_columns = vec![dialect.quote("customer_id")];
     for (j, name) in model.features.iter().enumerate() {
-        let f = by_name
-            .get(name.as_str())
+        let expression = features
+            .get(name)
             .ok_or_else(|| SqlError::UnknownFeature(name.clone()))?;
-        feature_columns.push(format!("{} AS f{j}", f.expression));
+        feature_columns.push(format!("{expression} AS f{j}"));
     }
     // Squared distances summed in feature order, as the Rust kernel sums them.
     let distance_columns: Vec<String> = centroids
@@ -386,10 +399,7 @@ pub fn segment(
                 .join(", ")
         )
     };
-    let integer = match dialect {
-        Dialect::Spark => "INT",
-        _ => "INTEGER",
-    };
+    let integer = dialect.integer_type();
     Ok(format!(
         "WITH features AS (\n  SELECT\n    {}\n  FROM {from}{}\n),\ndistances AS (\n  SELECT\n    {},\n    {}\n  FROM features\n)\nSELECT\n  {},\n  CAST({case} AS {integer}) AS {},\n  SQRT({nearest}) AS {}\nFROM distances\n",
         feature_columns.join(",\n    "),
