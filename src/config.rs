@@ -152,6 +152,8 @@ pub struct Pipeline {
     pub stages: Vec<StageSpec>,
     /// Indices into `stages`, each stage after every stage it reads from.
     pub order: Vec<usize>,
+    /// Set by `run --partition`: the rows this run scores (see `crate::partition`).
+    pub partition: Option<crate::partition::PartitionPlan>,
 }
 
 impl Pipeline {
@@ -417,6 +419,7 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
         encryption,
         stages,
         order,
+        partition: None,
     })
 }
 

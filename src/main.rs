@@ -12,6 +12,7 @@
 mod config;
 mod export;
 mod kinds;
+mod partition;
 mod rekey;
 mod run;
 mod state;
@@ -62,6 +63,24 @@ enum Command {
         /// Override a stage parameter: STAGE.PARAM=VALUE (VALUE in TOML syntax, or text).
         #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
         overrides: Vec<config::Override>,
+        /// Score only the I-th of N hash partitions of the customers (0 ≤ I < N), with
+        /// stages that apply saved models; outputs are named `*.part-I-of-N.*`.
+        #[arg(long, value_name = "I/N")]
+        partition: Option<clientele_shared::partition::Partition>,
+    },
+    /// Put the N parts of a partitioned run together: each output of the pipeline's
+    /// stages from its `*.part-I-of-N.*` files, after checking that every part is there
+    /// and every customer is in exactly one.
+    Merge {
+        pipeline: PathBuf,
+        /// How many partitions the runs used.
+        #[arg(long, value_name = "N")]
+        partitions: usize,
+        /// Merge only this stage's outputs and those of the stages it depends on.
+        #[arg(long = "stage", value_name = "NAME")]
+        stages: Vec<String>,
+        #[arg(long)]
+        quiet: bool,
     },
     /// Check a pipeline file without running anything.
     Validate {
@@ -131,6 +150,7 @@ fn main() -> ExitCode {
             quiet,
             json,
             overrides,
+            partition,
         } => {
             let pipeline = match config::load(&pipeline, &overrides) {
                 Ok(p) => p,
@@ -146,6 +166,21 @@ fn main() -> ExitCode {
                         println!("{summary}");
                     }
                     return invalid(&e);
+                }
+            };
+            let pipeline = match partition {
+                None => pipeline,
+                Some(part) => {
+                    let scored = run::selected(&pipeline, &stages).and_then(|order| {
+                        partition::partitioned(&pipeline, part, &order).map_err(anyhow::Error::msg)
+                    });
+                    match scored {
+                        Ok(p) => p,
+                        Err(e) => {
+                            eprintln!("error: --partition {part}: {e:#}");
+                            return ExitCode::from(EXIT_INVALID);
+                        }
+                    }
                 }
             };
             let options = run::RunOptions {
@@ -187,6 +222,50 @@ fn main() -> ExitCode {
                     }
                 }
             }
+        }
+        Command::Merge {
+            pipeline,
+            partitions,
+            stages,
+            quiet,
+        } => {
+            let pipeline = match config::load(&pipeline, &[]) {
+                Ok(p) => p,
+                Err(e) => return invalid(&e),
+            };
+            if partitions == 0 {
+                eprintln!("error: --partitions must be at least 1");
+                return ExitCode::from(EXIT_INVALID);
+            }
+            let order = match run::selected(&pipeline, &stages) {
+                Ok(order) => order,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            };
+            report(
+                run::use_pipeline_key(&pipeline)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| partition::merge(&pipeline, partitions, &order))
+                    .map(|merged| {
+                        if !quiet {
+                            for (path, found) in merged {
+                                eprintln!(
+                                    "{}: {} customer(s) from {partitions} part(s) ({})",
+                                    path.display(),
+                                    found.rows.iter().sum::<u64>(),
+                                    found
+                                        .rows
+                                        .iter()
+                                        .map(u64::to_string)
+                                        .collect::<Vec<_>>()
+                                        .join(" + ")
+                                );
+                            }
+                        }
+                    }),
+            )
         }
         Command::Rekey {
             pipeline,

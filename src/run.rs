@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clientele_shared::encryption::{set_parquet_key, ParquetKey};
+use clientele_shared::partition::write_partition;
 use clientele_shared::stage::{Progress, StageContext};
 use serde::Serialize;
 
@@ -122,6 +123,18 @@ impl Progress for StderrProgress<'_> {
     }
 }
 
+/// Sets the key every Parquet file of this process is written and read with; the key
+/// itself is never printed or recorded.
+pub fn use_pipeline_key(pipeline: &Pipeline) -> Result<(), clientele_shared::SharedError> {
+    let key = match &pipeline.encryption {
+        None => None,
+        Some(KeyLocation::Env(name)) => Some(ParquetKey::from_env(name)?),
+        Some(KeyLocation::File(path)) => Some(ParquetKey::from_file(path)?),
+    };
+    set_parquet_key(key);
+    Ok(())
+}
+
 pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
     let started = Instant::now();
     let mut summary = RunSummary {
@@ -140,19 +153,26 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
             return summary;
         }
     };
-    // The key every Parquet file of this run is written and read with; the key itself is
-    // never printed or recorded.
-    let key = match &pipeline.encryption {
-        None => Ok(None),
-        Some(KeyLocation::Env(name)) => ParquetKey::from_env(name).map(Some),
-        Some(KeyLocation::File(path)) => ParquetKey::from_file(path).map(Some),
-    };
-    match key {
-        Ok(key) => set_parquet_key(key),
-        Err(e) => {
-            summary.ok = false;
-            summary.error = Some(e.to_string());
-            return summary;
+    if let Err(e) = use_pipeline_key(pipeline) {
+        summary.ok = false;
+        summary.error = Some(e.to_string());
+        return summary;
+    }
+    if let Some(plan) = &pipeline.partition {
+        for (table, copy) in &plan.inputs {
+            match write_partition(table, copy, plan.part) {
+                Ok(rows) if !options.quiet => eprintln!(
+                    "partition {}: {rows} customer(s) of `{}`",
+                    plan.part,
+                    table.display()
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    summary.ok = false;
+                    summary.error = Some(format!("partition {}: {e}", plan.part));
+                    return summary;
+                }
+            }
         }
     }
     let total = order.len();

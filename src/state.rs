@@ -51,7 +51,14 @@ pub fn state_path(pipeline: &Pipeline, stage: &StageSpec) -> PathBuf {
     pipeline
         .output_dir
         .join(".clientele")
-        .join(format!("{}.json", stage.name))
+        .join(match &pipeline.partition {
+            // Each partition's run keeps its own record, beside the whole run's.
+            Some(plan) => format!(
+                "{}.part-{}-of-{}.json",
+                stage.name, plan.part.index, plan.part.count
+            ),
+            None => format!("{}.json", stage.name),
+        })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -9,6 +9,8 @@
 //! - [`simd`]: hot loops compiled for AVX2 and the baseline, chosen at run time, with
 //!   the same results bit for bit.
 //! - [`sample`]: seeded row samples.
+//! - [`partition`]: hash partitions of the customers for scoring in N independent jobs,
+//!   and the checked merge of their outputs.
 //! - [`clustering`]: silhouette, Davies–Bouldin, Calinski–Harabasz and the adjusted
 //!   Rand index with scikit-learn's definitions, for segment and evaluate.
 //! - [`ranking`]: the ranking metrics at k, one definition for the recommend stage's
@@ -23,6 +25,7 @@ pub mod encryption;
 pub mod error;
 pub mod features;
 pub mod parquet_io;
+pub mod partition;
 pub mod ranking;
 pub mod sample;
 pub mod schema;
