@@ -64,5 +64,6 @@ bench() {
 echo "| kernel | data | clientele s | scikit-learn s | speed-up | clientele MiB | scikit-learn MiB | memory ratio |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 bench "K-Means k=8, n_init=3" "$KMEANS_ROWS" 16 8 kmeans --k 8 --n-init 3 -- kmeans --k 8 --n-init 3
+bench "mini-batch K-Means k=8, batch 1024, n_init=3" "$KMEANS_ROWS" 16 8 kmeans --k 8 --n-init 3 --batch-size 1024 -- kmeans --k 8 --n-init 3 --batch-size 1024
 bench "silhouette, exact" "$SILHOUETTE_ROWS" 24 8 silhouette --k 8 -- silhouette --k 8
 bench "DBSCAN eps=1.5, min_samples=10" "$DBSCAN_ROWS" 8 12 dbscan --eps 1.5 --min-samples 10 -- dbscan --eps 1.5 --min-samples 10

@@ -1,7 +1,7 @@
 """The scikit-learn side of bench/run_segment.sh: one clustering kernel on a Parquet
 matrix, timed around the scikit-learn call only, printed as one JSON line.
 
-  python segment_sklearn.py FILE kmeans --k 8 [--n-init 1]
+  python segment_sklearn.py FILE kmeans --k 8 [--n-init 1] [--batch-size 1024]
   python segment_sklearn.py FILE silhouette --k 8        (K-Means labels, not timed)
   python segment_sklearn.py FILE dbscan --eps E --min-samples M
   python segment_sklearn.py FILE make --rows N --dims D --centers C --seed S   (writes FILE)
@@ -47,6 +47,7 @@ def main():
     k = sub.add_parser("kmeans")
     k.add_argument("--k", type=int, required=True)
     k.add_argument("--n-init", type=int, default=1)
+    k.add_argument("--batch-size", type=int, default=None, help="MiniBatchKMeans with this batch")
     s = sub.add_parser("silhouette")
     s.add_argument("--k", type=int, required=True)
     d = sub.add_parser("dbscan")
@@ -61,14 +62,18 @@ def main():
     if args.kernel == "make":
         make(args.input, args.rows, args.dims, args.centers, args.seed)
         return
-    from sklearn.cluster import DBSCAN, KMeans
+    from sklearn.cluster import DBSCAN, KMeans, MiniBatchKMeans
     from sklearn.metrics import silhouette_score
 
     x = load(args.input)
     if args.kernel == "kmeans":
         started = time.perf_counter()
-        km = KMeans(n_clusters=args.k, n_init=args.n_init, algorithm="lloyd", random_state=0).fit(x)
-        out = {"inertia": float(km.inertia_), "iterations": int(km.n_iter_)}
+        if args.batch_size:
+            km = MiniBatchKMeans(n_clusters=args.k, n_init=args.n_init, batch_size=args.batch_size, random_state=0).fit(x)
+            out = {"inertia": float(km.inertia_), "iterations": int(km.n_steps_)}
+        else:
+            km = KMeans(n_clusters=args.k, n_init=args.n_init, algorithm="lloyd", random_state=0).fit(x)
+            out = {"inertia": float(km.inertia_), "iterations": int(km.n_iter_)}
     elif args.kernel == "silhouette":
         labels = KMeans(n_clusters=args.k, n_init=1, random_state=0).fit(x).labels_
         started = time.perf_counter()

@@ -35,6 +35,9 @@ enum Kernel {
         n_init: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Mini-batch K-Means with batches of this many rows.
+        #[arg(long)]
+        batch_size: Option<usize>,
     },
     /// The exact silhouette of a K-Means partition (the K-Means is not timed).
     Silhouette {
@@ -78,12 +81,18 @@ fn main() -> anyhow::Result<()> {
     let x = table.x.view();
     let started = Instant::now();
     let result = match cli.kernel {
-        Kernel::Kmeans { k, n_init, seed } => {
+        Kernel::Kmeans {
+            k,
+            n_init,
+            seed,
+            batch_size,
+        } => {
             let model = kmeans::fit(
                 x,
                 &kmeans::KMeansParams {
                     n_init,
                     seed,
+                    batch_size,
                     ..kmeans::KMeansParams::new(k)
                 },
             )?;

@@ -200,6 +200,14 @@ pub fn check_params(params: &SegmentParams, io: &StageIo) -> Result<(), SegmentE
     if params.mode == Mode::Apply && params.fit_sample.is_some() {
         return bad("fit_sample is for mode = \"fit\"; an apply assigns every customer");
     }
+    if params.batch_size == Some(0) {
+        return bad("batch_size must be at least 1");
+    }
+    if params.batch_size.is_some()
+        && (params.mode == Mode::Apply || params.algorithm != Algorithm::Kmeans)
+    {
+        return bad("batch_size is for fitting K-Means (mini-batch K-Means)");
+    }
     if let Some(key) = params.labels.keys().find(|k| k.parse::<i32>().is_err()) {
         return Err(SegmentError::Params(format!(
             "labels: `{key}` is not a segment number"
@@ -383,7 +391,12 @@ fn fit_kmeans(
     let mut models = Vec::with_capacity(ks.len());
     for (i, &k) in ks.iter().enumerate() {
         ctx.progress.step(&format!(
-            "K-Means k = {k} ({} of {}), {} restarts",
+            "{} k = {k} ({} of {}), {} restarts",
+            if params.batch_size.is_some() {
+                "mini-batch K-Means"
+            } else {
+                "K-Means"
+            },
             i + 1,
             ks.len(),
             params.n_init
@@ -396,6 +409,7 @@ fn fit_kmeans(
                 max_iter: params.max_iter,
                 tol: params.tol,
                 seed,
+                batch_size: params.batch_size,
             },
         )?;
         if sample.is_some() {

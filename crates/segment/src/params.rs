@@ -50,6 +50,11 @@ pub struct SegmentParams {
     /// core point within eps, else noise). Every customer is fitted on when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit_sample: Option<usize>,
+    /// K-Means: mini-batch K-Means with batches of this many customers (scikit-learn's
+    /// `MiniBatchKMeans`), for fits too large for full Lloyd passes; `max_iter` then
+    /// counts passes over the data. Full Lloyd iterations when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
     /// The silhouette is exact up to this many customers, else computed on a seeded
     /// sample of this size.
     #[serde(default = "silhouette_sample")]
@@ -88,6 +93,7 @@ impl Default for SegmentParams {
             eps: Auto::Auto,
             min_samples: min_samples(),
             fit_sample: None,
+            batch_size: None,
             silhouette_sample: silhouette_sample(),
             top_features: top_features(),
             labels: BTreeMap::new(),
