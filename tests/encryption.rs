@@ -272,3 +272,81 @@ fn rekey_rotates_every_table_and_a_rerun_finishes_an_interrupted_rotation() {
     assert_eq!(read(&files[0]), before[0]);
     set_parquet_key(None);
 }
+
+/// Partitioned scoring of an encrypted pipeline: the partition's copy of the customer
+/// table, every part and the merged tables are encrypted, and the merge reads the parts
+/// with the pipeline's key.
+#[test]
+fn an_encrypted_pipeline_scores_in_partitions_and_merges_encrypted() {
+    let p = encrypted_quickstart();
+    let fit = p
+        .command(&[
+            "run",
+            "pipelines/quickstart.toml",
+            "--quiet",
+            "--stage",
+            "segment_customers",
+        ])
+        .env(KEY_VAR, KEY)
+        .output()
+        .unwrap();
+    assert!(
+        fit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
+    let scoring = std::fs::read_to_string(p.path("pipelines/scoring.toml"))
+        .unwrap()
+        .replacen(
+            "output_dir = \"../out/scoring\"\n",
+            "output_dir = \"../out/scoring\"\n\n[pipeline.encryption]\nkey_env = \"CLIENTELE_TEST_PARQUET_KEY\"\n",
+            1,
+        );
+    p.write("pipelines/scoring.toml", scoring);
+    for part in ["0/2", "1/2"] {
+        let out = p
+            .command(&[
+                "run",
+                "pipelines/scoring.toml",
+                "--quiet",
+                "--partition",
+                part,
+            ])
+            .env(KEY_VAR, KEY)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Without the key the merge cannot read the parts, and says so.
+    let merge = p.run(&["merge", "pipelines/scoring.toml", "--partitions", "2"]);
+    assert_ne!(merge.code(), 0);
+    assert!(!p.path("out/scoring/segments.parquet").exists());
+    let merge = p
+        .command(&["merge", "pipelines/scoring.toml", "--partitions", "2"])
+        .env(KEY_VAR, KEY)
+        .output()
+        .unwrap();
+    assert!(
+        merge.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merge.stderr)
+    );
+    let mut files = parquet_files(&p.path("out/scoring"));
+    files.extend(parquet_files(&p.path("out/scoring/partition-inputs")));
+    assert_eq!(files.len(), 2 + 2 * 2 + 2, "{files:?}");
+    for file in &files {
+        assert!(is_encrypted(file), "{} is not encrypted", file.display());
+    }
+    let _turn = KEY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    set_parquet_key(Some(ParquetKey::from_hex(KEY, "test").unwrap()));
+    let rows: usize = read(&p.path("out/scoring/segments.parquet"))
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum();
+    set_parquet_key(None);
+    assert_eq!(rows, 3000);
+}
