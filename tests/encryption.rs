@@ -14,16 +14,20 @@ use clientele_shared::parquet_io::ParquetSource;
 const KEY_VAR: &str = "CLIENTELE_TEST_PARQUET_KEY";
 const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
+/// Adds `[pipeline.encryption]` (the key from `KEY_VAR`) to a pipeline of `p`, after the
+/// line `last_line` of its `[pipeline]` table.
+fn encrypt_pipeline(p: &Project, pipeline: &str, last_line: &str) {
+    let text = std::fs::read_to_string(p.path(pipeline)).unwrap().replacen(
+        &format!("{last_line}\n"),
+        &format!("{last_line}\n\n[pipeline.encryption]\nkey_env = \"{KEY_VAR}\"\n"),
+        1,
+    );
+    p.write(pipeline, text);
+}
+
 fn encrypted_quickstart() -> Project {
     let p = Project::quickstart_copy();
-    let text = std::fs::read_to_string(p.path("pipelines/quickstart.toml"))
-        .unwrap()
-        .replacen(
-            "seed = 42\n",
-            "seed = 42\n\n[pipeline.encryption]\nkey_env = \"CLIENTELE_TEST_PARQUET_KEY\"\n",
-            1,
-        );
-    p.write("pipelines/quickstart.toml", text);
+    encrypt_pipeline(&p, "pipelines/quickstart.toml", "seed = 42");
     p
 }
 
@@ -295,14 +299,11 @@ fn an_encrypted_pipeline_scores_in_partitions_and_merges_encrypted() {
         "{}",
         String::from_utf8_lossy(&fit.stderr)
     );
-    let scoring = std::fs::read_to_string(p.path("pipelines/scoring.toml"))
-        .unwrap()
-        .replacen(
-            "output_dir = \"../out/scoring\"\n",
-            "output_dir = \"../out/scoring\"\n\n[pipeline.encryption]\nkey_env = \"CLIENTELE_TEST_PARQUET_KEY\"\n",
-            1,
-        );
-    p.write("pipelines/scoring.toml", scoring);
+    encrypt_pipeline(
+        &p,
+        "pipelines/scoring.toml",
+        "output_dir = \"../out/scoring\"",
+    );
     for part in ["0/2", "1/2"] {
         let out = p
             .command(&[

@@ -27,16 +27,7 @@ fn sorted_table(path: &Path) -> RecordBatch {
 
 /// The quickstart run up to its segments, which writes the models the scoring applies.
 fn quickstart_fitted() -> Project {
-    let p = Project::quickstart_copy();
-    let run = p.run(&[
-        "run",
-        "pipelines/quickstart.toml",
-        "--quiet",
-        "--stage",
-        "segment_customers",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    p
+    Project::quickstart_run_to("segment_customers")
 }
 
 #[test]

@@ -238,18 +238,7 @@ fn reasons_name_the_evidence() {
 /// The quickstart run once, up to its recommend stage.
 fn quickstart() -> &'static Project {
     static RUN: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
-    RUN.get_or_init(|| {
-        let p = Project::quickstart_copy();
-        let run = p.run(&[
-            "run",
-            "pipelines/quickstart.toml",
-            "--quiet",
-            "--stage",
-            "recommend_products",
-        ]);
-        assert_eq!(run.code(), 0, "{}", run.stderr());
-        p
-    })
+    RUN.get_or_init(|| Project::quickstart_run_to("recommend_products"))
 }
 
 fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {

@@ -396,15 +396,7 @@ fn the_projection_equals_scikit_learns_pca() {
 /// card of its own, and a sample smaller than the customers is said.
 #[test]
 fn a_dbscan_report_with_few_inputs_draws_what_it_can() {
-    let p = Project::quickstart_copy();
-    let run = p.run(&[
-        "run",
-        "pipelines/quickstart.toml",
-        "--quiet",
-        "--stage",
-        "preprocess_customers",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let p = Project::quickstart_run_to("preprocess_customers");
     p.write(
         "pipelines/dbscan.toml",
         r#"

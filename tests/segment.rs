@@ -506,16 +506,7 @@ mode = "apply"
 
 /// The quickstart copied and run up to its features.
 fn quickstart_features() -> Project {
-    let p = Project::quickstart_copy();
-    let run = p.run(&[
-        "run",
-        "pipelines/quickstart.toml",
-        "--quiet",
-        "--stage",
-        "preprocess_customers",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    p
+    Project::quickstart_run_to("preprocess_customers")
 }
 
 #[test]

@@ -71,16 +71,7 @@ fn export(dir: &Path, pipeline: &str, stage: &str, dialect: &str, out: &str) -> 
 
 /// The quickstart copied and run up to its segments: the state files export-sql reads.
 fn quickstart_segmented() -> Project {
-    let p = Project::quickstart_copy();
-    let run = p.run(&[
-        "run",
-        "pipelines/quickstart.toml",
-        "--quiet",
-        "--stage",
-        "segment_customers",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    p
+    Project::quickstart_run_to("segment_customers")
 }
 
 #[test]

@@ -32,6 +32,20 @@ impl Project {
         p
     }
 
+    /// [`Project::quickstart_copy`], run up to `stage` (and the stages it depends on).
+    pub fn quickstart_run_to(stage: &str) -> Self {
+        let p = Project::quickstart_copy();
+        let run = p.run(&[
+            "run",
+            "pipelines/quickstart.toml",
+            "--quiet",
+            "--stage",
+            stage,
+        ]);
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        p
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
