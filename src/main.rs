@@ -81,6 +81,10 @@ enum Command {
         stages: Vec<String>,
         #[arg(long)]
         quiet: bool,
+        /// Print a machine-readable summary on stdout: each output, its customers and
+        /// the rows of each part, or the error.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a pipeline file without running anything.
     Validate {
@@ -228,6 +232,7 @@ fn main() -> ExitCode {
             partitions,
             stages,
             quiet,
+            json,
         } => {
             let pipeline = match config::load(&pipeline, &[]) {
                 Ok(p) => p,
@@ -244,28 +249,44 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_INVALID);
                 }
             };
-            report(
-                run::use_pipeline_key(&pipeline)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|()| partition::merge(&pipeline, partitions, &order))
-                    .map(|merged| {
-                        if !quiet {
-                            for (path, found) in merged {
-                                eprintln!(
-                                    "{}: {} customer(s) from {partitions} part(s) ({})",
-                                    path.display(),
-                                    found.rows.iter().sum::<u64>(),
-                                    found
-                                        .rows
-                                        .iter()
-                                        .map(u64::to_string)
-                                        .collect::<Vec<_>>()
-                                        .join(" + ")
-                                );
-                            }
-                        }
+            let merged = run::use_pipeline_key(&pipeline)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| partition::merge(&pipeline, partitions, &order));
+            if json {
+                let summary = match &merged {
+                    Ok(merged) => serde_json::json!({
+                        "ok": true,
+                        "partitions": partitions,
+                        "outputs": merged
+                            .iter()
+                            .map(|(path, found)| serde_json::json!({
+                                "path": path.display().to_string(),
+                                "customers": found.rows.iter().sum::<u64>(),
+                                "rows_per_part": found.rows,
+                            }))
+                            .collect::<Vec<_>>(),
                     }),
-            )
+                    Err(e) => serde_json::json!({ "ok": false, "error": format!("{e:#}") }),
+                };
+                println!("{summary}");
+            }
+            report(merged.map(|merged| {
+                if !quiet {
+                    for (path, found) in merged {
+                        eprintln!(
+                            "{}: {} customer(s) from {partitions} part(s) ({})",
+                            path.display(),
+                            found.rows.iter().sum::<u64>(),
+                            found
+                                .rows
+                                .iter()
+                                .map(u64::to_string)
+                                .collect::<Vec<_>>()
+                                .join(" + ")
+                        );
+                    }
+                }
+            }))
         }
         Command::Rekey {
             pipeline,

@@ -67,13 +67,31 @@ fn four_partitions_merged_equal_one_run_over_every_customer() {
         "{sizes:?}"
     );
 
-    let run = p.run(&["merge", "pipelines/scoring.toml", "--partitions", "4"]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let run = p.run(&[
+        "merge",
+        "pipelines/scoring.toml",
+        "--partitions",
+        "4",
+        "--json",
+    ]);
+    let summary = run.json();
     assert!(
         run.stderr().contains("3000 customer(s) from 4 part(s)"),
         "{}",
         run.stderr()
     );
+    let merged = summary["outputs"].as_array().unwrap();
+    assert_eq!(merged.len(), 2);
+    for output in merged {
+        assert_eq!(output["customers"], 3000);
+        let parts: Vec<usize> = output["rows_per_part"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(parts, sizes);
+    }
     for (o, whole) in outputs.iter().zip(&whole) {
         let merged = sorted_table(&p.path(o));
         assert_eq!(merged.schema(), whole.schema(), "{o}");
@@ -107,6 +125,7 @@ fn four_partitions_merged_equal_one_run_over_every_customer() {
         "4",
         "--stage",
         "segments",
+        "--json",
     ]);
     assert_eq!(run.code(), 1);
     assert!(
@@ -114,6 +133,12 @@ fn four_partitions_merged_equal_one_run_over_every_customer() {
         "{}",
         run.stderr()
     );
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(summary["ok"], false);
+    assert!(summary["error"]
+        .as_str()
+        .unwrap()
+        .contains("part 3 of 4 is missing"));
     assert!(!p.path(outputs[1]).exists());
     // Parts of another partitioning: part 0 of 4 is no part of 2.
     let run = p.run(&[
