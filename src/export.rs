@@ -41,23 +41,23 @@ pub fn export_sql(
             .or_else(|| stage.io.input(port))
             .map(Path::to_path_buf)
     };
-    // The preprocess stage behind a stage's features: its state and the table it read.
-    let preprocess_of = |index: usize| -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
-        let stage = &pipeline.stages[index];
-        let state = saved(stage, "state")
-            .ok_or_else(|| anyhow!("stage `{}` names no `state` file", stage.name))?;
-        let table = stage
-            .io
-            .input("table")
-            .ok_or_else(|| anyhow!("stage `{}` names no input `table`", stage.name))?
-            .to_path_buf();
-        Ok((state, table))
-    };
+    // The preprocess stage behind a stage's features: its saved state, read, and the
+    // table it read.
+    let preprocess_of =
+        |index: usize| -> anyhow::Result<(clientele_preprocess::FittedState, &Path)> {
+            let stage = &pipeline.stages[index];
+            let state = saved(stage, "state")
+                .ok_or_else(|| anyhow!("stage `{}` names no `state` file", stage.name))?;
+            let table = stage
+                .io
+                .input("table")
+                .ok_or_else(|| anyhow!("stage `{}` names no input `table`", stage.name))?;
+            Ok((clientele_preprocess::read_state(&state)?, table))
+        };
     match stage.kind {
         Kind::Preprocess => {
-            let (state_path, table) = preprocess_of(index)?;
-            let state = clientele_preprocess::read_state(&state_path)?;
-            Ok(clientele_sql::preprocess(dialect, &state, &source(from, &table))?)
+            let (state, table) = preprocess_of(index)?;
+            Ok(clientele_sql::preprocess(dialect, &state, &source(from, table))?)
         }
         Kind::Segment => {
             let model_path = saved(stage, "model").ok_or_else(|| {
@@ -69,10 +69,9 @@ pub fn export_sql(
             if pipeline.stages[producer].kind != Kind::Preprocess {
                 bail!("the features of stage `{name}` do not come from a preprocess stage");
             }
-            let (state_path, table) = preprocess_of(producer)?;
-            let state = clientele_preprocess::read_state(&state_path)?;
+            let (state, table) = preprocess_of(producer)?;
             let model = clientele_segment::model::read(&model_path)?;
-            Ok(clientele_sql::segment(dialect, &state, &model, &source(from, &table))?)
+            Ok(clientele_sql::segment(dialect, &state, &model, &source(from, table))?)
         }
         other => bail!(
             "stage `{name}` is a {other:?} stage; export-sql writes preprocess and K-Means segment stages"

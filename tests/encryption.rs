@@ -31,6 +31,16 @@ fn encrypted_quickstart() -> Project {
     p
 }
 
+/// Runs the binary in `p` with `args` and the key in `KEY_VAR`; asserts it succeeds.
+fn run_with_key(p: &Project, args: &[&str]) {
+    let out = p.command(args).env(KEY_VAR, KEY).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -55,17 +65,8 @@ fn an_encrypted_run_writes_every_table_encrypted_and_reads_it_back() {
     let run = plain.run(&["run", "pipelines/quickstart.toml", "--quiet"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let p = encrypted_quickstart();
-    let out = p
-        .command(&["run", "pipelines/quickstart.toml", "--quiet"])
-        .env(KEY_VAR, KEY)
-        .output()
-        .unwrap();
     // The same tables as the plain run, so the same quality: the gate passes.
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_with_key(&p, &["run", "pipelines/quickstart.toml", "--quiet"]);
 
     let files = parquet_files(&p.path("out/quickstart"));
     assert!(files.len() >= 10, "{files:?}");
@@ -125,18 +126,16 @@ fn a_missing_or_wrong_key_is_a_clear_error() {
 
     // Ingest under the key, then read its table from a pipeline with another key, and
     // from one with none.
-    let out = p
-        .command(&[
+    run_with_key(
+        &p,
+        &[
             "run",
             "pipelines/quickstart.toml",
             "--quiet",
             "--stage",
             "ingest_customers",
-        ])
-        .env(KEY_VAR, KEY)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+        ],
+    );
     let reader = |encryption: &str| {
         format!(
             r#"
@@ -283,21 +282,15 @@ fn rekey_rotates_every_table_and_a_rerun_finishes_an_interrupted_rotation() {
 #[test]
 fn an_encrypted_pipeline_scores_in_partitions_and_merges_encrypted() {
     let p = encrypted_quickstart();
-    let fit = p
-        .command(&[
+    run_with_key(
+        &p,
+        &[
             "run",
             "pipelines/quickstart.toml",
             "--quiet",
             "--stage",
             "segment_customers",
-        ])
-        .env(KEY_VAR, KEY)
-        .output()
-        .unwrap();
-    assert!(
-        fit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&fit.stderr)
+        ],
     );
     encrypt_pipeline(
         &p,
@@ -305,36 +298,25 @@ fn an_encrypted_pipeline_scores_in_partitions_and_merges_encrypted() {
         "output_dir = \"../out/scoring\"",
     );
     for part in ["0/2", "1/2"] {
-        let out = p
-            .command(&[
+        run_with_key(
+            &p,
+            &[
                 "run",
                 "pipelines/scoring.toml",
                 "--quiet",
                 "--partition",
                 part,
-            ])
-            .env(KEY_VAR, KEY)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            ],
         );
     }
     // Without the key the merge cannot read the parts, and says so.
     let merge = p.run(&["merge", "pipelines/scoring.toml", "--partitions", "2"]);
     assert_ne!(merge.code(), 0);
+    assert!(merge.stderr().contains(KEY_VAR), "{}", merge.stderr());
     assert!(!p.path("out/scoring/segments.parquet").exists());
-    let merge = p
-        .command(&["merge", "pipelines/scoring.toml", "--partitions", "2"])
-        .env(KEY_VAR, KEY)
-        .output()
-        .unwrap();
-    assert!(
-        merge.status.success(),
-        "{}",
-        String::from_utf8_lossy(&merge.stderr)
+    run_with_key(
+        &p,
+        &["merge", "pipelines/scoring.toml", "--partitions", "2"],
     );
     let mut files = parquet_files(&p.path("out/scoring"));
     files.extend(parquet_files(&p.path("out/scoring/partition-inputs")));

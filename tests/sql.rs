@@ -187,38 +187,29 @@ fn real_bank_marketing_preprocessing_equals_in_duckdb() {
 #[test]
 fn export_errors_name_the_stage_and_ansi_needs_a_table() {
     let p = Project::quickstart_copy();
-    let run = p.run(&["export-sql", "pipelines/quickstart.toml", "--stage", "nope"]);
-    assert_eq!(run.code(), 1);
-    assert!(
-        run.stderr().contains("no stage named `nope`"),
-        "{}",
-        run.stderr()
-    );
-    let run = p.run(&[
-        "export-sql",
-        "pipelines/quickstart.toml",
-        "--stage",
-        "evaluate",
-    ]);
-    assert_eq!(run.code(), 1);
-    assert!(
-        run.stderr()
-            .contains("export-sql writes preprocess and K-Means segment stages"),
-        "{}",
-        run.stderr()
+    // Runs `export-sql` on the quickstart with `args`; asserts the exit code and that the
+    // output (stderr on failure, the query on success) contains `needle`.
+    let export = |args: &[&str], code: i32, needle: &str| {
+        let run = p.run(&[&["export-sql", "pipelines/quickstart.toml"], args].concat());
+        assert_eq!(run.code(), code, "{}", run.stderr());
+        let out = if code == 0 {
+            run.stdout()
+        } else {
+            run.stderr()
+        };
+        assert!(out.contains(needle), "{out}");
+    };
+    export(&["--stage", "nope"], 1, "no stage named `nope`");
+    export(
+        &["--stage", "evaluate"],
+        1,
+        "export-sql writes preprocess and K-Means segment stages",
     );
     // Not fitted yet: the state file is missing, and the message names it.
-    let run = p.run(&[
-        "export-sql",
-        "pipelines/quickstart.toml",
-        "--stage",
-        "preprocess_customers",
-    ]);
-    assert_eq!(run.code(), 1);
-    assert!(
-        run.stderr().contains("preprocess_state.json"),
-        "{}",
-        run.stderr()
+    export(
+        &["--stage", "preprocess_customers"],
+        1,
+        "preprocess_state.json",
     );
     let run = p.run(&[
         "run",
@@ -228,46 +219,18 @@ fn export_errors_name_the_stage_and_ansi_needs_a_table() {
         "preprocess_customers",
     ]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
-    let run = p.run(&[
-        "export-sql",
-        "pipelines/quickstart.toml",
-        "--stage",
-        "preprocess_customers",
-        "--dialect",
-        "ansi",
-    ]);
-    assert_eq!(run.code(), 1);
-    assert!(
-        run.stderr().contains("give a table name"),
-        "{}",
-        run.stderr()
+    let preprocess = ["--stage", "preprocess_customers", "--dialect"];
+    export(
+        &[&preprocess[..], &["ansi"]].concat(),
+        1,
+        "give a table name",
     );
-    let run = p.run(&[
-        "export-sql",
-        "pipelines/quickstart.toml",
-        "--stage",
-        "preprocess_customers",
-        "--dialect",
-        "ansi",
-        "--from",
-        "bank.customers",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert!(
-        run.stdout().contains("FROM bank.customers"),
-        "{}",
-        run.stdout()
+    export(
+        &[&preprocess[..], &["ansi", "--from", "bank.customers"]].concat(),
+        0,
+        "FROM bank.customers",
     );
-    let run = p.run(&[
-        "export-sql",
-        "pipelines/quickstart.toml",
-        "--stage",
-        "preprocess_customers",
-        "--dialect",
-        "spark",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
-    assert!(run.stdout().contains("parquet.`"), "{}", run.stdout());
+    export(&[&preprocess[..], &["spark"]].concat(), 0, "parquet.`");
 }
 
 /// Whether a Java runtime answers; Spark needs one.

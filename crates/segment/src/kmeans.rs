@@ -105,7 +105,8 @@ impl KMeansModel {
             .for_each(|(chunk, (labels, distances))| {
                 let first = chunk * CHUNK_ROWS;
                 let rows = &data.values[first * data.d..(first + labels.len()) * data.d];
-                nearest_rows(rows, data.d, &centres, labels, distances);
+                nearest_squared_rows(rows, data.d, &centres, labels, distances);
+                distances.iter_mut().for_each(|d| *d = d.sqrt());
             });
         (labels, distances)
     }
@@ -359,16 +360,6 @@ clientele_shared::multiversion! {
 }
 
 clientele_shared::multiversion! {
-    /// The nearest centre of each row of `rows` and the distance (not squared) to it.
-    fn nearest_rows(rows: &[f64], d: usize, table: &Centres, labels: &mut [usize], distances: &mut [f64]) {
-        table.nearest_into(rows, d, labels, distances);
-        for distance in distances.iter_mut() {
-            *distance = distance.sqrt();
-        }
-    }
-}
-
-clientele_shared::multiversion! {
     /// For each row and candidate `t`, the smaller of the row's current closest squared
     /// distance and its squared distance to `t`: kept in `if_chosen` (row-major, one
     /// value per candidate) and added to `potentials[t]`. Keeping them spares a second
@@ -482,6 +473,8 @@ pub fn fit_minibatch(x: ArrayView2<f64>, params: &KMeansParams, batch_size: usiz
     let mut batch = vec![0.0; batch_size * d];
     let mut labels = vec![0usize; batch_size];
     let mut squared = vec![0.0; batch_size];
+    let mut sums = vec![0.0; k * d];
+    let mut members = vec![0.0f64; k];
     let mut iterations = 0;
     for step in 1..=steps {
         iterations = step;
@@ -496,11 +489,12 @@ pub fn fit_minibatch(x: ArrayView2<f64>, params: &KMeansParams, batch_size: usiz
             &mut squared,
         );
         let batch_inertia = squared.iter().sum::<f64>() / batch_size as f64;
-        let previous = centres.clone();
+        // Only the `tol` rule needs the centres before the step.
+        let previous = (tol > 0.0).then(|| centres.clone());
         // Each centre to the running mean of the rows it was given: scikit-learn's
         // `_minibatch_update_dense`.
-        let mut sums = vec![0.0; k * d];
-        let mut members = vec![0.0f64; k];
+        sums.fill(0.0);
+        members.fill(0.0);
         for (row, &c) in batch.chunks_exact(d).zip(&labels) {
             members[c] += 1.0;
             sums[c * d..(c + 1) * d]
@@ -524,11 +518,6 @@ pub fn fit_minibatch(x: ArrayView2<f64>, params: &KMeansParams, batch_size: usiz
             since_reassign = 0;
             reassign_low_counts(&mut centres, &mut counts, &batch, d, &mut rng);
         }
-        let shift: f64 = centres
-            .iter()
-            .zip(previous.iter())
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
         // The first step's inertia is the initial centres': not counted.
         if step == 1 {
             continue;
@@ -538,8 +527,15 @@ pub fn fit_minibatch(x: ArrayView2<f64>, params: &KMeansParams, batch_size: usiz
             Some(e) => e * (1.0 - alpha) + batch_inertia * alpha,
         };
         smoothed = Some(ewa);
-        if tol > 0.0 && shift <= tol {
-            break;
+        if let Some(previous) = &previous {
+            let shift: f64 = centres
+                .iter()
+                .zip(previous.iter())
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            if shift <= tol {
+                break;
+            }
         }
         if smoothed_min.is_none_or(|m| ewa < m) {
             smoothed_min = Some(ewa);

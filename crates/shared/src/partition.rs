@@ -164,9 +164,10 @@ pub enum MergeError {
 }
 
 /// Concatenates the `count` parts of `path` (see [`Partition::part_path`]) into `path`,
-/// in part order, after checking that every part is there, that they have the same
-/// columns, and that every customer sits in its own partition exactly once (so no
-/// customer is in two parts). Nothing is written if a check fails.
+/// in part order, checking that every part is there, that they have the same columns,
+/// and that every customer sits in its own partition exactly once (so no customer is in
+/// two parts). The parts are read once, checked as they are written; a failed check
+/// drops the unfinished file, so nothing appears under `path`.
 pub fn merge_parts(path: &Path, count: usize) -> Result<Merged, MergeError> {
     let parts: Vec<PathBuf> = (0..count)
         .map(|index| Partition { index, count }.part_path(path))
@@ -180,31 +181,41 @@ pub fn merge_parts(path: &Path, count: usize) -> Result<Merged, MergeError> {
             });
         }
     }
-    let schema = ParquetSource::open(&parts[0])?.schema().clone();
-    // First check every part, then write: a merge that fails leaves nothing behind.
+    let first = ParquetSource::open(&parts[0])?;
+    let schema = first.schema().clone();
+    let id_column = schema
+        .index_of(CUSTOMER_ID)
+        .map_err(|_| SharedError::MissingColumn {
+            path: parts[0].clone(),
+            column: CUSTOMER_ID.to_string(),
+            what: "identifies each customer across the parts".to_string(),
+        })?;
+    let mut sink = ParquetSink::create(path, schema.clone())?;
     let mut rows = Vec::with_capacity(count);
+    let mut first = Some(first);
     for (index, part) in parts.iter().enumerate() {
-        let mut reader = ParquetSource::open(part)?;
+        let mut reader = match first.take() {
+            Some(reader) => reader,
+            None => ParquetSource::open(part)?,
+        };
         if reader.schema() != &schema {
             return Err(MergeError::OtherColumns {
                 path: part.clone(),
                 first: parts[0].clone(),
             });
         }
-        let id_column = schema
-            .index_of(CUSTOMER_ID)
-            .map_err(|_| SharedError::MissingColumn {
-                path: part.clone(),
-                column: CUSTOMER_ID.to_string(),
-                what: "identifies each customer across the parts".to_string(),
-            })?;
         let mut seen: HashSet<String> = HashSet::new();
         let mut row = 0usize;
         while let Some(batch) = reader.next_batch()? {
             let ids = string_column(part, batch.column(id_column), CUSTOMER_ID)?;
             for r in 0..batch.num_rows() {
                 row += 1;
-                let id = ids(r).unwrap_or_default();
+                let id = ids(r).ok_or_else(|| SharedError::BadValue {
+                    path: part.clone(),
+                    row,
+                    column: CUSTOMER_ID.to_string(),
+                    why: "is empty; every customer of a part needs an id".to_string(),
+                })?;
                 let belongs = partition_of(id, count);
                 if belongs != index {
                     return Err(MergeError::WrongPartition {
@@ -221,15 +232,9 @@ pub fn merge_parts(path: &Path, count: usize) -> Result<Merged, MergeError> {
                     });
                 }
             }
-        }
-        rows.push(row as u64);
-    }
-    let mut sink = ParquetSink::create(path, schema)?;
-    for part in &parts {
-        let mut reader = ParquetSource::open(part)?;
-        while let Some(batch) = reader.next_batch()? {
             sink.write(&batch)?;
         }
+        rows.push(row as u64);
     }
     sink.finish()?;
     Ok(Merged { rows })
@@ -342,5 +347,17 @@ mod tests {
         let e = merge_parts(&merged, 3).unwrap_err().to_string();
         assert!(e.contains("belongs to partition 0 of 3"), "{e}");
         assert!(!merged.exists());
+        // The merge had written parts 0 and 1 when it met the bad part: the unfinished
+        // file is gone too.
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| {
+                name.trim_start_matches('.').starts_with("merged") && !name.contains(".part-")
+            })
+            .collect();
+        left.sort();
+        assert_eq!(left, Vec::<String>::new());
     }
 }
