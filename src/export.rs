@@ -9,25 +9,38 @@ use clientele_sql::{Dialect, Source};
 use crate::config::Pipeline;
 use crate::kinds::Kind;
 
-/// Where the query reads from: `--from` (a `.parquet` path or an existing path is read as
-/// Parquet, anything else is a table name), else the table the stages were fitted on.
-fn source(from: Option<&str>, default: &Path) -> Source {
-    match from {
-        Some(f) if f.ends_with(".parquet") || Path::new(f).exists() => {
-            Source::Parquet(f.to_string())
-        }
-        Some(f) => Source::Table(f.to_string()),
-        None => Source::Parquet(default.display().to_string()),
+/// A table named on the command line: a `.parquet` path or an existing path is read as
+/// Parquet, anything else is a table name.
+fn given(table: &str) -> Source {
+    if table.ends_with(".parquet") || Path::new(table).exists() {
+        Source::Parquet(table.to_string())
+    } else {
+        Source::Table(table.to_string())
     }
 }
 
-/// The query of stage `name`: a preprocess stage's features, or a K-Means segment stage's
-/// assignments (with the preprocessing of the features it was fitted on).
+/// Where the query reads from: `--from`, else the Parquet file the stages were fitted on.
+fn source(from: Option<&str>, default: &Path) -> Source {
+    from.map_or_else(|| Source::Parquet(default.display().to_string()), given)
+}
+
+/// The tables a query reads besides `--from`: a recommend stage's customer table and
+/// segment assignments.
+#[derive(Debug, Default)]
+pub struct OtherTables<'a> {
+    pub customers: Option<&'a str>,
+    pub segments: Option<&'a str>,
+}
+
+/// The query of stage `name`: a preprocess stage's features, a K-Means segment stage's
+/// assignments (with the preprocessing of the features it was fitted on), or a recommend
+/// stage's item-based lists.
 pub fn export_sql(
     pipeline: &Pipeline,
     name: &str,
     dialect: Dialect,
     from: Option<&str>,
+    other: &OtherTables<'_>,
 ) -> anyhow::Result<String> {
     let index = pipeline
         .stage_index(name)
@@ -54,6 +67,9 @@ pub fn export_sql(
                 .ok_or_else(|| anyhow!("stage `{}` names no input `table`", stage.name))?;
             Ok((clientele_preprocess::read_state(&state)?, table))
         };
+    if stage.kind != Kind::Recommend && (other.customers.is_some() || other.segments.is_some()) {
+        bail!("--customers and --segments name the tables of a recommend stage; stage `{name}` is a {:?} stage", stage.kind);
+    }
     match stage.kind {
         Kind::Preprocess => {
             let (state, table) = preprocess_of(index)?;
@@ -73,8 +89,34 @@ pub fn export_sql(
             let model = clientele_segment::model::read(&model_path)?;
             Ok(clientele_sql::segment(dialect, &state, &model, &source(from, table))?)
         }
+        Kind::Recommend => {
+            let model_path = stage.io.output("model").ok_or_else(|| {
+                anyhow!("stage `{name}` names no `model` file: add outputs.model and run it")
+            })?;
+            let model = clientele_recommend::model::read(model_path)?;
+            // By default the customers the stage scored: its training holdings.
+            let holdings = match (from, stage.io.output("train")) {
+                (Some(from), _) => given(from),
+                (None, Some(train)) => source(None, train),
+                (None, None) => bail!(
+                    "stage `{name}` writes no `train` holdings: give the holdings to score with --from"
+                ),
+            };
+            // A table given on the command line, else the stage's own input.
+            let table = |named: Option<&str>, port: &str| match (named, stage.io.input(port)) {
+                (Some(table), _) => Some(given(table)),
+                (None, Some(path)) => Some(source(None, path)),
+                (None, None) => None,
+            };
+            let sources = clientele_sql::RecommendSources {
+                holdings,
+                customers: table(other.customers, "customers"),
+                segments: table(other.segments, "assignments"),
+            };
+            Ok(clientele_sql::recommend(dialect, &model, &sources)?)
+        }
         other => bail!(
-            "stage `{name}` is a {other:?} stage; export-sql writes preprocess and K-Means segment stages"
+            "stage `{name}` is a {other:?} stage; export-sql writes preprocess, K-Means segment and recommend stages"
         ),
     }
 }

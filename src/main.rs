@@ -114,8 +114,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         new_key_file: Option<PathBuf>,
     },
-    /// Write a fitted stage as one SQL query: a preprocess stage's features, or a K-Means
-    /// segment stage's assignments, from the saved state files.
+    /// Write a fitted stage as one SQL query: a preprocess stage's features, a K-Means
+    /// segment stage's assignments, or a recommend stage's item-based lists, from the
+    /// saved state and model files.
     ExportSql {
         pipeline: PathBuf,
         /// The stage to export.
@@ -123,10 +124,19 @@ enum Command {
         stage: String,
         #[arg(long, value_enum, default_value_t = SqlDialect::Duckdb)]
         dialect: SqlDialect,
-        /// The customer table to read: a Parquet path, or a table name. Default: the
-        /// Parquet file the preprocess stage was fitted on.
+        /// The table to read: a Parquet path, or a table name. Default: the Parquet
+        /// file the preprocess stage was fitted on; for a recommend stage, the holdings
+        /// it was trained on (`customer_id`, `product`: one row per held product).
         #[arg(long, value_name = "TABLE_OR_PATH")]
         from: Option<String>,
+        /// Recommend stages: the customer table the eligibility rules read. Default: the
+        /// stage's `customers` input.
+        #[arg(long, value_name = "TABLE_OR_PATH")]
+        customers: Option<String>,
+        /// Recommend stages: the segment assignments segment exclusions read. Default:
+        /// the stage's `assignments` input.
+        #[arg(long, value_name = "TABLE_OR_PATH")]
+        segments: Option<String>,
         /// Write the query to this file instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -369,6 +379,8 @@ fn main() -> ExitCode {
             stage,
             dialect,
             from,
+            customers,
+            segments,
             out,
         } => {
             let pipeline = match config::load(&pipeline, &[]) {
@@ -381,8 +393,17 @@ fn main() -> ExitCode {
                 SqlDialect::Duckdb => clientele_sql::Dialect::Duckdb,
             };
             report(
-                export::export_sql(&pipeline, &stage, dialect, from.as_deref())
-                    .and_then(|query| export::write(&query, out.as_deref())),
+                export::export_sql(
+                    &pipeline,
+                    &stage,
+                    dialect,
+                    from.as_deref(),
+                    &export::OtherTables {
+                        customers: customers.as_deref(),
+                        segments: segments.as_deref(),
+                    },
+                )
+                .and_then(|query| export::write(&query, out.as_deref())),
             )
         }
         Command::Generate {

@@ -1,6 +1,8 @@
-//! `clientele export-sql`: the exported query, run in DuckDB, gives the stage's own
-//! output: every segment label equal, every feature and distance within 1e-9, on the
-//! real credit-card and bank-marketing data (`../shared/data/`) and on generated data.
+//! `clientele export-sql`: the exported query, run in DuckDB (and Spark, where Java is),
+//! gives the stage's own output: every segment label equal, every feature and distance
+//! within 1e-9, and every item-based recommendation list equal with the same score bits,
+//! on the real credit-card and bank-marketing data (`../shared/data/`) and on generated
+//! data.
 
 mod common;
 use common::Project;
@@ -8,12 +10,24 @@ use std::path::{Path, PathBuf};
 
 /// An engine's result of `query` against `reference` (see scale/check_query.py).
 fn compare(python: &str, engine: &str, query: &Path, reference: &Path) -> serde_json::Value {
+    compare_by(python, engine, query, reference, &[])
+}
+
+/// [`compare`] with the script's options (`--key`, `--where`).
+fn compare_by(
+    python: &str,
+    engine: &str,
+    query: &Path,
+    reference: &Path,
+    options: &[&str],
+) -> serde_json::Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scale/check_query.py");
     let out = std::process::Command::new(python)
         .arg(script)
         .arg(engine)
         .arg(query)
         .arg(reference)
+        .args(options)
         .output()
         .unwrap();
     assert!(
@@ -46,6 +60,33 @@ fn assert_same(result: &serde_json::Value, rows: u64) {
     }
 }
 
+/// An engine's item-based lists from `query` against the stage's `item_knn` lists in
+/// `by_method`, matched by customer and rank.
+fn compare_lists(python: &str, engine: &str, query: &Path, by_method: &Path) -> serde_json::Value {
+    compare_by(
+        python,
+        engine,
+        query,
+        by_method,
+        &["--key", "customer_id,rank", "--where", "method=item_knn"],
+    )
+}
+
+/// The same lists: every (customer, rank) on both sides once, the same product, and the
+/// score with the same bits. Returns the number of recommendations.
+fn assert_same_lists(result: &serde_json::Value) -> u64 {
+    let rows = result["reference_rows"].as_u64().unwrap();
+    assert_eq!(result["query_rows"], rows, "{result}");
+    for key in ["duplicate_ids", "missing_ids", "extra_ids"] {
+        assert_eq!(result[key], 0, "{key}: {result}");
+    }
+    assert_eq!(result["missing_columns"], serde_json::json!([]), "{result}");
+    assert_eq!(result["mismatches"]["product"], 0, "{result}");
+    assert_eq!(result["mismatches"]["method"], 0, "{result}");
+    assert_eq!(result["max_abs_diff"]["score"], 0.0, "{result}");
+    rows
+}
+
 fn export(dir: &Path, pipeline: &str, stage: &str, dialect: &str, out: &str) -> PathBuf {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"))
         .args([
@@ -72,6 +113,136 @@ fn export(dir: &Path, pipeline: &str, stage: &str, dialect: &str, out: &str) -> 
 /// The quickstart copied and run up to its segments: the state files export-sql reads.
 fn quickstart_segmented() -> Project {
     Project::quickstart_run_to("segment_customers")
+}
+
+/// The quickstart with every kind of eligibility rule (its catalogue's age and income
+/// minimums, plus age maximums and segment exclusions), run through its recommend stage.
+fn quickstart_with_rules() -> Project {
+    let p = Project::quickstart_copy();
+    let catalogue = std::fs::read_to_string(p.path("data/products.csv")).unwrap();
+    let mut lines = catalogue.lines();
+    let mut text = format!("{},max_age,excluded_segments\n", lines.next().unwrap());
+    for line in lines {
+        let extra = match line.split(',').next().unwrap() {
+            "mortgage" => "60,",
+            "personal_loan" => "70,1",
+            "premium_card" => ",0",
+            "investment_funds" => ",1;2",
+            _ => ",",
+        };
+        text.push_str(&format!("{line},{extra}\n"));
+    }
+    p.write("data/products.csv", text);
+    let run = p.run(&[
+        "run",
+        "pipelines/quickstart.toml",
+        "--quiet",
+        "--stage",
+        "recommend_products",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    p
+}
+
+#[test]
+fn quickstart_recommendations_exported_to_sql_give_the_same_lists_in_duckdb() {
+    let Some(python) = common::python(&["duckdb", "pyarrow"]) else {
+        return;
+    };
+    let p = quickstart_with_rules();
+    let model: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(p.path("out/quickstart/recommend_model.json")).unwrap(),
+    )
+    .unwrap();
+    let rules = model["eligibility"]["rules"].to_string();
+    assert!(rules.contains(r#""at_most":{"age":60.0}"#), "{rules}");
+    assert!(rules.contains(r#""excluded_segments":[1,2]"#), "{rules}");
+    let query = export(
+        &p.path(""),
+        "pipelines/quickstart.toml",
+        "recommend_products",
+        "duckdb",
+        "recommend.sql",
+    );
+    let by_method = p.path("out/quickstart/recommendations_by_method.parquet");
+    let rows = assert_same_lists(&compare_lists(&python, "duckdb", &query, &by_method));
+    assert!(rows > 10_000, "{rows} recommendations");
+    // The query joins the tables the rules read: the customers and the segments.
+    let text = std::fs::read_to_string(&query).unwrap();
+    for table in [
+        "split_train.parquet",
+        "customers.parquet",
+        "segments.parquet",
+    ] {
+        assert!(text.contains(table), "{table}: {text}");
+    }
+}
+
+#[test]
+fn real_bank_marketing_recommendations_give_the_same_lists_in_duckdb() {
+    // Three real products (housing loan, personal loan, term deposit) under age, balance
+    // and segment rules on the 45,211 clients.
+    let Some(python) = common::python(&["duckdb", "pyarrow"]) else {
+        return;
+    };
+    let Some(dir) = common::run_committed_pipeline("bank_recommend", "sql_bank_recommend", &[])
+    else {
+        return;
+    };
+    let query = export(
+        &dir,
+        "bank_recommend.toml",
+        "recommend",
+        "duckdb",
+        "recommend.sql",
+    );
+    let result = compare_lists(
+        &python,
+        "duckdb",
+        &query,
+        &dir.join("out/by_method.parquet"),
+    );
+    assert!(assert_same_lists(&result) > 5_000, "{result}");
+}
+
+#[test]
+fn exact_ties_go_to_the_more_popular_product_in_sql_as_in_the_stage() {
+    let Some(python) = common::python(&["duckdb", "pyarrow"]) else {
+        return;
+    };
+    let p = Project::new();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/item_knn_ties");
+    for file in ["holdings.csv", "pipeline.toml"] {
+        p.write(file, std::fs::read(fixture.join(file)).unwrap());
+    }
+    let run = p.run(&["run", "pipeline.toml", "--quiet"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let query = export(
+        &p.path(""),
+        "pipeline.toml",
+        "recommend",
+        "duckdb",
+        "ties.sql",
+    );
+    let by_method = p.path("out/by_method.parquet");
+    assert_eq!(
+        assert_same_lists(&compare_lists(&python, "duckdb", &query, &by_method)),
+        7
+    );
+    // The tie the fixture is made for, in the stage's own list.
+    let script = "import sys, duckdb; print(duckdb.sql(f\"SELECT product FROM '{sys.argv[1]}' WHERE method = 'item_knn' AND customer_id = 'T6' ORDER BY rank\").fetchall())";
+    let out = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(&by_method)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        listed.trim(),
+        "[('b_common',), ('a_rare',)]",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -203,7 +374,23 @@ fn export_errors_name_the_stage_and_ansi_needs_a_table() {
     export(
         &["--stage", "evaluate"],
         1,
-        "export-sql writes preprocess and K-Means segment stages",
+        "export-sql writes preprocess, K-Means segment and recommend stages",
+    );
+    // Not fitted yet: the model file is missing, and the message names it.
+    export(
+        &["--stage", "recommend_products"],
+        1,
+        "recommend_model.json",
+    );
+    export(
+        &[
+            "--stage",
+            "segment_customers",
+            "--customers",
+            "bank.customers",
+        ],
+        1,
+        "--customers and --segments name the tables of a recommend stage",
     );
     // Not fitted yet: the state file is missing, and the message names it.
     export(
@@ -242,7 +429,7 @@ fn java() -> bool {
 }
 
 #[test]
-fn the_quickstart_exported_for_spark_gives_the_same_segments_on_spark() {
+fn the_quickstart_exported_for_spark_gives_the_same_segments_and_lists_on_spark() {
     if !java() {
         eprintln!("skipped: no Java runtime (`java -version` failed); Spark needs Java 17");
         return;
@@ -250,7 +437,7 @@ fn the_quickstart_exported_for_spark_gives_the_same_segments_on_spark() {
     let Some(python) = common::python(&["pyspark", "pyarrow"]) else {
         return;
     };
-    let p = quickstart_segmented();
+    let p = quickstart_with_rules();
     let dir = p.path("");
     for (stage, reference, rows) in [
         (
@@ -269,4 +456,14 @@ fn the_quickstart_exported_for_spark_gives_the_same_segments_on_spark() {
         );
         assert_same(&compare(&python, "spark", &query, &p.path(reference)), rows);
     }
+    let query = export(
+        &dir,
+        "pipelines/quickstart.toml",
+        "recommend_products",
+        "spark",
+        "recommend.sql",
+    );
+    let by_method = p.path("out/quickstart/recommendations_by_method.parquet");
+    let rows = assert_same_lists(&compare_lists(&python, "spark", &query, &by_method));
+    assert!(rows > 10_000, "{rows} recommendations");
 }

@@ -11,7 +11,8 @@ use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array};
 use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::schema::CUSTOMER_ID;
 
-use crate::holdings::{string_column, Basket};
+use crate::holdings::{products_of, string_column, Basket};
+use crate::model::{EligibilityRules, ProductRules};
 use crate::params::ProductSpec;
 use clientele_shared::SharedError;
 
@@ -261,6 +262,32 @@ impl Eligibility {
         }
     }
 
+    /// The rules as the model file writes them: by product and column name.
+    pub fn rules(&self, products: &[String]) -> EligibilityRules {
+        let column = |i: usize| {
+            self.attributes
+                .as_ref()
+                .map_or_else(String::new, |a| a.columns[i].clone())
+        };
+        EligibilityRules {
+            recommendable: products_of(self.recommendable)
+                .filter_map(|p| products.get(p).cloned())
+                .collect(),
+            rules: self
+                .rules
+                .iter()
+                .filter_map(|(p, r)| {
+                    Some(ProductRules {
+                        product: products.get(*p)?.clone(),
+                        at_least: r.at_least.iter().map(|&(i, v)| (column(i), v)).collect(),
+                        at_most: r.at_most.iter().map(|&(i, v)| (column(i), v)).collect(),
+                        excluded_segments: r.excluded_segments.clone(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
     /// The products customer `c` (in segment `segment`) may be offered.
     pub fn for_customer(&self, c: usize, segment: Option<i32>) -> Basket {
         let mut allowed = self.recommendable;
@@ -325,6 +352,12 @@ mod tests {
         assert_eq!(e.for_customer(1, Some(1)), 0b001);
         assert_eq!(e.for_customer(2, Some(2)), 0b000);
         assert_eq!(e.for_customer(0, None), 0b011);
+        let rules = e.rules(&products);
+        assert_eq!(rules.recommendable, vec!["card", "loan"]);
+        assert_eq!(rules.rules.len(), 2);
+        assert_eq!(rules.rules[0].excluded_segments, vec![2]);
+        assert_eq!(rules.rules[1].product, "loan");
+        assert_eq!(rules.rules[1].at_least["income"], 15_000.0);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   filtering, and the fitted set of methods with their explanations.
 //! - [`content`]: content-based filtering in the preprocessed feature space.
 //! - [`blend`]: normalising, blending, ranking and tuning the blend.
+//! - [`model`]: the model file, which `clientele export-sql` reads.
 //!
 //! It also splits the holdings for evaluation (a seeded holdout, or one snapshot
 //! predicting the next) and writes the split, so that the evaluate stage scores exactly
@@ -20,6 +21,7 @@ pub mod catalogue;
 pub mod content;
 pub mod holdings;
 pub mod methods;
+pub mod model;
 mod params;
 pub mod user_knn;
 
@@ -39,13 +41,14 @@ use clientele_shared::SharedError;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::blend::{blend, normalise, top_k, ValidationCase};
 use crate::catalogue::{read_attributes, read_catalogue_csv, rule_columns, Eligibility};
 use crate::content::CustomerFeatures;
 use crate::holdings::{format_date, parse_date, products_of, read_holdings, Basket, Holdings};
 use crate::methods::{Fitted, Inputs, Settings};
+use crate::model::RecommendModel;
 
 pub use params::*;
 
@@ -73,6 +76,8 @@ pub enum RecommendError {
     },
     #[error("params: {0}")]
     Params(String),
+    #[error("recommend model `{path}`: {message}")]
+    Model { path: PathBuf, message: String },
 }
 
 /// The recommend stage, as the runner sees it.
@@ -298,7 +303,15 @@ impl Stage for Recommend {
             report.counts.insert("test_pairs".into(), rows);
         }
         if let Some(path) = io.output("model") {
-            write_model(path, &universe, &fitted, &weights, tuning.as_ref(), params)?;
+            write_model(
+                path,
+                &universe,
+                &fitted,
+                &eligibility,
+                &weights,
+                tuning.as_ref(),
+                params,
+            )?;
         }
         report.notes.push(format!(
             "blend: {}",
@@ -671,7 +684,8 @@ fn read_segments(path: &Path, customers: &[String]) -> Result<Vec<Option<i32>>, 
 }
 
 /// The result of tuning the blend.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tuning {
     pub validation_customers: usize,
     pub best_map: f64,
@@ -679,7 +693,8 @@ pub struct Tuning {
     pub grid: Vec<GridPoint>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GridPoint {
     pub weights: BTreeMap<Method, f64>,
     pub map_at_k: f64,
@@ -992,29 +1007,12 @@ fn write_pairs(
     Ok(sink.finish()?)
 }
 
-/// The model file: what was blended, how it was tuned, and the item–item similarities
-/// (which score a customer without refitting).
-#[derive(Serialize)]
-struct ModelFile<'a> {
-    methods: Vec<&'static str>,
-    weights: &'a BTreeMap<Method, f64>,
-    tuned: bool,
-    top_k: usize,
-    neighbours: usize,
-    similarity: Similarity,
-    distinct_baskets: usize,
-    content_references: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tuning: Option<&'a Tuning>,
-    products: &'a [String],
-    /// Row `i`, column `j`: the cosine similarity of products `i` and `j`.
-    item_similarity: Vec<Vec<f64>>,
-}
-
+/// Writes the model file (see [`model`]).
 fn write_model(
     path: &Path,
     universe: &Universe,
     fitted: &Fitted,
+    eligibility: &Eligibility,
     weights: &BTreeMap<Method, f64>,
     tuning: Option<&Tuning>,
     params: &RecommendParams,
@@ -1025,17 +1023,20 @@ fn write_model(
         .chunks(np.max(1))
         .map(<[f64]>::to_vec)
         .collect();
-    let model = ModelFile {
-        methods: fitted.methods.iter().map(|m| m.name()).collect(),
-        weights,
+    let model = RecommendModel {
+        format: model::MODEL_FORMAT,
+        methods: fitted.methods.clone(),
+        weights: weights.clone(),
         tuned: tuning.is_some(),
         top_k: params.top_k,
         neighbours: params.neighbours,
         similarity: params.similarity,
         distinct_baskets: fitted.distinct_baskets(),
         content_references: fitted.content_references(),
-        tuning,
-        products: &universe.products,
+        tuning: tuning.cloned(),
+        products: universe.products.clone(),
+        popularity: fitted.popularity().to_vec(),
+        eligibility: eligibility.rules(&universe.products),
         item_similarity: similarity,
     };
     let mut json = serde_json::to_string_pretty(&model).map_err(|e| SharedError::Json {

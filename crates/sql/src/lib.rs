@@ -7,7 +7,10 @@
 //!   handles it), scaling, and the rows `apply` drops as a `WHERE`;
 //! - [`segment`]: over those features, the nearest K-Means centre and the distance to it.
 //!   Squared distances are summed feature by feature in the order the Rust kernel sums
-//!   them, and ties go to the lower centre, as in the Rust code.
+//!   them, and ties go to the lower centre, as in the Rust code;
+//! - [`recommend()`]: the recommend stage's item-based lists from its model file: the
+//!   saved item–item similarities summed over the held products, held and ineligible
+//!   products removed, min-max normalised, top-k by `ROW_NUMBER()`.
 //!
 //! Every number is written in exponent form with the shortest digits that read back to
 //! the same f64 (`1.7019995583302855E1`): an exponent makes it a DOUBLE literal in
@@ -23,6 +26,9 @@ use clientele_preprocess::{
     NumericState, OutlierAction, Scale, Transform,
 };
 use clientele_segment::model::{Fitted, SegmentModel};
+
+mod recommend;
+pub use recommend::{recommend, RecommendSources};
 
 /// The SQL dialect: how a Parquet path is read and how names are quoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +70,10 @@ pub enum SqlError {
         found: usize,
         expected: usize,
     },
+    #[error("the recommend model has no product that may be recommended")]
+    NothingToRecommend,
+    #[error("the query needs the {table} table, because {why}: name it")]
+    MissingSource { table: &'static str, why: String },
 }
 
 impl Dialect {
