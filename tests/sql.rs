@@ -133,14 +133,7 @@ fn quickstart_with_rules() -> Project {
         text.push_str(&format!("{line},{extra}\n"));
     }
     p.write("data/products.csv", text);
-    let run = p.run(&[
-        "run",
-        "pipelines/quickstart.toml",
-        "--quiet",
-        "--stage",
-        "recommend_products",
-    ]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    p.run_quickstart_to("recommend_products");
     p
 }
 

@@ -35,7 +35,13 @@ impl Project {
     /// [`Project::quickstart_copy`], run up to `stage` (and the stages it depends on).
     pub fn quickstart_run_to(stage: &str) -> Self {
         let p = Project::quickstart_copy();
-        let run = p.run(&[
+        p.run_quickstart_to(stage);
+        p
+    }
+
+    /// Runs this copy's quickstart up to `stage`; asserts that it succeeds.
+    pub fn run_quickstart_to(&self, stage: &str) {
+        let run = self.run(&[
             "run",
             "pipelines/quickstart.toml",
             "--quiet",
@@ -43,7 +49,6 @@ impl Project {
             stage,
         ]);
         assert_eq!(run.code(), 0, "{}", run.stderr());
-        p
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -141,7 +141,7 @@ impl Stage for Recommend {
         Port {
             name: "model",
             required: false,
-            doc: "the blend weights (tuned or configured), the tuning grid, and the item–item similarities, JSON",
+            doc: "the blend weights (tuned or configured), the tuning grid, the item–item similarities, popularity and eligibility rules (what export-sql needs), JSON",
         },
     ];
     type Params = RecommendParams;
