@@ -5,12 +5,15 @@
 # bench/work/venv from bench/requirements.txt. Prints a Markdown table: median kernel
 # seconds over RUNS runs (default 3), the process's peak memory, and the ratios.
 # Sizes: KMEANS_ROWS (1000000) × 16, SILHOUETTE_ROWS (50000) × 24, DBSCAN_ROWS (200000) × 8.
+# KERNELS picks rows of the table (default "kmeans minibatch silhouette dbscan").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
 KMEANS_ROWS="${KMEANS_ROWS:-1000000}"
 SILHOUETTE_ROWS="${SILHOUETTE_ROWS:-50000}"
 DBSCAN_ROWS="${DBSCAN_ROWS:-200000}"
+KERNELS="${KERNELS:-kmeans minibatch silhouette dbscan}"
+want() { [[ " $KERNELS " == *" $1 "* ]]; }
 
 cargo build --release --quiet -p clientele-bench
 bin="$PWD/target/release/clientele-bench"
@@ -63,7 +66,7 @@ bench() {
 : > bench/work/segment/results.jsonl
 echo "| kernel | data | clientele s | scikit-learn s | speed-up | clientele MiB | scikit-learn MiB | memory ratio |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-bench "K-Means k=8, n_init=3" "$KMEANS_ROWS" 16 8 kmeans --k 8 --n-init 3 -- kmeans --k 8 --n-init 3
-bench "mini-batch K-Means k=8, batch 1024, n_init=3" "$KMEANS_ROWS" 16 8 kmeans --k 8 --n-init 3 --batch-size 1024 -- kmeans --k 8 --n-init 3 --batch-size 1024
-bench "silhouette, exact" "$SILHOUETTE_ROWS" 24 8 silhouette --k 8 -- silhouette --k 8
-bench "DBSCAN eps=1.5, min_samples=10" "$DBSCAN_ROWS" 8 12 dbscan --eps 1.5 --min-samples 10 -- dbscan --eps 1.5 --min-samples 10
+if want kmeans; then bench "K-Means k=8, n_init=3" "$KMEANS_ROWS" 16 8 kmeans --k 8 --n-init 3 -- kmeans --k 8 --n-init 3; fi
+if want minibatch; then bench "mini-batch K-Means k=8, batch 1024, n_init=3" "$KMEANS_ROWS" 16 8 kmeans --k 8 --n-init 3 --batch-size 1024 -- kmeans --k 8 --n-init 3 --batch-size 1024; fi
+if want silhouette; then bench "silhouette, exact" "$SILHOUETTE_ROWS" 24 8 silhouette --k 8 -- silhouette --k 8; fi
+if want dbscan; then bench "DBSCAN eps=1.5, min_samples=10" "$DBSCAN_ROWS" 8 12 dbscan --eps 1.5 --min-samples 10 -- dbscan --eps 1.5 --min-samples 10; fi

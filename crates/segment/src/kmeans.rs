@@ -8,6 +8,12 @@
 //! ([`linfa::traits::Fit`] and [`linfa::traits::PredictInplace`]), and linfa's own K-Means
 //! stays the reference in the tests.
 //!
+//! After the first pass of a fit, each pass keeps Hamerly's bounds ([`Assignment`]): a
+//! row whose own centre is provably still the nearest, by a margin no rounding can
+//! close, gets only its distance to that centre, which is summed exactly as the full
+//! scan sums it. So the labels, distances and centres are the full scan's, bit for bit,
+//! and most rows of a late pass cost a read and one distance instead of `k`.
+//!
 //! Determinism: parallel work is split into fixed chunks whose partial results are
 //! combined in chunk order, so labels and centres do not depend on the number of threads.
 //! Restart `r` draws from its own generator, seeded from `(seed, r)`.
@@ -112,33 +118,44 @@ impl KMeansModel {
     }
 }
 
-/// One Lloyd assignment pass over a fixed matrix: every row to its nearest centre, with
-/// the per-centre sums and counts the update needs. This is the inner loop of [`fit`],
-/// exposed on its own so that the benchmarks (`crates/bench`) can time one pass and set
-/// it against the memory-bandwidth bound.
+/// Lloyd passes over a fixed matrix, exposed on their own so that the benchmarks
+/// (`crates/bench`) can time them and set them against the memory-bandwidth bound:
+/// [`LloydPass::run`] is one full pass (every row to its nearest centre, by a scan of
+/// every centre), [`LloydPass::iterate`] one iteration of [`fit`]'s loop, with the
+/// bounds that spare most of the scan once the centres settle.
 pub struct LloydPass<'a> {
     data: Rows<'a>,
-    labels: Vec<usize>,
-    distances: Vec<f64>,
+    assignment: Assignment,
 }
 
 impl<'a> LloydPass<'a> {
     pub fn new(x: ArrayView2<'a, f64>) -> Self {
         let data = Rows::new(x);
-        let n = data.n;
-        LloydPass {
-            data,
-            labels: vec![usize::MAX; n],
-            distances: vec![0.0; n],
-        }
+        let assignment = Assignment::new(data.n, true);
+        LloydPass { data, assignment }
     }
 
     /// Assigns every row to its nearest row of `centres` (k × d, with d the matrix's
-    /// columns) and returns each centre's count of rows.
+    /// columns) by a full scan, keeping no bounds, and returns each centre's count of
+    /// rows. The next [`LloydPass::iterate`] scans again.
     pub fn run(&mut self, centres: &Array2<f64>) -> Vec<usize> {
-        let (_, counts, _) =
-            assign_step(&self.data, centres, &mut self.labels, &mut self.distances);
+        self.assignment.bounds = false;
+        self.assignment.last = None;
+        let (_, counts, _) = self.assignment.step(&self.data, centres);
+        self.assignment.bounds = true;
         counts
+    }
+
+    /// Rows whose distances to every centre the last pass computed.
+    pub fn scanned(&self) -> usize {
+        self.assignment.scanned
+    }
+
+    /// One iteration of [`fit`]'s Lloyd loop from `centres`, which move to their rows'
+    /// means; the assignment uses the bounds left by the previous call (the first call
+    /// scans). Returns how many labels changed.
+    pub fn iterate(&mut self, centres: &mut Array2<f64>) -> usize {
+        lloyd_iteration(&self.data, &mut self.assignment, centres).1
     }
 }
 
@@ -168,7 +185,6 @@ impl<'a> Rows<'a> {
 /// vectorises; each distance is still summed in feature order, as a plain loop would.
 struct Centres {
     transposed: Vec<f64>,
-    k: usize,
     /// Centres per feature in `transposed`: `k` rounded up to a multiple of 4 up to 16,
     /// the extra ones at infinity (never nearest), so that a row's distances have a fixed
     /// width and stay in registers.
@@ -185,11 +201,7 @@ impl Centres {
                 transposed[j * width + i] = *v;
             }
         }
-        Centres {
-            transposed,
-            k,
-            width,
-        }
+        Centres { transposed, width }
     }
 
     fn scratch(&self) -> Vec<f64> {
@@ -237,44 +249,87 @@ impl Centres {
     /// [`Centres::block_distances`]: their sums are independent, so the CPU overlaps them
     /// instead of waiting on one row's chain of additions. Each row's sums are still
     /// taken in feature order, so the results are the same bits as one row at a time.
+    ///
+    /// With `second`, also the second-smallest squared distance of each row (infinity
+    /// with one centre): what the bounds of [`Assignment`] start from.
     #[inline(always)]
-    fn nearest_into(&self, rows: &[f64], d: usize, nearest: &mut [usize], squared: &mut [f64]) {
+    fn nearest_into(
+        &self,
+        rows: &[f64],
+        d: usize,
+        nearest: &mut [usize],
+        squared: &mut [f64],
+        second: Option<&mut [f64]>,
+    ) {
+        match second {
+            Some(second) => self.nearest_width::<true>(rows, d, nearest, squared, second),
+            None => self.nearest_width::<false>(rows, d, nearest, squared, &mut []),
+        }
+    }
+
+    #[inline(always)]
+    fn nearest_width<const SECOND: bool>(
+        &self,
+        rows: &[f64],
+        d: usize,
+        nearest: &mut [usize],
+        squared: &mut [f64],
+        second: &mut [f64],
+    ) {
         match self.width {
-            4 => self.blocked::<4>(rows, d, nearest, squared),
-            8 => self.blocked::<8>(rows, d, nearest, squared),
-            12 => self.blocked::<12>(rows, d, nearest, squared),
-            16 => self.blocked::<16>(rows, d, nearest, squared),
+            4 => self.blocked::<4, SECOND>(rows, d, nearest, squared, second),
+            8 => self.blocked::<8, SECOND>(rows, d, nearest, squared, second),
+            12 => self.blocked::<12, SECOND>(rows, d, nearest, squared, second),
+            16 => self.blocked::<16, SECOND>(rows, d, nearest, squared, second),
             _ => {
                 let mut scratch = self.scratch();
-                for ((row, nearest), squared) in rows.chunks_exact(d).zip(nearest).zip(squared) {
+                for (i, row) in rows.chunks_exact(d).enumerate() {
                     self.distances(row, &mut scratch);
-                    (*nearest, *squared) = first_minimum(&scratch[..self.k]);
+                    (nearest[i], squared[i]) = first_minimum(&scratch);
+                    if SECOND {
+                        second[i] = second_minimum(&scratch, nearest[i]);
+                    }
                 }
             }
         }
     }
 
     #[inline(always)]
-    fn blocked<const W: usize>(
+    fn blocked<const W: usize, const SECOND: bool>(
         &self,
         rows: &[f64],
         d: usize,
         nearest: &mut [usize],
         squared: &mut [f64],
+        second: &mut [f64],
     ) {
         let mut blocks = rows.chunks_exact(ROW_BLOCK * d);
         let mut i = 0;
         for block in &mut blocks {
             for sums in &self.block_distances::<W, ROW_BLOCK>(block, d) {
                 (nearest[i], squared[i]) = first_minimum(sums);
+                if SECOND {
+                    second[i] = second_minimum(sums, nearest[i]);
+                }
                 i += 1;
             }
         }
         for row in blocks.remainder().chunks_exact(d) {
             let [sums] = self.block_distances::<W, 1>(row, d);
             (nearest[i], squared[i]) = first_minimum(&sums);
+            if SECOND {
+                second[i] = second_minimum(&sums, nearest[i]);
+            }
             i += 1;
         }
+    }
+
+    /// [`Centres::nearest_into`] for one row, with the second-smallest squared distance.
+    #[inline(always)]
+    fn nearest_two(&self, row: &[f64], scratch: &mut [f64]) -> (usize, f64, f64) {
+        self.distances(row, scratch);
+        let (first, squared) = first_minimum(scratch);
+        (first, squared, second_minimum(scratch, first))
     }
 
     /// Squared distances from each of the `R` rows of `rows` to every centre (the padding
@@ -323,39 +378,57 @@ fn first_minimum(values: &[f64]) -> (usize, f64) {
     (first, values[first])
 }
 
+/// The smallest of `values` but the one at `first`; infinity when there is no other.
+#[inline(always)]
+fn second_minimum(values: &[f64], first: usize) -> f64 {
+    values.iter().enumerate().fold(
+        f64::INFINITY,
+        |m, (i, &v)| if i != first && v < m { v } else { m },
+    )
+}
+
+/// One chunk's share of an assignment's per-row state.
+struct ChunkRows<'c> {
+    labels: &'c mut [usize],
+    /// Squared distance of each row to its centre.
+    distances: &'c mut [f64],
+    /// Each row's upper and lower bounds for [`Assignment`], when it keeps bounds.
+    bounds: Option<(&'c mut [f64], &'c mut [f64])>,
+}
+
 clientele_shared::multiversion! {
     /// Labels and squared distances of the rows of `rows` (row-major, `d` values each);
-    /// adds each row to its centre's sum and count; returns how many labels changed.
-    fn assign_rows(
-        rows: &[f64],
-        d: usize,
-        table: &Centres,
-        labels: &mut [usize],
-        distances: &mut [f64],
-        sums: &mut [f64],
-        counts: &mut [usize],
-    ) -> usize {
+    /// adds each row to its centre's sum and count in `step`, and counts the labels
+    /// changed. With `bounds`, also each row's bounds for [`Assignment`], from its
+    /// distances to the nearest and the second-nearest centre.
+    fn assign_rows(rows: &[f64], d: usize, table: &Centres, chunk: ChunkRows, step: &mut ChunkStep) {
+        let ChunkRows { labels, distances, bounds } = chunk;
         let mut nearest = vec![0usize; labels.len()];
-        table.nearest_into(rows, d, &mut nearest, distances);
-        let mut changed = 0;
+        match bounds {
+            Some((upper, lower)) => {
+                table.nearest_into(rows, d, &mut nearest, distances, Some(&mut *lower));
+                for ((u, l), &squared) in upper.iter_mut().zip(lower.iter_mut()).zip(distances.iter()) {
+                    *u = upper_bound(squared);
+                    *l = lower_bound(*l);
+                }
+            }
+            None => table.nearest_into(rows, d, &mut nearest, distances, None),
+        }
         for ((row, &best), label) in rows.chunks_exact(d).zip(&nearest).zip(labels.iter_mut()) {
             if *label != best {
-                changed += 1;
+                step.changed += 1;
                 *label = best;
             }
-            counts[best] += 1;
-            for (s, v) in sums[best * d..(best + 1) * d].iter_mut().zip(row) {
-                *s += v;
-            }
+            step.add(best, row);
         }
-        changed
+        step.scanned += labels.len();
     }
 }
 
 clientele_shared::multiversion! {
     /// The nearest centre of each row of `rows` and the squared distance to it.
     fn nearest_squared_rows(rows: &[f64], d: usize, table: &Centres, labels: &mut [usize], squared: &mut [f64]) {
-        table.nearest_into(rows, d, labels, squared);
+        table.nearest_into(rows, d, labels, squared, None);
     }
 }
 
@@ -762,6 +835,29 @@ struct ChunkStep {
     sums: Vec<f64>,
     counts: Vec<usize>,
     changed: usize,
+    /// Rows whose distances to every centre were computed.
+    scanned: usize,
+}
+
+impl ChunkStep {
+    fn new(k: usize, d: usize) -> Self {
+        ChunkStep {
+            sums: vec![0.0; k * d],
+            counts: vec![0; k],
+            changed: 0,
+            scanned: 0,
+        }
+    }
+
+    /// Adds `row` to centre `best`'s sum and count.
+    #[inline(always)]
+    fn add(&mut self, best: usize, row: &[f64]) {
+        let d = row.len();
+        self.counts[best] += 1;
+        for (s, v) in self.sums[best * d..(best + 1) * d].iter_mut().zip(row) {
+            *s += v;
+        }
+    }
 }
 
 /// Assigns every row to its nearest centre (updating `labels` and `distances`, squared),
@@ -779,25 +875,23 @@ fn assign_step(
         .zip(distances.par_chunks_mut(CHUNK_ROWS))
         .enumerate()
         .map(|(chunk, (labels, distances))| {
-            let mut step = ChunkStep {
-                sums: vec![0.0; k * d],
-                counts: vec![0; k],
-                changed: 0,
-            };
+            let mut step = ChunkStep::new(k, d);
             let first = chunk * CHUNK_ROWS;
             let rows = &data.values[first * d..(first + labels.len()) * d];
-            step.changed = assign_rows(
-                rows,
-                d,
-                &table,
+            let chunk = ChunkRows {
                 labels,
                 distances,
-                &mut step.sums,
-                &mut step.counts,
-            );
+                bounds: None,
+            };
+            assign_rows(rows, d, &table, chunk, &mut step);
             step
         })
         .collect();
+    combine(steps, k, d)
+}
+
+/// The chunks' sums, counts and changed labels, added in chunk order.
+fn combine(steps: Vec<ChunkStep>, k: usize, d: usize) -> (Vec<f64>, Vec<usize>, usize) {
     let mut sums = vec![0.0; k * d];
     let mut counts = vec![0usize; k];
     let mut changed = 0;
@@ -812,30 +906,279 @@ fn assign_step(
     (sums, counts, changed)
 }
 
-/// Lloyd iterations from `centres` (scikit-learn's `_kmeans_single_lloyd`).
-fn lloyd(data: &Rows, mut centres: Array2<f64>, max_iter: usize, tol: f64) -> KMeansModel {
-    let (k, d) = centres.dim();
-    let mut labels = vec![usize::MAX; data.n];
-    let mut distances = vec![0.0; data.n];
+/// Relative slack of every bound of [`Assignment`]. It is far above the rounding error
+/// of a squared distance summed over any number of features this tool sees (about
+/// (d + 2) × 1.1e-16) and of the bounds' own arithmetic, so that a row is skipped only
+/// when its centre is the nearest by a margin no rounding can close.
+const BOUND_SLACK: f64 = 1e-9;
+
+/// Absolute slack, for distances so small that relative rounding bounds fail.
+const BOUND_FLOOR: f64 = 1e-150;
+
+/// Lloyd's assignment with Hamerly's bounds (G. Hamerly, "Making k-means even faster",
+/// SDM 2010): the labels of a plain scan, bit for bit, with a fraction of its arithmetic
+/// once the centres settle.
+///
+/// Each row keeps an upper bound on its distance to its own centre and a lower bound on
+/// its distance to every other centre. When the upper bound is below the lower bound, or
+/// below half the distance from its centre to the nearest other centre, no other centre
+/// can be as near: the scan would keep the label, and the row costs only its addition to
+/// its centre's sum. Otherwise the upper bound is tightened to the exact distance, and
+/// if that does not settle it, the row is scanned. When the centres move, each upper
+/// bound grows by its own centre's move and each lower bound drops by the largest move.
+///
+/// Every bound keeps [`BOUND_SLACK`] to spare, so that no skip rests on a difference
+/// that rounding could make: a row within that margin of a tie is scanned.
+///
+/// A skipped row's squared distance is not computed. [`Assignment::exact_distances`]
+/// computes them, summed in feature order as the scan sums them, where they are read:
+/// to refill an empty cluster, and for the inertia.
+struct Assignment {
+    labels: Vec<usize>,
+    /// Squared distance of each row to its centre; after a bounded pass, exact only for
+    /// the rows it computed (see `exact`).
+    distances: Vec<f64>,
+    /// Whether every value of `distances` is exact for the last pass's centres.
+    exact: bool,
+    /// Upper bound on each row's distance (not squared) to its own centre.
+    upper: Vec<f64>,
+    /// Lower bound on each row's distance (not squared) to every centre but its own.
+    lower: Vec<f64>,
+    /// The centres of the last pass: `None` before the first, when every row is scanned.
+    last: Option<Array2<f64>>,
+    /// Off, every pass scans every row: the reference in the tests.
+    bounds: bool,
+    /// Rows the last pass scanned.
+    scanned: usize,
+}
+
+impl Assignment {
+    fn new(n: usize, bounds: bool) -> Self {
+        Assignment {
+            labels: vec![usize::MAX; n],
+            distances: vec![0.0; n],
+            exact: true,
+            upper: vec![0.0; n],
+            lower: vec![0.0; n],
+            last: None,
+            bounds,
+            scanned: 0,
+        }
+    }
+
+    /// Assigns every row to its nearest centre; returns the per-cluster sums and counts,
+    /// and how many labels changed.
+    fn step(&mut self, data: &Rows, centres: &Array2<f64>) -> (Vec<f64>, Vec<usize>, usize) {
+        let (k, d) = centres.dim();
+        let table = Centres::new(centres.view());
+        let moved = match self.last.take() {
+            Some(last) if self.bounds && last.dim() == centres.dim() => {
+                Some(Moved::new(&last, centres))
+            }
+            _ => None,
+        };
+        self.exact = moved.is_none();
+        let bounds = self.bounds;
+        let steps: Vec<ChunkStep> = self
+            .labels
+            .par_chunks_mut(CHUNK_ROWS)
+            .zip(self.distances.par_chunks_mut(CHUNK_ROWS))
+            .zip(self.upper.par_chunks_mut(CHUNK_ROWS))
+            .zip(self.lower.par_chunks_mut(CHUNK_ROWS))
+            .enumerate()
+            .map(|(chunk, (((labels, distances), upper), lower))| {
+                let mut step = ChunkStep::new(k, d);
+                let first = chunk * CHUNK_ROWS;
+                let rows = &data.values[first * d..(first + labels.len()) * d];
+                let chunk = ChunkRows {
+                    labels,
+                    distances,
+                    bounds: bounds.then_some((upper, lower)),
+                };
+                match &moved {
+                    Some(moved) => bounded_rows(rows, d, &table, moved, chunk, &mut step),
+                    None => assign_rows(rows, d, &table, chunk, &mut step),
+                }
+                step
+            })
+            .collect();
+        if self.bounds {
+            self.last = Some(centres.clone());
+        }
+        self.scanned = steps.iter().map(|s| s.scanned).sum();
+        combine(steps, k, d)
+    }
+
+    /// Makes every squared distance exact for the last pass's centres.
+    fn exact_distances(&mut self, data: &Rows) {
+        let Some(centres) = self.last.as_ref().filter(|_| !self.exact) else {
+            return;
+        };
+        let d = data.d;
+        let flat: Vec<f64> = centres.iter().copied().collect();
+        self.labels
+            .par_chunks(CHUNK_ROWS)
+            .zip(self.distances.par_chunks_mut(CHUNK_ROWS))
+            .enumerate()
+            .for_each(|(chunk, (labels, distances))| {
+                let first = chunk * CHUNK_ROWS;
+                let rows = &data.values[first * d..(first + labels.len()) * d];
+                own_distances(rows, d, &flat, labels, distances);
+            });
+        self.exact = true;
+    }
+}
+
+/// What a bounded pass knows of the centres.
+struct Moved {
+    /// The centres, row-major.
+    centres: Vec<f64>,
+    /// How far each centre moved since the last pass, rounded up.
+    moves: Vec<f64>,
+    /// The largest of `moves`.
+    largest_move: f64,
+    /// For each centre, half the distance to the nearest other centre, rounded down
+    /// (infinity for a lone centre).
+    half_gaps: Vec<f64>,
+}
+
+impl Moved {
+    fn new(last: &Array2<f64>, centres: &Array2<f64>) -> Self {
+        let distance = |a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>| {
+            a.iter()
+                .zip(b.iter())
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let k = centres.nrows();
+        let moves: Vec<f64> = (0..k)
+            .map(|c| distance(last.row(c), centres.row(c)) * (1.0 + BOUND_SLACK) + BOUND_FLOOR)
+            .collect();
+        let half_gaps = (0..k)
+            .map(|a| {
+                let nearest = (0..k)
+                    .filter(|&c| c != a)
+                    .map(|c| distance(centres.row(a), centres.row(c)))
+                    .fold(f64::INFINITY, f64::min);
+                0.5 * nearest * (1.0 - BOUND_SLACK)
+            })
+            .collect();
+        Moved {
+            centres: centres.iter().copied().collect(),
+            largest_move: moves.iter().copied().fold(0.0, f64::max),
+            moves,
+            half_gaps,
+        }
+    }
+}
+
+/// An upper bound on the distance whose square was computed as `squared`.
+#[inline(always)]
+fn upper_bound(squared: f64) -> f64 {
+    squared.sqrt() * (1.0 + BOUND_SLACK) + BOUND_FLOOR
+}
+
+/// A lower bound on the distance whose square was computed as `squared`.
+#[inline(always)]
+fn lower_bound(squared: f64) -> f64 {
+    squared.sqrt() * (1.0 - BOUND_SLACK)
+}
+
+/// Squared distance from `row` to `centre`, summed in feature order as the scan sums it.
+#[inline(always)]
+fn squared_distance(row: &[f64], centre: &[f64]) -> f64 {
+    let mut acc = 0.0;
+    for (x, c) in row.iter().zip(centre) {
+        let diff = x - c;
+        acc += diff * diff;
+    }
+    acc
+}
+
+/// Squared distance from each row of `rows` to its own centre (`labels[i]` of
+/// `centres`, row-major), as [`squared_distance`] sums it: four rows at a time, so that
+/// their sums overlap instead of waiting on one another.
+#[inline(always)]
+fn own_distances(rows: &[f64], d: usize, centres: &[f64], labels: &[usize], out: &mut [f64]) {
+    let centre = |i: usize| &centres[labels[i] * d..(labels[i] + 1) * d];
+    let mut blocks = rows.chunks_exact(ROW_BLOCK * d);
+    let mut i = 0;
+    for block in &mut blocks {
+        let x: [&[f64]; ROW_BLOCK] = std::array::from_fn(|r| &block[r * d..(r + 1) * d]);
+        let c: [&[f64]; ROW_BLOCK] = std::array::from_fn(|r| centre(i + r));
+        let mut acc = [0.0f64; ROW_BLOCK];
+        for j in 0..d {
+            for r in 0..ROW_BLOCK {
+                let diff = x[r][j] - c[r][j];
+                acc[r] += diff * diff;
+            }
+        }
+        out[i..i + ROW_BLOCK].copy_from_slice(&acc);
+        i += ROW_BLOCK;
+    }
+    for row in blocks.remainder().chunks_exact(d) {
+        out[i] = squared_distance(row, centre(i));
+        i += 1;
+    }
+}
+
+clientele_shared::multiversion! {
+    /// [`assign_rows`] with the bounds of [`Assignment`]: a row is scanned only when its
+    /// own centre may not be the nearest.
+    fn bounded_rows(rows: &[f64], d: usize, table: &Centres, moved: &Moved, chunk: ChunkRows, step: &mut ChunkStep) {
+        let ChunkRows { labels, distances, bounds } = chunk;
+        let Some((upper, lower)) = bounds else {
+            return assign_rows(rows, d, table, ChunkRows { labels, distances, bounds: None }, step);
+        };
+        let mut scratch = table.scratch();
+        for (i, row) in rows.chunks_exact(d).enumerate() {
+            let own = labels[i];
+            upper[i] = (upper[i] + moved.moves[own]) * (1.0 + BOUND_SLACK);
+            lower[i] = (lower[i] - moved.largest_move) * (1.0 - BOUND_SLACK);
+            let floor = lower[i].max(moved.half_gaps[own]);
+            // Each test is false for NaN, which then goes on to the scan.
+            let settled = upper[i] < floor || {
+                distances[i] = squared_distance(row, &moved.centres[own * d..(own + 1) * d]);
+                upper[i] = upper_bound(distances[i]);
+                upper[i] < floor
+            };
+            if !settled {
+                step.scanned += 1;
+                let (best, squared, second) = table.nearest_two(row, &mut scratch);
+                distances[i] = squared;
+                upper[i] = upper_bound(squared);
+                lower[i] = lower_bound(second);
+                if best != own {
+                    step.changed += 1;
+                    labels[i] = best;
+                }
+            }
+            step.add(labels[i], row);
+        }
+    }
+}
+
+/// Lloyd iterations from `centres` (scikit-learn's `_kmeans_single_lloyd`), each
+/// assignment with Hamerly's bounds ([`Assignment`]).
+fn lloyd(data: &Rows, centres: Array2<f64>, max_iter: usize, tol: f64) -> KMeansModel {
+    lloyd_with(data, centres, max_iter, tol, true)
+}
+
+/// [`lloyd`], with or without the bounds (the same result either way, bit for bit).
+fn lloyd_with(
+    data: &Rows,
+    mut centres: Array2<f64>,
+    max_iter: usize,
+    tol: f64,
+    bounds: bool,
+) -> KMeansModel {
+    let mut assignment = Assignment::new(data.n, bounds);
     let mut iterations = 0;
     let mut strict = false;
     for _ in 0..max_iter {
         iterations += 1;
-        let (mut sums, mut counts, changed) =
-            assign_step(data, &centres, &mut labels, &mut distances);
-        relocate_empty_clusters(data, &labels, &distances, &mut sums, &mut counts, d);
-        let mut shift = 0.0;
-        for c in 0..k {
-            let new = &sums[c * d..(c + 1) * d];
-            let mut row = centres.row_mut(c);
-            if counts[c] > 0 {
-                for (old, s) in row.iter_mut().zip(new) {
-                    let v = s / counts[c] as f64;
-                    shift += (v - *old) * (v - *old);
-                    *old = v;
-                }
-            }
-        }
+        let (shift, changed) = lloyd_iteration(data, &mut assignment, &mut centres);
         if changed == 0 && iterations > 1 {
             strict = true;
             break;
@@ -847,9 +1190,11 @@ fn lloyd(data: &Rows, mut centres: Array2<f64>, max_iter: usize, tol: f64) -> KM
     if !strict {
         // The centres moved after the last assignment: assign once more, as
         // scikit-learn does, so that labels and centres agree.
-        assign_step(data, &centres, &mut labels, &mut distances);
+        assignment.step(data, &centres);
     }
-    let inertia = distances
+    assignment.exact_distances(data);
+    let inertia = assignment
+        .distances
         .par_chunks(CHUNK_ROWS)
         .map(|c| c.iter().sum::<f64>())
         .collect::<Vec<_>>()
@@ -857,10 +1202,45 @@ fn lloyd(data: &Rows, mut centres: Array2<f64>, max_iter: usize, tol: f64) -> KM
         .sum();
     KMeansModel {
         centroids: centres,
-        labels,
+        labels: assignment.labels,
         inertia,
         iterations,
     }
+}
+
+/// One Lloyd iteration: assign, refill empty clusters, move each centre to its rows'
+/// mean. Returns the sum of the centres' squared shifts and how many labels changed.
+fn lloyd_iteration(
+    data: &Rows,
+    assignment: &mut Assignment,
+    centres: &mut Array2<f64>,
+) -> (f64, usize) {
+    let (k, d) = centres.dim();
+    let (mut sums, mut counts, changed) = assignment.step(data, centres);
+    if counts.contains(&0) {
+        assignment.exact_distances(data);
+    }
+    relocate_empty_clusters(
+        data,
+        &assignment.labels,
+        &assignment.distances,
+        &mut sums,
+        &mut counts,
+        d,
+    );
+    let mut shift = 0.0;
+    for c in 0..k {
+        let new = &sums[c * d..(c + 1) * d];
+        let mut row = centres.row_mut(c);
+        if counts[c] > 0 {
+            for (old, s) in row.iter_mut().zip(new) {
+                let v = s / counts[c] as f64;
+                shift += (v - *old) * (v - *old);
+                *old = v;
+            }
+        }
+    }
+    (shift, changed)
 }
 
 /// Gives each empty cluster the row farthest from its centre, taken from its cluster
@@ -981,6 +1361,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn bounded_lloyd_equals_the_plain_scan_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for (n, d, k, spread) in [
+            (5000, 2, 3, 0.5),
+            (4099, 7, 5, 2.0),
+            (6000, 37, 10, 1.0),
+            (3000, 16, 17, 0.3),
+            (2000, 3, 1, 1.0),
+        ] {
+            let means = Array2::from_shape_fn((k, d), |_| rng.random_range(-1.5..1.5));
+            let mut x = Array2::from_shape_fn((n, d), |(i, j)| {
+                means[[i % k, j]]
+                    + spread * (rng.random_range(-1.0..1.0) + rng.random_range(-1.0..1.0))
+            });
+            // Exact duplicates, points halfway between two means (ties), tiny values.
+            for i in 0..20 {
+                let twin = x.row(i).to_owned();
+                x.row_mut(n - 1 - i).assign(&twin);
+            }
+            if k > 1 {
+                for i in 20..40 {
+                    let halfway = (&means.row(0) + &means.row(1)) / 2.0;
+                    x.row_mut(i).assign(&halfway);
+                }
+            }
+            x.row_mut(40).fill(1e-200);
+            let data = Rows::new(x.view());
+            let init = kmeans_plus_plus(&data, k, &mut ChaCha8Rng::seed_from_u64(3));
+            let plain = lloyd_with(&data, init.clone(), 300, 0.0, false);
+            let bounded = lloyd_with(&data, init, 300, 0.0, true);
+            assert!(
+                k == 1 || plain.iterations > 3,
+                "n {n}, d {d}, k {k}: {}",
+                plain.iterations
+            );
+            assert_eq!(plain.labels, bounded.labels, "n {n}, d {d}, k {k}");
+            assert_eq!(plain.iterations, bounded.iterations, "n {n}, d {d}, k {k}");
+            assert_eq!(plain.inertia.to_bits(), bounded.inertia.to_bits());
+            let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&plain.centroids), bits(&bounded.centroids));
+        }
+    }
+
+    #[test]
+    fn bounds_skip_most_rows_once_the_centres_settle() {
+        // The point of the bounds: on separated groups, a late iteration scans few rows.
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let x = Array2::from_shape_fn((20_000, 8), |(i, _)| {
+            (i % 4) as f64 * 10.0 + rng.random_range(-1.0..1.0)
+        });
+        let data = Rows::new(x.view());
+        let mut centres = kmeans_plus_plus(&data, 4, &mut ChaCha8Rng::seed_from_u64(1));
+        let mut assignment = Assignment::new(data.n, true);
+        for _ in 0..3 {
+            lloyd_iteration(&data, &mut assignment, &mut centres);
+        }
+        lloyd_iteration(&data, &mut assignment, &mut centres);
+        let scanned = assignment.scanned;
+        assert!(scanned < 200, "{scanned} of 20000 rows scanned");
     }
 
     fn blobs() -> Array2<f64> {
