@@ -285,10 +285,7 @@ impl Centres {
                 let mut scratch = self.scratch();
                 for (i, row) in rows.chunks_exact(d).enumerate() {
                     self.distances(row, &mut scratch);
-                    (nearest[i], squared[i]) = first_minimum(&scratch);
-                    if SECOND {
-                        second[i] = second_minimum(&scratch, nearest[i]);
-                    }
+                    keep::<SECOND>(&scratch, i, nearest, squared, second);
                 }
             }
         }
@@ -307,19 +304,13 @@ impl Centres {
         let mut i = 0;
         for block in &mut blocks {
             for sums in &self.block_distances::<W, ROW_BLOCK>(block, d) {
-                (nearest[i], squared[i]) = first_minimum(sums);
-                if SECOND {
-                    second[i] = second_minimum(sums, nearest[i]);
-                }
+                keep::<SECOND>(sums, i, nearest, squared, second);
                 i += 1;
             }
         }
         for row in blocks.remainder().chunks_exact(d) {
             let [sums] = self.block_distances::<W, 1>(row, d);
-            (nearest[i], squared[i]) = first_minimum(&sums);
-            if SECOND {
-                second[i] = second_minimum(&sums, nearest[i]);
-            }
+            keep::<SECOND>(&sums, i, nearest, squared, second);
             i += 1;
         }
     }
@@ -376,6 +367,22 @@ fn first_minimum(values: &[f64]) -> (usize, f64) {
         first = 0;
     }
     (first, values[first])
+}
+
+/// Row `i`'s nearest centre and squared distance from its distances `sums`, and with
+/// `SECOND` the second-smallest squared distance.
+#[inline(always)]
+fn keep<const SECOND: bool>(
+    sums: &[f64],
+    i: usize,
+    nearest: &mut [usize],
+    squared: &mut [f64],
+    second: &mut [f64],
+) {
+    (nearest[i], squared[i]) = first_minimum(sums);
+    if SECOND {
+        second[i] = second_minimum(sums, nearest[i]);
+    }
 }
 
 /// The smallest of `values` but the one at `first`; infinity when there is no other.
