@@ -139,11 +139,11 @@ impl<'a> LloydPass<'a> {
     /// columns) by a full scan, keeping no bounds, and returns each centre's count of
     /// rows. The next [`LloydPass::iterate`] scans again.
     pub fn run(&mut self, centres: &Array2<f64>) -> Vec<usize> {
-        self.assignment.bounds = false;
-        self.assignment.last = None;
-        let (_, counts, _) = self.assignment.step(&self.data, centres);
-        self.assignment.bounds = true;
-        counts
+        let assignment = &mut self.assignment;
+        assignment.last = None;
+        assignment.scanned = self.data.n;
+        let (labels, distances) = (&mut assignment.labels, &mut assignment.distances);
+        assign_step(&self.data, centres, labels, distances).1
     }
 
     /// Rows whose distances to every centre the last pass computed.
