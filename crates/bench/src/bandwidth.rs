@@ -4,7 +4,9 @@
 //! matrix's bytes over the bandwidth.
 //!
 //! Two kinds of pass are timed. A *full pass* scans every centre for every row: the
-//! first pass of a fit, and every pass without bounds. A *bounded pass* is a later pass
+//! first pass of a fit, and every pass without bounds. It is timed twice: as the stage
+//! runs it (with the AVX-512 kernel where the CPU has it), and with the portable kernels
+//! only, the baseline. A *bounded pass* is a later pass
 //! of a fit, where Hamerly's bounds spare the scan of most rows
 //! (`clientele_segment::kmeans`); it is timed along a real fit, as the centres move, from
 //! the first `k` rows as initial centres until no label changes (at most
@@ -42,6 +44,9 @@ pub struct Bound {
     pub read_bytes_per_second: f64,
     /// A full pass: every centre scanned for every row.
     pub lloyd_pass_seconds: f64,
+    /// The same full pass with the portable kernels only (no AVX-512 filter): what
+    /// `lloyd_pass_seconds` was before that kernel, measured in the same run.
+    pub portable_pass_seconds: f64,
     /// Passes of the timed fit, the first (full) one included.
     pub fit_passes: usize,
     /// The share of rows the bounded passes scanned, on average.
@@ -105,6 +110,9 @@ pub fn measure(rows: usize, dims: usize, k: usize, repeats: usize) -> Bound {
     let lloyd_pass_seconds = best_of(repeats, || {
         std::hint::black_box(pass.run(&centres));
     });
+    let portable_pass_seconds = best_of(repeats, || {
+        std::hint::black_box(pass.run_portable(&centres));
+    });
     let (fit, scanned) = time_fit(&x, &centres, repeats);
     // The buffers are twice the matrix, so no cache holds them either.
     let (copy_bytes_per_second, read_bytes_per_second) =
@@ -121,6 +129,7 @@ pub fn measure(rows: usize, dims: usize, k: usize, repeats: usize) -> Bound {
         copy_bytes_per_second,
         read_bytes_per_second,
         lloyd_pass_seconds,
+        portable_pass_seconds,
         fit_passes: fit.len(),
         bounded_scanned_fraction: scanned[1..].iter().sum::<usize>() as f64
             / (rows * (scanned.len() - 1).max(1)) as f64,
@@ -187,6 +196,7 @@ mod tests {
             bound.copy_bytes_per_second,
             bound.read_bytes_per_second,
             bound.lloyd_pass_seconds,
+            bound.portable_pass_seconds,
             bound.ratio_to_bound,
             bound.bounded_pass_seconds,
             bound.mean_fit_ratio_to_bound,

@@ -31,6 +31,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::nearest_filter::NearestFilter;
 use crate::SegmentError;
 
 /// Rows per parallel chunk. Fixed, so that results do not depend on the thread count.
@@ -146,6 +147,18 @@ impl<'a> LloydPass<'a> {
         assign_step(&self.data, centres, labels, distances).1
     }
 
+    /// [`LloydPass::run`] with the portable kernels only, never the AVX-512 one (same
+    /// results): the baseline the benchmarks set it against.
+    pub fn run_portable(&mut self, centres: &Array2<f64>) -> Vec<usize> {
+        let assignment = &mut self.assignment;
+        assignment.last = None;
+        assignment.scanned = self.data.n;
+        let (labels, distances) = (&mut assignment.labels, &mut assignment.distances);
+        let (k, d) = centres.dim();
+        let table = Centres::portable(centres.view());
+        assign_step_with(&self.data, &table, k, d, labels, distances).1
+    }
+
     /// Rows whose distances to every centre the last pass computed.
     pub fn scanned(&self) -> usize {
         self.assignment.scanned
@@ -189,6 +202,8 @@ struct Centres {
     /// the extra ones at infinity (never nearest), so that a row's distances have a fixed
     /// width and stay in registers.
     width: usize,
+    /// The AVX-512 full scan ([`NearestFilter`]), where the CPU and the centres allow it.
+    filter: Option<NearestFilter>,
 }
 
 impl Centres {
@@ -201,7 +216,19 @@ impl Centres {
                 transposed[j * width + i] = *v;
             }
         }
-        Centres { transposed, width }
+        Centres {
+            transposed,
+            width,
+            filter: NearestFilter::new(c),
+        }
+    }
+
+    /// The same table without the AVX-512 kernel: the baseline in the benchmarks.
+    fn portable(c: ArrayView2<f64>) -> Self {
+        Centres {
+            filter: None,
+            ..Centres::new(c)
+        }
     }
 
     fn scratch(&self) -> Vec<f64> {
@@ -269,6 +296,42 @@ impl Centres {
 
     #[inline(always)]
     fn nearest_width<const SECOND: bool>(
+        &self,
+        rows: &[f64],
+        d: usize,
+        nearest: &mut [usize],
+        squared: &mut [f64],
+        second: &mut [f64],
+    ) {
+        let Some(filter) = &self.filter else {
+            return self.unfiltered::<SECOND>(rows, d, nearest, squared, second);
+        };
+        let mut scratch = self.scratch();
+        let filtered_second = if SECOND { Some(&mut *second) } else { None };
+        let done = filter.nearest(
+            rows,
+            nearest,
+            squared,
+            filtered_second,
+            |i, nearest, squared, second| {
+                // A near tie, or values too large for the filter's bound: the scan decides.
+                self.distances(&rows[i * d..(i + 1) * d], &mut scratch);
+                keep::<SECOND>(&scratch, i, nearest, squared, second.unwrap_or_default());
+            },
+        );
+        let second = if SECOND { &mut second[done..] } else { second };
+        self.unfiltered::<SECOND>(
+            &rows[done * d..],
+            d,
+            &mut nearest[done..],
+            &mut squared[done..],
+            second,
+        );
+    }
+
+    /// [`Centres::nearest_width`] with the portable kernels only.
+    #[inline(always)]
+    fn unfiltered<const SECOND: bool>(
         &self,
         rows: &[f64],
         d: usize,
@@ -876,7 +939,18 @@ fn assign_step(
     distances: &mut [f64],
 ) -> (Vec<f64>, Vec<usize>, usize) {
     let (k, d) = centres.dim();
-    let table = Centres::new(centres.view());
+    assign_step_with(data, &Centres::new(centres.view()), k, d, labels, distances)
+}
+
+/// [`assign_step`] with a given table of `k` centres of `d` features.
+fn assign_step_with(
+    data: &Rows,
+    table: &Centres,
+    k: usize,
+    d: usize,
+    labels: &mut [usize],
+    distances: &mut [f64],
+) -> (Vec<f64>, Vec<usize>, usize) {
     let steps: Vec<ChunkStep> = labels
         .par_chunks_mut(CHUNK_ROWS)
         .zip(distances.par_chunks_mut(CHUNK_ROWS))
@@ -890,7 +964,7 @@ fn assign_step(
                 distances,
                 bounds: None,
             };
-            assign_rows(rows, d, &table, chunk, &mut step);
+            assign_rows(rows, d, table, chunk, &mut step);
             step
         })
         .collect();
@@ -1359,6 +1433,7 @@ mod tests {
                 }
                 let mut pass = LloydPass::new(x.view());
                 let counts = pass.run(&centres);
+                assert_eq!(counts, pass.run_portable(&centres), "k {k}, d {d}");
                 for (t, &count) in counts.iter().enumerate() {
                     assert_eq!(
                         count,

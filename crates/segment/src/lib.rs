@@ -19,6 +19,7 @@ pub mod kmeans;
 /// The clustering metrics, defined once in `clientele-shared` for segment and evaluate.
 pub use clientele_shared::clustering as metrics;
 pub mod model;
+mod nearest_filter;
 mod params;
 pub mod profile;
 
