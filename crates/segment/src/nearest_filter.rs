@@ -145,8 +145,7 @@ impl NearestFilter {
     }
 
     /// One batch: safe wrapper of [`batch_kernel`], whose only requirement (the CPU has
-    /// AVX-512) [`NearestFilter::new`] checked.
-    #[cfg(target_arch = "x86_64")]
+    /// AVX-512) [`NearestFilter::new`] checked. Elsewhere `new` never makes a filter.
     fn batch(
         &self,
         rows: &[f64],
@@ -162,6 +161,7 @@ impl NearestFilter {
                 && squared.len() == BATCH_ROWS
                 && second.as_ref().is_none_or(|s| s.len() == BATCH_ROWS)
         );
+        #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU has AVX-512F (checked by `new`, the only constructor), and the
         // slices have the lengths the kernel reads and writes (asserted above).
         unsafe {
@@ -171,17 +171,7 @@ impl NearestFilter {
                 batch_kernel::<true>(self, rows, scratch, nearest, squared, second)
             }
         }
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    fn batch(
-        &self,
-        _rows: &[f64],
-        _scratch: &mut [Lanes],
-        _nearest: &mut [usize],
-        _squared: &mut [f64],
-        _second: Option<&mut [f64]>,
-    ) -> u32 {
+        #[cfg(not(target_arch = "x86_64"))]
         u32::MAX
     }
 }
