@@ -140,23 +140,21 @@ impl<'a> LloydPass<'a> {
     /// columns) by a full scan, keeping no bounds, and returns each centre's count of
     /// rows. The next [`LloydPass::iterate`] scans again.
     pub fn run(&mut self, centres: &Array2<f64>) -> Vec<usize> {
-        let assignment = &mut self.assignment;
-        assignment.last = None;
-        assignment.scanned = self.data.n;
-        let (labels, distances) = (&mut assignment.labels, &mut assignment.distances);
-        assign_step(&self.data, centres, labels, distances).1
+        self.full_pass(&Centres::new(centres.view()), centres.dim())
     }
 
     /// [`LloydPass::run`] with the portable kernels only, never the AVX-512 one (same
     /// results): the baseline the benchmarks set it against.
     pub fn run_portable(&mut self, centres: &Array2<f64>) -> Vec<usize> {
+        self.full_pass(&Centres::portable(centres.view()), centres.dim())
+    }
+
+    fn full_pass(&mut self, table: &Centres, (k, d): (usize, usize)) -> Vec<usize> {
         let assignment = &mut self.assignment;
         assignment.last = None;
         assignment.scanned = self.data.n;
         let (labels, distances) = (&mut assignment.labels, &mut assignment.distances);
-        let (k, d) = centres.dim();
-        let table = Centres::portable(centres.view());
-        assign_step_with(&self.data, &table, k, d, labels, distances).1
+        assign_step_with(&self.data, table, k, d, labels, distances).1
     }
 
     /// Rows whose distances to every centre the last pass computed.

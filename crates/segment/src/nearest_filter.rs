@@ -33,10 +33,10 @@ use std::arch::x86_64::*;
 use ndarray::ArrayView2;
 
 /// Most centres the filter handles: two vectors of eight.
-pub(crate) const MOST_CENTRES: usize = 16;
+const MOST_CENTRES: usize = 16;
 
 /// Rows per call of the kernel: four groups of eight.
-pub(crate) const BATCH_ROWS: usize = 32;
+const BATCH_ROWS: usize = 32;
 
 /// `ε = FILTER_SLACK × (d + 4) × f64::EPSILON × (‖x‖² + max ‖c‖²) + FILTER_FLOOR`, the
 /// bound on how far a filtered value can be from the scan's squared distance less
@@ -52,7 +52,7 @@ const FILTER_CEILING: f64 = 1e280;
 /// Eight values, aligned as one AVX-512 vector: the transposed rows the kernel keeps.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
-pub(crate) struct Lanes([f64; 8]);
+struct Lanes([f64; 8]);
 
 /// The centres as the kernel reads them.
 pub(crate) struct NearestFilter {
@@ -183,7 +183,7 @@ fn padded_features(d: usize) -> usize {
 }
 
 /// Whether this CPU runs the filter.
-pub(crate) fn available() -> bool {
+fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
@@ -333,6 +333,8 @@ unsafe fn batch_kernel<const WIDE: bool>(
     let largest = _mm512_set1_pd(filter.largest_norm);
     let mut best = [_mm512_setzero_si512(); GROUPS];
     let mut unsettled: u32 = 0;
+    // Only the bounded fit's first pass asks for the second distances.
+    let wants_second = second.is_some();
     let mut lower = [_mm512_set1_pd(f64::INFINITY); GROUPS];
     for group in 0..GROUPS {
         let values = &filtered[group];
@@ -355,24 +357,29 @@ unsafe fn batch_kernel<const WIDE: bool>(
         let threshold = _mm512_fmadd_pd(_mm512_set1_pd(2.0), epsilon, smallest);
         let mut kept: __mmask8 = 0;
         let mut several: __mmask8 = 0;
-        let mut others = _mm512_set1_pd(f64::INFINITY);
         #[allow(clippy::needless_range_loop)]
         for t in 0..k {
-            let v = values[t];
-            let candidate = _mm512_cmp_pd_mask(v, threshold, _CMP_LE_OQ);
+            let candidate = _mm512_cmp_pd_mask(values[t], threshold, _CMP_LE_OQ);
             several |= kept & candidate;
             kept |= candidate;
-            let not_best = _mm512_cmpneq_epi64_mask(best[group], _mm512_set1_epi64(t as i64));
-            others = _mm512_mask_min_pd(others, not_best, others, v);
         }
         unsettled |= ((several | !trusted) as u32) << (8 * group);
-        // Every other centre's squared distance is at least its filtered value plus
-        // ‖x‖² less ε; 2ε also covers the rounding of this sum. Infinity with one centre.
-        let bound = _mm512_sub_pd(
-            _mm512_add_pd(others, norms[group]),
-            _mm512_mul_pd(_mm512_set1_pd(2.0), epsilon),
-        );
-        lower[group] = _mm512_max_pd(bound, _mm512_setzero_pd());
+        if wants_second {
+            let mut others = _mm512_set1_pd(f64::INFINITY);
+            #[allow(clippy::needless_range_loop)]
+            for t in 0..k {
+                let not_best = _mm512_cmpneq_epi64_mask(best[group], _mm512_set1_epi64(t as i64));
+                others = _mm512_mask_min_pd(others, not_best, others, values[t]);
+            }
+            // Every other centre's squared distance is at least its filtered value plus
+            // ‖x‖² less ε; 2ε also covers the rounding of this sum. Infinity with one
+            // centre.
+            let bound = _mm512_sub_pd(
+                _mm512_add_pd(others, norms[group]),
+                _mm512_mul_pd(_mm512_set1_pd(2.0), epsilon),
+            );
+            lower[group] = _mm512_max_pd(bound, _mm512_setzero_pd());
+        }
     }
 
     // Each row's squared distance to its centre, as the scan sums it: feature order, a
