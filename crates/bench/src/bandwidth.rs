@@ -6,11 +6,10 @@
 //! Two kinds of pass are timed. A *full pass* scans every centre for every row: the
 //! first pass of a fit, and every pass without bounds. It is timed twice: as the stage
 //! runs it (with the AVX-512 kernel where the CPU has it), and with the portable kernels
-//! only, the baseline. A *bounded pass* is a later pass
-//! of a fit, where Hamerly's bounds spare the scan of most rows
-//! (`clientele_segment::kmeans`); it is timed along a real fit, as the centres move, from
-//! the first `k` rows as initial centres until no label changes (at most
-//! [`FIT_PASSES`] passes).
+//! only, the baseline. A *bounded pass* is a later pass of a fit, where Hamerly's bounds
+//! spare the scan of most rows (`clientele_segment::kmeans`); it is timed along a real
+//! fit, as the centres move, from the first `k` rows as initial centres until no label
+//! changes (at most [`FIT_PASSES`] passes).
 //!
 //! Bandwidth follows STREAM's "Copy" convention: a copy of B bytes moves 2B (read and
 //! write). Both the copy and the pass use every core (rayon), as the stage does, and each
