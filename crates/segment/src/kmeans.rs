@@ -287,8 +287,28 @@ impl Centres {
         second: Option<&mut [f64]>,
     ) {
         match second {
-            Some(second) => self.nearest_width::<true>(rows, d, nearest, squared, second),
-            None => self.nearest_width::<false>(rows, d, nearest, squared, &mut []),
+            Some(second) => self.nearest_width::<true>(rows, d, nearest, squared, second, None),
+            None => self.nearest_width::<false>(rows, d, nearest, squared, &mut [], None),
+        }
+    }
+
+    /// [`Centres::nearest_into`] that also adds each row to its nearest centre's sum in
+    /// `sums` (row-major, `k × d`), in row order.
+    #[inline(always)]
+    fn nearest_summing(
+        &self,
+        rows: &[f64],
+        d: usize,
+        nearest: &mut [usize],
+        squared: &mut [f64],
+        second: Option<&mut [f64]>,
+        sums: &mut [f64],
+    ) {
+        match second {
+            Some(second) => {
+                self.nearest_width::<true>(rows, d, nearest, squared, second, Some(sums))
+            }
+            None => self.nearest_width::<false>(rows, d, nearest, squared, &mut [], Some(sums)),
         }
     }
 
@@ -300,12 +320,18 @@ impl Centres {
         nearest: &mut [usize],
         squared: &mut [f64],
         second: &mut [f64],
+        mut sums: Option<&mut [f64]>,
     ) {
         let Some(filter) = &self.filter else {
-            return self.unfiltered::<SECOND>(rows, d, nearest, squared, second);
+            self.unfiltered::<SECOND>(rows, d, nearest, squared, second);
+            if let Some(sums) = sums {
+                add_rows(rows, d, nearest, sums);
+            }
+            return;
         };
         let mut scratch = self.scratch();
         let filtered_second = if SECOND { Some(&mut *second) } else { None };
+        let mut row_sums = sums.as_deref().map(|s| filter.row_sums(s));
         let done = filter.nearest(
             rows,
             nearest,
@@ -316,15 +342,21 @@ impl Centres {
                 self.distances(&rows[i * d..(i + 1) * d], &mut scratch);
                 keep::<SECOND>(&scratch, i, nearest, squared, second.unwrap_or_default());
             },
+            |first, labels| {
+                if let Some(row_sums) = &mut row_sums {
+                    row_sums.add(&rows[first * d..(first + labels.len()) * d], labels);
+                }
+            },
         );
+        if let (Some(row_sums), Some(sums)) = (&row_sums, sums.as_deref_mut()) {
+            row_sums.write(sums);
+        }
         let second = if SECOND { &mut second[done..] } else { second };
-        self.unfiltered::<SECOND>(
-            &rows[done * d..],
-            d,
-            &mut nearest[done..],
-            &mut squared[done..],
-            second,
-        );
+        let rest = &rows[done * d..];
+        self.unfiltered::<SECOND>(rest, d, &mut nearest[done..], &mut squared[done..], second);
+        if let Some(sums) = sums {
+            add_rows(rest, d, &nearest[done..], sums);
+        }
     }
 
     /// [`Centres::nearest_width`] with the portable kernels only.
@@ -474,21 +506,19 @@ clientele_shared::multiversion! {
         let mut nearest = vec![0usize; labels.len()];
         match bounds {
             Some((upper, lower)) => {
-                table.nearest_into(rows, d, &mut nearest, distances, Some(&mut *lower));
+                table.nearest_summing(rows, d, &mut nearest, distances, Some(&mut *lower), &mut step.sums);
                 for ((u, l), &squared) in upper.iter_mut().zip(lower.iter_mut()).zip(distances.iter()) {
                     *u = upper_bound(squared);
                     *l = lower_bound(*l);
                 }
             }
-            None => table.nearest_into(rows, d, &mut nearest, distances, None),
+            None => table.nearest_summing(rows, d, &mut nearest, distances, None, &mut step.sums),
         }
-        for ((row, &best), label) in rows.chunks_exact(d).zip(&nearest).zip(labels.iter_mut()) {
-            if *label != best {
-                step.changed += 1;
-                *label = best;
-            }
-            step.add(best, row);
+        for (&best, label) in nearest.iter().zip(labels.iter_mut()) {
+            step.changed += usize::from(*label != best);
+            *label = best;
         }
+        count_labels(&nearest, &mut step.counts);
         step.scanned += labels.len();
     }
 }
@@ -925,6 +955,37 @@ impl ChunkStep {
         for (s, v) in self.sums[best * d..(best + 1) * d].iter_mut().zip(row) {
             *s += v;
         }
+    }
+}
+
+/// Adds each row of `rows` (`d` values each) to the sum of its centre in `labels`
+/// (`sums` row-major), in row order.
+#[inline(always)]
+fn add_rows(rows: &[f64], d: usize, labels: &[usize], sums: &mut [f64]) {
+    for (row, &label) in rows.chunks_exact(d).zip(labels) {
+        for (s, v) in sums[label * d..(label + 1) * d].iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+}
+
+/// Adds how many of `labels` each centre has to `counts`. Four tallies, one for each
+/// row of a group of four, so that a run of one label does not wait on one counter.
+#[inline(always)]
+fn count_labels(labels: &[usize], counts: &mut [usize]) {
+    let k = counts.len();
+    let mut tallies = vec![0usize; 4 * k];
+    let mut groups = labels.chunks_exact(4);
+    for group in &mut groups {
+        for (t, &label) in group.iter().enumerate() {
+            tallies[t * k + label] += 1;
+        }
+    }
+    for &label in groups.remainder() {
+        tallies[label] += 1;
+    }
+    for tally in tallies.chunks_exact(k) {
+        counts.iter_mut().zip(tally).for_each(|(c, t)| *c += t);
     }
 }
 
@@ -1402,7 +1463,7 @@ mod tests {
         // Every width the kernel specialises (4, 8, 12, 16) and the general one (17),
         // and a row count that leaves a remainder after the blocks of four.
         for k in [1, 3, 4, 5, 8, 10, 12, 13, 16, 17] {
-            for d in [1, 2, 7, 37] {
+            for d in [1, 2, 7, 16, 37] {
                 let mut centres = Array2::from_shape_fn((k, d), |_| rng.random_range(-3.0..3.0));
                 if k > 2 {
                     // An exact duplicate (the first must win) and a near one.
@@ -1432,6 +1493,21 @@ mod tests {
                 let mut pass = LloydPass::new(x.view());
                 let counts = pass.run(&centres);
                 assert_eq!(counts, pass.run_portable(&centres), "k {k}, d {d}");
+                // The sums too: the AVX-512 path adds the rows batch by batch.
+                let data = Rows::new(x.view());
+                let step = |table: &Centres| {
+                    let n = x.nrows();
+                    let (mut labels, mut distances) = (vec![usize::MAX; n], vec![0.0; n]);
+                    let (sums, counts, changed) =
+                        assign_step_with(&data, table, k, d, &mut labels, &mut distances);
+                    let sums: Vec<u64> = sums.iter().map(|v| v.to_bits()).collect();
+                    (sums, counts, changed, labels)
+                };
+                assert_eq!(
+                    step(&Centres::new(centres.view())),
+                    step(&Centres::portable(centres.view())),
+                    "k {k}, d {d}"
+                );
                 for (t, &count) in counts.iter().enumerate() {
                     assert_eq!(
                         count,
