@@ -31,7 +31,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::nearest_filter::NearestFilter;
+use crate::nearest_filter::{NearestFilter, BATCH_ROWS};
 use crate::SegmentError;
 
 /// Rows per parallel chunk. Fixed, so that results do not depend on the thread count.
@@ -946,16 +946,6 @@ impl ChunkStep {
             scanned: 0,
         }
     }
-
-    /// Adds `row` to centre `best`'s sum and count.
-    #[inline(always)]
-    fn add(&mut self, best: usize, row: &[f64]) {
-        let d = row.len();
-        self.counts[best] += 1;
-        for (s, v) in self.sums[best * d..(best + 1) * d].iter_mut().zip(row) {
-            *s += v;
-        }
-    }
 }
 
 /// Adds each row of `rows` (`d` values each) to the sum of its centre in `labels`
@@ -967,6 +957,25 @@ fn add_rows(rows: &[f64], d: usize, labels: &[usize], sums: &mut [f64]) {
             *s += v;
         }
     }
+}
+
+/// Asks the CPU to fetch row `i` of `rows` (`d` values each) into the cache, if there is
+/// such a row: a pass waits on memory as long as it computes unless the two overlap.
+#[inline(always)]
+fn prefetch_row(rows: &[f64], i: usize, d: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(row) = rows.get(i * d..(i + 1) * d) {
+        for line in row.chunks(8) {
+            // SAFETY: a prefetch only hints; the address is inside `rows`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    line.as_ptr() as *const i8
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (rows, i, d);
 }
 
 /// Adds how many of `labels` each centre has to `counts`. Four tallies, one for each
@@ -1272,30 +1281,49 @@ clientele_shared::multiversion! {
             return assign_rows(rows, d, table, ChunkRows { labels, distances, bounds: None }, step);
         };
         let mut scratch = table.scratch();
-        for (i, row) in rows.chunks_exact(d).enumerate() {
-            let own = labels[i];
-            upper[i] = (upper[i] + moved.moves[own]) * (1.0 + BOUND_SLACK);
-            lower[i] = (lower[i] - moved.largest_move) * (1.0 - BOUND_SLACK);
-            let floor = lower[i].max(moved.half_gaps[own]);
-            // Each test is false for NaN, which then goes on to the scan.
-            let settled = upper[i] < floor || {
-                distances[i] = squared_distance(row, &moved.centres[own * d..(own + 1) * d]);
-                upper[i] = upper_bound(distances[i]);
-                upper[i] < floor
-            };
-            if !settled {
-                step.scanned += 1;
-                let (best, squared, second) = table.nearest_two(row, &mut scratch);
-                distances[i] = squared;
-                upper[i] = upper_bound(squared);
-                lower[i] = lower_bound(second);
-                if best != own {
-                    step.changed += 1;
-                    labels[i] = best;
+        let mut row_sums = table.filter.as_ref().map(|f| f.row_sums(&step.sums));
+        let n = labels.len();
+        let mut first = 0;
+        // Blocks of a kernel batch: each block's rows are added to the sums while they
+        // are still in the L1 cache, and the rows two blocks ahead are on their way.
+        while first < n {
+            let last = (first + BATCH_ROWS).min(n);
+            for i in first..last {
+                prefetch_row(rows, i + 2 * BATCH_ROWS, d);
+                let row = &rows[i * d..(i + 1) * d];
+                let own = labels[i];
+                upper[i] = (upper[i] + moved.moves[own]) * (1.0 + BOUND_SLACK);
+                lower[i] = (lower[i] - moved.largest_move) * (1.0 - BOUND_SLACK);
+                let floor = lower[i].max(moved.half_gaps[own]);
+                // Each test is false for NaN, which then goes on to the scan.
+                let settled = upper[i] < floor || {
+                    distances[i] = squared_distance(row, &moved.centres[own * d..(own + 1) * d]);
+                    upper[i] = upper_bound(distances[i]);
+                    upper[i] < floor
+                };
+                if !settled {
+                    step.scanned += 1;
+                    let (best, squared, second) = table.nearest_two(row, &mut scratch);
+                    distances[i] = squared;
+                    upper[i] = upper_bound(squared);
+                    lower[i] = lower_bound(second);
+                    if best != own {
+                        step.changed += 1;
+                        labels[i] = best;
+                    }
                 }
             }
-            step.add(labels[i], row);
+            let (block, block_labels) = (&rows[first * d..last * d], &labels[first..last]);
+            match &mut row_sums {
+                Some(row_sums) => row_sums.add(block, block_labels),
+                None => add_rows(block, d, block_labels, &mut step.sums),
+            }
+            first = last;
         }
+        if let Some(row_sums) = &row_sums {
+            row_sums.write(&mut step.sums);
+        }
+        count_labels(labels, &mut step.counts);
     }
 }
 
