@@ -276,7 +276,9 @@ impl Centres {
     /// taken in feature order, so the results are the same bits as one row at a time.
     ///
     /// With `second`, also the second-smallest squared distance of each row (infinity
-    /// with one centre): what the bounds of [`Assignment`] start from.
+    /// with one centre): what the bounds of [`Assignment`] start from. With `sums`
+    /// (row-major, `k × d`), also adds each row to its nearest centre's sum, in row
+    /// order.
     #[inline(always)]
     fn nearest_into(
         &self,
@@ -285,30 +287,11 @@ impl Centres {
         nearest: &mut [usize],
         squared: &mut [f64],
         second: Option<&mut [f64]>,
+        sums: Option<&mut [f64]>,
     ) {
         match second {
-            Some(second) => self.nearest_width::<true>(rows, d, nearest, squared, second, None),
-            None => self.nearest_width::<false>(rows, d, nearest, squared, &mut [], None),
-        }
-    }
-
-    /// [`Centres::nearest_into`] that also adds each row to its nearest centre's sum in
-    /// `sums` (row-major, `k × d`), in row order.
-    #[inline(always)]
-    fn nearest_summing(
-        &self,
-        rows: &[f64],
-        d: usize,
-        nearest: &mut [usize],
-        squared: &mut [f64],
-        second: Option<&mut [f64]>,
-        sums: &mut [f64],
-    ) {
-        match second {
-            Some(second) => {
-                self.nearest_width::<true>(rows, d, nearest, squared, second, Some(sums))
-            }
-            None => self.nearest_width::<false>(rows, d, nearest, squared, &mut [], Some(sums)),
+            Some(second) => self.nearest_width::<true>(rows, d, nearest, squared, second, sums),
+            None => self.nearest_width::<false>(rows, d, nearest, squared, &mut [], sums),
         }
     }
 
@@ -506,13 +489,13 @@ clientele_shared::multiversion! {
         let mut nearest = vec![0usize; labels.len()];
         match bounds {
             Some((upper, lower)) => {
-                table.nearest_summing(rows, d, &mut nearest, distances, Some(&mut *lower), &mut step.sums);
+                table.nearest_into(rows, d, &mut nearest, distances, Some(&mut *lower), Some(&mut step.sums));
                 for ((u, l), &squared) in upper.iter_mut().zip(lower.iter_mut()).zip(distances.iter()) {
                     *u = upper_bound(squared);
                     *l = lower_bound(*l);
                 }
             }
-            None => table.nearest_summing(rows, d, &mut nearest, distances, None, &mut step.sums),
+            None => table.nearest_into(rows, d, &mut nearest, distances, None, Some(&mut step.sums)),
         }
         for (&best, label) in nearest.iter().zip(labels.iter_mut()) {
             step.changed += usize::from(*label != best);
@@ -526,7 +509,7 @@ clientele_shared::multiversion! {
 clientele_shared::multiversion! {
     /// The nearest centre of each row of `rows` and the squared distance to it.
     fn nearest_squared_rows(rows: &[f64], d: usize, table: &Centres, labels: &mut [usize], squared: &mut [f64]) {
-        table.nearest_into(rows, d, labels, squared, None);
+        table.nearest_into(rows, d, labels, squared, None, None);
     }
 }
 

@@ -45,8 +45,8 @@ const MOST_CENTRES: usize = 16;
 /// Rows per call of the kernel: four groups of eight.
 pub(crate) const BATCH_ROWS: usize = 32;
 
-/// How many batches ahead the kernel fetches rows: the next batch is already on its way
-/// (the CPU's own prefetcher), and three batches of 37 features still fit the L1 cache.
+/// How many batches ahead the kernel fetches rows. One ahead was slower at 16 features,
+/// three no faster (bench/README.md); three batches of 37 features fit the L1 cache.
 const PREFETCH_BATCHES: usize = 2;
 
 /// `ε = FILTER_SLACK × (d + 4) × f64::EPSILON × (‖x‖² + max ‖c‖²) + FILTER_FLOOR`, the
@@ -216,9 +216,8 @@ impl NearestFilter {
 }
 
 /// Each centre's sum of rows, as [`NearestFilter::row_sums`] makes it: kept in 64-byte
-/// aligned vectors while rows are added. An unaligned vector store spans two cache lines,
-/// and the next load of the same sum then cannot be forwarded from it; that stall cost
-/// more than the additions.
+/// aligned vectors while rows are added, so that no load or store of a sum is split
+/// across two cache lines.
 pub(crate) struct RowSums {
     /// Centre `c`'s feature `j` is lane `j % 8` of vector `c × ⌈d/8⌉ + j / 8`.
     values: Vec<Lanes>,
@@ -237,8 +236,10 @@ impl RowSums {
         // SAFETY: the CPU has AVX-512F: only a `NearestFilter` makes `RowSums`. Every
         // label is below `k` and every row inside `rows` (asserted above).
         unsafe {
-            add_rows(rows, self.d, labels, &mut self.values)
+            add_rows_avx512(rows, self.d, labels, &mut self.values)
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("only a NearestFilter makes RowSums, and it needs x86-64");
     }
 
     /// Writes the sums back, row-major, `k × d`.
@@ -259,7 +260,7 @@ impl RowSums {
 /// least `(label + 1) × ⌈d/8⌉` vectors for every label.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn add_rows(rows: &[f64], d: usize, labels: &[usize], sums: &mut [Lanes]) {
+unsafe fn add_rows_avx512(rows: &[f64], d: usize, labels: &[usize], sums: &mut [Lanes]) {
     let blocks = d.div_ceil(8);
     let last = (d - (blocks - 1) * 8) as u32;
     let tail: __mmask8 = ((1u32 << last) - 1) as __mmask8;
