@@ -206,6 +206,14 @@ struct Centres {
 
 impl Centres {
     fn new(c: ArrayView2<f64>) -> Self {
+        Centres {
+            filter: NearestFilter::new(c),
+            ..Centres::portable(c)
+        }
+    }
+
+    /// The same table without the AVX-512 kernel: the baseline in the benchmarks.
+    fn portable(c: ArrayView2<f64>) -> Self {
         let (k, d) = c.dim();
         let width = if k <= 16 { k.div_ceil(4).max(1) * 4 } else { k };
         let mut transposed = vec![f64::INFINITY; width * d];
@@ -217,15 +225,7 @@ impl Centres {
         Centres {
             transposed,
             width,
-            filter: NearestFilter::new(c),
-        }
-    }
-
-    /// The same table without the AVX-512 kernel: the baseline in the benchmarks.
-    fn portable(c: ArrayView2<f64>) -> Self {
-        Centres {
             filter: None,
-            ..Centres::new(c)
         }
     }
 
