@@ -32,7 +32,9 @@
 //! from the true distance by at most `(d + 3) u · 2 (‖x‖² + ‖c‖²)`. All together, below
 //! `(4d + 10) u (‖x‖² + ‖c‖²)`; [`FILTER_SLACK`] takes twice that, `‖c‖²` is taken as
 //! the largest centre's, and [`FILTER_FLOOR`] covers values so small that they round
-//! absolutely (subnormal).
+//! absolutely (subnormal). `‖x‖²` itself is not summed: it is at most
+//! `2 ‖x − c‖² + 2 ‖c‖²` for the nearest centre `c`, whose distance is computed anyway
+//! ([`NORM_FACTOR`]).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -53,6 +55,11 @@ const PREFETCH_BATCHES: usize = 2;
 /// bound on how far a filtered value can be from the scan's squared distance less
 /// `‖x‖²`. `f64::EPSILON` is `2u`, so this is `8 (d + 4) u`, twice the derived bound.
 const FILTER_SLACK: f64 = 4.0;
+
+/// `‖x‖² ≤ 2 ‖x − c‖² + 2 ‖c‖²` for any centre `c`; the scan's `‖x − c‖²` may fall short
+/// of the true one by a relative `(d + 2) u`, which the `10⁻⁶` covers up to billions of
+/// features.
+const NORM_FACTOR: f64 = 2.0 + 1e-6;
 
 /// Absolute part of the bound, far above the rounding of subnormal values.
 const FILTER_FLOOR: f64 = 1e-290;
@@ -419,19 +426,20 @@ unsafe fn filtered_values<const G: usize, const R: usize, const NORMS: bool>(
 }
 
 /// [`filtered_values`] of every group for `G` centres from `centre`, `R` groups a call;
-/// the first centres also sum the rows' norms.
+/// with `sum_norms`, the first centres also sum the rows' norms.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn centre_block<const G: usize, const R: usize>(
     filter: &NearestFilter,
     features: *const Lanes,
     centre: usize,
+    sum_norms: bool,
     filtered: &mut [[__m512d; MOST_CENTRES]; GROUPS],
     norms: &mut [__m512d; GROUPS],
     prefetch: &mut Prefetch,
 ) {
     for group in (0..GROUPS).step_by(R) {
-        if centre == 0 {
+        if centre == 0 && sum_norms {
             filtered_values::<G, R, true>(
                 filter, features, group, centre, filtered, norms, prefetch,
             );
@@ -457,7 +465,7 @@ unsafe fn batch_kernel<const WIDE: bool>(
     scratch: &mut [Lanes],
     nearest: &mut [usize],
     squared: &mut [f64],
-    second: Option<&mut [f64]>,
+    mut second: Option<&mut [f64]>,
 ) -> u32 {
     let (k, d) = (filter.k, filter.d);
     let mut prefetch = Prefetch::new(ahead);
@@ -487,13 +495,14 @@ unsafe fn batch_kernel<const WIDE: bool>(
     }
 
     let mut filtered = [[_mm512_set1_pd(f64::INFINITY); MOST_CENTRES]; GROUPS];
-    // Each row's ‖x‖² is summed with the first centres, from the features loaded anyway:
-    // in a loop of its own it cost a tenth of the kernel at 37 features and ten centres.
+    // Each row's ‖x‖², needed only for the second distances (ε does without it), is
+    // summed with the first centres, from the features loaded anyway.
     let mut norms = [_mm512_setzero_pd(); GROUPS];
+    let sum_norms = second.is_some();
     let (f, n, p) = (&mut filtered, &mut norms, &mut prefetch);
     macro_rules! centres {
         ($count:literal, $groups:literal, $first:expr) => {
-            centre_block::<$count, $groups>(filter, features, $first, f, n, p)
+            centre_block::<$count, $groups>(filter, features, $first, sum_norms, f, n, p)
         };
     }
     // Every centre once, none padded: at 10 centres, padding to 12 cost a sixth of the
@@ -514,57 +523,24 @@ unsafe fn batch_kernel<const WIDE: bool>(
         _ => {}
     }
 
-    let slack = _mm512_set1_pd(FILTER_SLACK * (d as f64 + 4.0) * f64::EPSILON);
-    let largest = _mm512_set1_pd(filter.largest_norm);
     let mut best = [_mm512_setzero_si512(); GROUPS];
-    let mut unsettled: u32 = 0;
-    // Only the bounded fit's first pass asks for the second distances.
-    let wants_second = second.is_some();
-    let mut lower = [_mm512_set1_pd(f64::INFINITY); GROUPS];
+    let mut smallest = [_mm512_setzero_pd(); GROUPS];
+    // The second smallest value (of the values as a multiset: equal to the smallest on a
+    // tie), the smallest of every centre's but the best's. Infinity with one centre.
+    let mut runner_up = [_mm512_set1_pd(f64::INFINITY); GROUPS];
     for group in 0..GROUPS {
         let values = &filtered[group];
-        let mut smallest = values[0];
+        let (mut low, mut next) = (values[0], runner_up[group]);
         #[allow(clippy::needless_range_loop)] // iterators of vectors are not inlined here
         for t in 1..k {
             let v = values[t];
             // Strictly smaller: the first centre on ties, as the scan.
-            let smaller = _mm512_cmp_pd_mask(v, smallest, _CMP_LT_OQ);
-            smallest = _mm512_min_pd(v, smallest);
+            let smaller = _mm512_cmp_pd_mask(v, low, _CMP_LT_OQ);
+            next = _mm512_min_pd(next, _mm512_max_pd(v, low));
+            low = _mm512_min_pd(v, low);
             best[group] = _mm512_mask_set1_epi64(best[group], smaller, t as i64);
         }
-        let epsilon = _mm512_fmadd_pd(
-            slack,
-            _mm512_add_pd(norms[group], largest),
-            _mm512_set1_pd(FILTER_FLOOR),
-        );
-        // False for NaN and for values too large to trust.
-        let trusted = _mm512_cmp_pd_mask(epsilon, _mm512_set1_pd(FILTER_CEILING), _CMP_LT_OQ);
-        let threshold = _mm512_fmadd_pd(_mm512_set1_pd(2.0), epsilon, smallest);
-        let mut kept: __mmask8 = 0;
-        let mut several: __mmask8 = 0;
-        #[allow(clippy::needless_range_loop)]
-        for t in 0..k {
-            let candidate = _mm512_cmp_pd_mask(values[t], threshold, _CMP_LE_OQ);
-            several |= kept & candidate;
-            kept |= candidate;
-        }
-        unsettled |= ((several | !trusted) as u32) << (8 * group);
-        if wants_second {
-            let mut others = _mm512_set1_pd(f64::INFINITY);
-            #[allow(clippy::needless_range_loop)]
-            for t in 0..k {
-                let not_best = _mm512_cmpneq_epi64_mask(best[group], _mm512_set1_epi64(t as i64));
-                others = _mm512_mask_min_pd(others, not_best, others, values[t]);
-            }
-            // Every other centre's squared distance is at least its filtered value plus
-            // ‖x‖² less ε; 2ε also covers the rounding of this sum. Infinity with one
-            // centre.
-            let bound = _mm512_sub_pd(
-                _mm512_add_pd(others, norms[group]),
-                _mm512_mul_pd(_mm512_set1_pd(2.0), epsilon),
-            );
-            lower[group] = _mm512_max_pd(bound, _mm512_setzero_pd());
-        }
+        (smallest[group], runner_up[group]) = (low, next);
     }
 
     // Each row's squared distance to its centre, as the scan sums it: feature order, a
@@ -589,17 +565,44 @@ unsafe fn batch_kernel<const WIDE: bool>(
             *sum = _mm512_add_pd(*sum, _mm512_mul_pd(diff, diff));
         }
     }
+    let slack = _mm512_set1_pd(FILTER_SLACK * (d as f64 + 4.0) * f64::EPSILON);
+    let norm_factor = _mm512_set1_pd(NORM_FACTOR);
+    let three_largest = _mm512_set1_pd(3.0 * filter.largest_norm);
+    let mut unsettled: u32 = 0;
     for group in 0..GROUPS {
+        // ε from `‖x‖² + max ‖c‖² ≤ 2 ‖x − c‖² + 3 max ‖c‖²`, with `c` the row's nearest
+        // centre and `‖x − c‖²` as just summed: no sum of `‖x‖²` over the features.
+        let epsilon = _mm512_fmadd_pd(
+            slack,
+            _mm512_fmadd_pd(norm_factor, exact[group], three_largest),
+            _mm512_set1_pd(FILTER_FLOOR),
+        );
+        // False for NaN and for values too large to trust. Trusted rows have finite
+        // filtered values only, so the `min` and `max` above saw no NaN.
+        let trusted = _mm512_cmp_pd_mask(epsilon, _mm512_set1_pd(FILTER_CEILING), _CMP_LT_OQ);
+        let threshold = _mm512_fmadd_pd(_mm512_set1_pd(2.0), epsilon, smallest[group]);
+        // More than one centre within the threshold when the second smallest is: one
+        // comparison, where a count over every centre cost one for each.
+        let several = _mm512_cmp_pd_mask(runner_up[group], threshold, _CMP_LE_OQ);
+        unsettled |= ((several | !trusted) as u32) << (8 * group);
         let mut labels = [0i64; 8];
         _mm512_storeu_epi64(labels.as_mut_ptr(), best[group]);
         for (out, &label) in nearest[group * 8..group * 8 + 8].iter_mut().zip(&labels) {
             *out = label as usize;
         }
         _mm512_storeu_pd(squared.as_mut_ptr().add(group * 8), exact[group]);
-    }
-    if let Some(second) = second {
-        for (group, &bound) in lower.iter().enumerate() {
-            _mm512_storeu_pd(second.as_mut_ptr().add(group * 8), bound);
+        if let Some(second) = second.as_deref_mut() {
+            // Every other centre's squared distance is at least its filtered value plus
+            // ‖x‖² less ε; 2ε also covers the rounding of this sum. Infinity with one
+            // centre.
+            let bound = _mm512_sub_pd(
+                _mm512_add_pd(runner_up[group], norms[group]),
+                _mm512_mul_pd(_mm512_set1_pd(2.0), epsilon),
+            );
+            _mm512_storeu_pd(
+                second.as_mut_ptr().add(group * 8),
+                _mm512_max_pd(bound, _mm512_setzero_pd()),
+            );
         }
     }
     unsettled
@@ -673,6 +676,23 @@ mod tests {
                     4 if i / 8 % 3 == 0 => x.row_mut(i).fill(1e200),
                     5 if i / 8 % 3 == 1 => x.row_mut(i).mapv_inplace(|v| v * 1e-160),
                     6 if i / 8 % 5 == 0 => x[[i, 0]] = f64::INFINITY,
+                    // Far out on the bisector of two centres: a tie, with `‖x‖²` far above
+                    // every `‖c‖²`, so that ε must grow with the row.
+                    7 if d > 1 && a != b && i / 8 % 2 == 0 => {
+                        let axis: Vec<f64> =
+                            (0..d).map(|j| centres[[b, j]] - centres[[a, j]]).collect();
+                        let mut away: Vec<f64> =
+                            (0..d).map(|_| rng.random_range(-1.0..1.0)).collect();
+                        let along = away.iter().zip(&axis).map(|(u, v)| u * v).sum::<f64>()
+                            / axis.iter().map(|v| v * v).sum::<f64>();
+                        away.iter_mut()
+                            .zip(&axis)
+                            .for_each(|(u, v)| *u -= along * v);
+                        for j in 0..d {
+                            let middle = (centres[[a, j]] + centres[[b, j]]) / 2.0;
+                            x[[i, j]] = middle + 1e4 * away[j];
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -705,9 +725,23 @@ mod tests {
             for (first, labels) in &settled {
                 assert_eq!(labels[..], nearest[*first..first + BATCH_ROWS]);
             }
+            // Near ties by design in over a third of the rows; the rest must settle.
             assert!(
-                scanned < n / 2,
+                scanned < n * 3 / 4,
                 "k {k}, d {d}: {scanned} of {n} rows scanned"
+            );
+            // Without the second distances (the kernel then sums no norms): the same.
+            let mut alone = (vec![usize::MAX; n], vec![f64::NAN; n]);
+            filter.nearest(
+                rows,
+                &mut alone.0,
+                &mut alone.1,
+                None,
+                |i, nearest, squared, _| {
+                    let (b, s, _) = scan(&centres, &rows[i * d..(i + 1) * d]);
+                    (nearest[i], squared[i]) = (b, s);
+                },
+                |_, _| {},
             );
             for i in 0..n {
                 let (b, s, t) = scan(&centres, &rows[i * d..(i + 1) * d]);
@@ -715,6 +749,11 @@ mod tests {
                     (nearest[i], squared[i].to_bits()),
                     (b, s.to_bits()),
                     "k {k}, d {d}, row {i}"
+                );
+                assert_eq!(
+                    (alone.0[i], alone.1[i].to_bits()),
+                    (b, s.to_bits()),
+                    "k {k}, d {d}, row {i}, without second distances"
                 );
                 assert!(
                     second[i] <= t || (t.is_nan() && second[i].is_nan()),
