@@ -97,12 +97,13 @@ pub fn bandwidth(bytes: usize, repeats: usize) -> (f64, f64) {
             .par_chunks(chunk)
             .map(|c| {
                 let mut sums = [0.0f64; 16];
-                for values in c.chunks_exact(16) {
+                let mut blocks = c.chunks_exact(16);
+                for values in &mut blocks {
                     for (sum, v) in sums.iter_mut().zip(values) {
                         *sum += v;
                     }
                 }
-                sums.iter().sum::<f64>() + c.chunks_exact(16).remainder().iter().sum::<f64>()
+                sums.iter().sum::<f64>() + blocks.remainder().iter().sum::<f64>()
             })
             .sum();
         std::hint::black_box(total);

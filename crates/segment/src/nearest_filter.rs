@@ -527,10 +527,10 @@ unsafe fn batch_kernel<const WIDE: bool>(
     let mut smallest = [_mm512_setzero_pd(); GROUPS];
     // The second smallest value (of the values as a multiset: equal to the smallest on a
     // tie), the smallest of every centre's but the best's. Infinity with one centre.
-    let mut runner_up = [_mm512_set1_pd(f64::INFINITY); GROUPS];
+    let mut runner_up = [_mm512_setzero_pd(); GROUPS];
     for group in 0..GROUPS {
         let values = &filtered[group];
-        let (mut low, mut next) = (values[0], runner_up[group]);
+        let (mut low, mut next) = (values[0], _mm512_set1_pd(f64::INFINITY));
         #[allow(clippy::needless_range_loop)] // iterators of vectors are not inlined here
         for t in 1..k {
             let v = values[t];
