@@ -16,10 +16,11 @@
 //!
 //! A full pass was as much waiting on memory as computing: the two did not overlap.
 //! So, between the arithmetic of a batch, the kernel fetches the rows two batches ahead,
-//! one cache line at a time; and once a batch is settled, the caller adds its rows to
-//! their centres' sums ([`RowSums`]) while they are still in the L1 cache, in row order,
-//! eight features per instruction. Together these took the full pass at 2 M × 16 from
-//! about 29 to 20 ms (bench/README.md).
+//! one cache line at a time, and the lines of the outputs it will write then; and once a
+//! batch is settled, the caller adds its rows to their centres' sums ([`RowSums`]) while
+//! they are still in the L1 cache, in row order, eight features per instruction.
+//! Together these took the full pass at 2 M × 16 from about 29 to 20 ms, and later to
+//! the read bandwidth of the rows, labels and distances it moves (bench/README.md).
 //!
 //! Written by hand because no crate offers a nearest-centre search with bit-exact
 //! results; `std::arch` intrinsics because the compiler does not find the transposition
@@ -40,6 +41,8 @@
 use std::arch::x86_64::*;
 
 use ndarray::ArrayView2;
+
+use crate::kmeans::prefetch_lines;
 
 /// Most centres the filter handles: two vectors of eight.
 const MOST_CENTRES: usize = 16;
@@ -148,6 +151,13 @@ impl NearestFilter {
             let ahead =
                 &rows[(ahead * d).min(rows.len())..((ahead + BATCH_ROWS) * d).min(rows.len())];
             let batch_rows = &rows[first * d..(first + BATCH_ROWS) * d];
+            // The outputs' lines too, so that their stores do not wait on memory.
+            let later = (first + PREFETCH_BATCHES * BATCH_ROWS).min(n)
+                ..(first + (PREFETCH_BATCHES + 1) * BATCH_ROWS).min(n);
+            prefetch_lines(&squared[later.clone()]);
+            if let Some(second) = second.as_deref() {
+                prefetch_lines(&second[later]);
+            }
             let out_nearest = &mut nearest[first..first + BATCH_ROWS];
             let out_squared = &mut squared[first..first + BATCH_ROWS];
             let out_second = second
@@ -315,9 +325,12 @@ fn available() -> bool {
 #[cfg(target_arch = "x86_64")]
 const GROUPS: usize = BATCH_ROWS / 8;
 
-/// The cache lines of the next batch's rows, fetched one at a time between the current
+/// The cache lines of a later batch's rows, fetched one at a time between the current
 /// batch's arithmetic: fetched all at once, they fill the CPU's queue of outstanding
 /// misses and stall it, so that the arithmetic and the memory traffic no longer overlap.
+/// The kernel asks for a line in every phase of a batch (transposition, filter, selection,
+/// exact distances, outputs), not only in the long loops: where a phase fetched nothing,
+/// the queue ran empty, and a full pass at 16 features took 4 % longer.
 #[cfg(target_arch = "x86_64")]
 struct Prefetch {
     next: *const f64,
@@ -477,6 +490,7 @@ unsafe fn batch_kernel<const WIDE: bool>(
         let p = source.add(group * 8 * d);
         let mut j0 = 0;
         while j0 < d {
+            prefetch.next_line();
             let width = (d - j0).min(8);
             let block = if width == 8 {
                 transpose8(std::array::from_fn(|r| _mm512_loadu_pd(p.add(r * d + j0))))
@@ -529,6 +543,7 @@ unsafe fn batch_kernel<const WIDE: bool>(
     // tie), the smallest of every centre's but the best's. Infinity with one centre.
     let mut runner_up = [_mm512_setzero_pd(); GROUPS];
     for group in 0..GROUPS {
+        prefetch.next_line();
         let values = &filtered[group];
         let (mut low, mut next) = (values[0], _mm512_set1_pd(f64::INFINITY));
         #[allow(clippy::needless_range_loop)] // iterators of vectors are not inlined here
@@ -570,6 +585,7 @@ unsafe fn batch_kernel<const WIDE: bool>(
     let three_largest = _mm512_set1_pd(3.0 * filter.largest_norm);
     let mut unsettled: u32 = 0;
     for group in 0..GROUPS {
+        prefetch.next_line();
         // ε from `‖x‖² + max ‖c‖² ≤ 2 ‖x − c‖² + 3 max ‖c‖²`, with `c` the row's nearest
         // centre and `‖x − c‖²` as just summed: no sum of `‖x‖²` over the features.
         let epsilon = _mm512_fmadd_pd(
