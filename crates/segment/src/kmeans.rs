@@ -1062,6 +1062,15 @@ fn combine(steps: Vec<ChunkStep>, k: usize, d: usize) -> (Vec<f64>, Vec<usize>, 
 /// when its centre is the nearest by a margin no rounding can close.
 const BOUND_SLACK: f64 = 1e-9;
 
+/// Rows of a chunk whose bounds are tested before a bounded pass over it.
+const SAMPLE_ROWS: usize = 128;
+
+/// One in this many of [`SAMPLE_ROWS`] failing their bounds has the AVX-512 kernel scan
+/// the chunk whole. Both passes are bound by memory: a bounded pass must still read every
+/// row for the sums, and each share of rows it scans one by one costs about half a full
+/// pass (bench/README.md); the two broke even between a twentieth and a fifth.
+const FULL_SCAN_SHARE: usize = 10;
+
 /// Absolute slack, for distances so small that relative rounding bounds fail.
 const BOUND_FLOOR: f64 = 1e-150;
 
@@ -1193,6 +1202,16 @@ struct Moved {
 }
 
 impl Moved {
+    /// A row's bounds, upper and lower, carried over the move of the centres: its own
+    /// centre's move for the upper one, the largest move for the lower one.
+    #[inline(always)]
+    fn carry(&self, upper: f64, lower: f64, own: usize) -> (f64, f64) {
+        (
+            (upper + self.moves[own]) * (1.0 + BOUND_SLACK),
+            (lower - self.largest_move) * (1.0 - BOUND_SLACK),
+        )
+    }
+
     fn new(last: &Array2<f64>, centres: &Array2<f64>) -> Self {
         let distance = |a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>| {
             a.iter()
@@ -1281,6 +1300,27 @@ clientele_shared::multiversion! {
         let Some((upper, lower)) = bounds else {
             return assign_rows(rows, d, table, ChunkRows { labels, distances, bounds: None }, step);
         };
+        // Early in a fit the centres still move far and most rows fail their bounds (two
+        // thirds in the second pass of bench/run_bandwidth.sh's fit at 16 × 8): scanned
+        // one by one, such a pass took three times a full pass with the AVX-512 kernel.
+        // So the first rows of the chunk decide: from a tenth of them failing, the kernel
+        // scans the whole chunk, which gives the same labels, and fresh bounds.
+        if table.filter.is_some() {
+            let sample = labels.len().min(SAMPLE_ROWS);
+            let unsettled = (0..sample)
+                .filter(|&i| {
+                    let own = labels[i];
+                    let (up, low) = moved.carry(upper[i], lower[i], own);
+                    let floor = low.max(moved.half_gaps[own]);
+                    let centre = &moved.centres[own * d..(own + 1) * d];
+                    !(up < floor || upper_bound(squared_distance(&rows[i * d..(i + 1) * d], centre)) < floor)
+                })
+                .count();
+            if unsettled * FULL_SCAN_SHARE >= sample && sample > 0 {
+                let chunk = ChunkRows { labels, distances, bounds: Some((upper, lower)) };
+                return assign_rows(rows, d, table, chunk, step);
+            }
+        }
         let mut scratch = table.scratch();
         let mut row_sums = table.filter.as_ref().map(|f| f.row_sums(&step.sums));
         let n = labels.len();
@@ -1293,8 +1333,7 @@ clientele_shared::multiversion! {
                 prefetch_row(rows, i + 2 * BATCH_ROWS, d);
                 let row = &rows[i * d..(i + 1) * d];
                 let own = labels[i];
-                upper[i] = (upper[i] + moved.moves[own]) * (1.0 + BOUND_SLACK);
-                lower[i] = (lower[i] - moved.largest_move) * (1.0 - BOUND_SLACK);
+                (upper[i], lower[i]) = moved.carry(upper[i], lower[i], own);
                 let floor = lower[i].max(moved.half_gaps[own]);
                 // Each test is false for NaN, which then goes on to the scan.
                 let settled = upper[i] < floor || {
@@ -1608,6 +1647,38 @@ mod tests {
         lloyd_iteration(&data, &mut assignment, &mut centres);
         let scanned = assignment.scanned;
         assert!(scanned < 200, "{scanned} of 20000 rows scanned");
+    }
+
+    #[test]
+    fn a_bounded_pass_scans_whole_chunks_where_most_rows_fail_their_bounds() {
+        // Centres moved far from where the bounds were taken: every row fails its
+        // bounds, and with the AVX-512 kernel every chunk is scanned whole.
+        let mut rng = ChaCha8Rng::seed_from_u64(31);
+        let (n, d, k) = (3 * CHUNK_ROWS + 77, 16, 8);
+        let x = Array2::from_shape_fn((n, d), |(i, _)| {
+            (i % k) as f64 * 3.0 + rng.random_range(-1.0..1.0)
+        });
+        let data = Rows::new(x.view());
+        let centres = kmeans_plus_plus(&data, k, &mut ChaCha8Rng::seed_from_u64(2));
+        let mut assignment = Assignment::new(n, true);
+        assignment.step(&data, &centres);
+        let moved = centres.mapv(|v| -v * 0.5 + 1.0);
+        let (sums, counts, changed) = assignment.step(&data, &moved);
+        let mut plain = Assignment::new(n, false);
+        plain.step(&data, &centres);
+        let (plain_sums, plain_counts, plain_changed) = plain.step(&data, &moved);
+        assert_eq!(assignment.labels, plain.labels);
+        assert_eq!((counts, changed), (plain_counts, plain_changed));
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&sums), bits(&plain_sums));
+        if Centres::new(moved.view()).filter.is_some() {
+            assert_eq!(assignment.scanned, n);
+            // The fresh bounds hold the next pass to the plain scan too.
+            let (_, _, again) = assignment.step(&data, &moved);
+            let (_, _, plain_again) = plain.step(&data, &moved);
+            assert_eq!((again, &assignment.labels), (plain_again, &plain.labels));
+            assert!(assignment.scanned < n / 10, "{} of {n}", assignment.scanned);
+        }
     }
 
     fn blobs() -> Array2<f64> {
