@@ -31,7 +31,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::nearest_filter::{NearestFilter, BATCH_ROWS};
+use crate::nearest_filter::{prefetch_lines, NearestFilter, BATCH_ROWS};
 use crate::SegmentError;
 
 /// Rows per parallel chunk. Fixed, so that results do not depend on the thread count.
@@ -962,23 +962,6 @@ fn prefetch_row(rows: &[f64], i: usize, d: usize) {
     }
 }
 
-/// Asks the CPU to fetch the cache lines of `values`.
-#[inline(always)]
-pub(crate) fn prefetch_lines<T>(values: &[T]) {
-    let line = (64 / std::mem::size_of::<T>().max(1)).max(1);
-    #[cfg(target_arch = "x86_64")]
-    for values in values.chunks(line) {
-        // SAFETY: a prefetch only hints; the address is inside `values`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                values.as_ptr() as *const i8
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (values, line);
-}
-
 /// Adds how many of `labels` each centre has to `counts`. Four tallies, one for each
 /// row of a group of four, so that a run of one label does not wait on one counter.
 #[inline(always)]
@@ -1067,8 +1050,8 @@ const SAMPLE_ROWS: usize = 128;
 
 /// One in this many of [`SAMPLE_ROWS`] failing their bounds has the AVX-512 kernel scan
 /// the chunk whole. Both passes are bound by memory: a bounded pass must still read every
-/// row for the sums, and each share of rows it scans one by one costs about half a full
-/// pass (bench/README.md); the two broke even between a twentieth and a fifth.
+/// row for the sums, and each tenth of the rows it scans one by one adds about a third of
+/// a full pass (bench/README.md); the two broke even between a twentieth and a fifth.
 const FULL_SCAN_SHARE: usize = 10;
 
 /// Absolute slack, for distances so small that relative rounding bounds fail.
@@ -1202,14 +1185,21 @@ struct Moved {
 }
 
 impl Moved {
-    /// A row's bounds, upper and lower, carried over the move of the centres: its own
-    /// centre's move for the upper one, the largest move for the lower one.
+    /// A row's bounds, upper and lower, carried over the move of the centres (its own
+    /// centre's move for the upper one, the largest move for the lower one), and the floor
+    /// its upper bound must stay under to keep its centre without a scan.
     #[inline(always)]
-    fn carry(&self, upper: f64, lower: f64, own: usize) -> (f64, f64) {
-        (
-            (upper + self.moves[own]) * (1.0 + BOUND_SLACK),
-            (lower - self.largest_move) * (1.0 - BOUND_SLACK),
-        )
+    fn carry(&self, upper: f64, lower: f64, own: usize) -> (f64, f64, f64) {
+        let upper = (upper + self.moves[own]) * (1.0 + BOUND_SLACK);
+        let lower = (lower - self.largest_move) * (1.0 - BOUND_SLACK);
+        (upper, lower, lower.max(self.half_gaps[own]))
+    }
+
+    /// Squared distance from `row` to centre `own`, summed as the scan sums it.
+    #[inline(always)]
+    fn own_distance(&self, row: &[f64], own: usize) -> f64 {
+        let d = row.len();
+        squared_distance(row, &self.centres[own * d..(own + 1) * d])
     }
 
     fn new(last: &Array2<f64>, centres: &Array2<f64>) -> Self {
@@ -1309,11 +1299,10 @@ clientele_shared::multiversion! {
             let sample = labels.len().min(SAMPLE_ROWS);
             let unsettled = (0..sample)
                 .filter(|&i| {
-                    let own = labels[i];
-                    let (up, low) = moved.carry(upper[i], lower[i], own);
-                    let floor = low.max(moved.half_gaps[own]);
-                    let centre = &moved.centres[own * d..(own + 1) * d];
-                    !(up < floor || upper_bound(squared_distance(&rows[i * d..(i + 1) * d], centre)) < floor)
+                    // The loop's test below, without its writes.
+                    let (up, _, floor) = moved.carry(upper[i], lower[i], labels[i]);
+                    let row = &rows[i * d..(i + 1) * d];
+                    !(up < floor || upper_bound(moved.own_distance(row, labels[i])) < floor)
                 })
                 .count();
             if unsettled * FULL_SCAN_SHARE >= sample && sample > 0 {
@@ -1333,11 +1322,11 @@ clientele_shared::multiversion! {
                 prefetch_row(rows, i + 2 * BATCH_ROWS, d);
                 let row = &rows[i * d..(i + 1) * d];
                 let own = labels[i];
-                (upper[i], lower[i]) = moved.carry(upper[i], lower[i], own);
-                let floor = lower[i].max(moved.half_gaps[own]);
+                let floor;
+                (upper[i], lower[i], floor) = moved.carry(upper[i], lower[i], own);
                 // Each test is false for NaN, which then goes on to the scan.
                 let settled = upper[i] < floor || {
-                    distances[i] = squared_distance(row, &moved.centres[own * d..(own + 1) * d]);
+                    distances[i] = moved.own_distance(row, own);
                     upper[i] = upper_bound(distances[i]);
                     upper[i] < floor
                 };
