@@ -18,7 +18,7 @@ use arrow::array::{Array, BooleanArray, Float64Array, Int32Array, Int64Array, St
 use clientele_segment::metrics::{
     adjusted_rand_index, calinski_harabasz, davies_bouldin, silhouette_score,
 };
-use clientele_segment::{dbscan, kmeans, read_features, FeatureTable};
+use clientele_segment::{dbscan, k_means, read_features, FeatureTable};
 use clientele_shared::parquet_io::ParquetSource;
 
 /// The committed cc_general pipeline, run once for every test of this file, in
@@ -113,14 +113,12 @@ fn minibatch_kmeans_lands_where_scikit_learns_does() {
             .collect();
         let ours: Vec<f64> = (0..16u64)
             .map(|seed| {
-                let model = kmeans::fit(
+                let model = k_means::fit(
                     table.x.view(),
-                    &kmeans::KMeansParams {
-                        n_init: 3,
-                        seed,
-                        batch_size: Some(1024),
-                        ..kmeans::KMeansParams::new(k)
-                    },
+                    &k_means::KMeansParams::new(k)
+                        .n_init(3)
+                        .seed(seed)
+                        .batch_size(Some(1024)),
                 )
                 .unwrap();
                 // The labels are every customer's nearest centre, and the inertia theirs.
@@ -226,7 +224,7 @@ fn kmeans_reaches_scikit_learns_inertia_and_partition_for_every_k() {
             .as_f64()
             .unwrap();
         let theirs = &restarts["k"][k.to_string()];
-        let model = kmeans::fit(table.x.view(), &kmeans::KMeansParams::new(k)).unwrap();
+        let model = k_means::fit(table.x.view(), &k_means::KMeansParams::new(k)).unwrap();
         let ratio = model.inertia / best;
         let ari = adjusted_rand_index(&model.labels, &as_usize(&labels[&format!("kmeans_k{k}")]))
             .unwrap();
@@ -241,13 +239,9 @@ fn kmeans_reaches_scikit_learns_inertia_and_partition_for_every_k() {
         );
         let hits = (0..60u64)
             .filter(|&seed| {
-                let single = kmeans::fit(
+                let single = k_means::fit(
                     table.x.view(),
-                    &kmeans::KMeansParams {
-                        n_init: 1,
-                        seed,
-                        ..kmeans::KMeansParams::new(k)
-                    },
+                    &k_means::KMeansParams::new(k).n_init(1).seed(seed),
                 )
                 .unwrap();
                 single.inertia / best <= 1.005

@@ -19,8 +19,8 @@ use arrow::record_batch::RecordBatch;
 use clientele_bench::synthetic::{blobs, holdings};
 use clientele_recommend::user_knn::UserKnn;
 use clientele_recommend::Similarity;
+use clientele_segment::k_means::{self, LloydPass};
 use clientele_segment::kdtree::KdTree;
-use clientele_segment::kmeans::{self, LloydPass};
 use clientele_segment::metrics;
 use clientele_shared::parquet_io::{write_batches, ParquetSource};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -46,15 +46,9 @@ fn silhouette(c: &mut Criterion) {
     group.sample_size(10);
     let (rows, dims, k) = (5_000, 24, 8);
     let x = blobs(rows, dims, k, 7);
-    let labels = kmeans::fit(
-        x.view(),
-        &kmeans::KMeansParams {
-            n_init: 1,
-            ..kmeans::KMeansParams::new(k)
-        },
-    )
-    .expect("K-Means on synthetic blobs")
-    .labels;
+    let labels = k_means::fit(x.view(), &k_means::KMeansParams::new(k).n_init(1))
+        .expect("K-Means on synthetic blobs")
+        .labels;
     group.throughput(Throughput::Elements((rows * rows) as u64));
     group.bench_function(format!("{rows}x{dims}_k{k}"), |b| {
         b.iter(|| metrics::silhouette_score(black_box(x.view()), &labels).expect("silhouette"))

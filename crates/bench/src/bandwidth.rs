@@ -7,7 +7,7 @@
 //! first pass of a fit, and every pass without bounds. It is timed twice: as the stage
 //! runs it (with the AVX-512 kernel where the CPU has it), and with the portable kernels
 //! only, the baseline. A *bounded pass* is a later pass of a fit, where Hamerly's bounds
-//! spare the scan of most rows (`clientele_segment::kmeans`); it is timed along a real
+//! spare the scan of most rows (`clientele_segment::k_means`); it is timed along a real
 //! fit, as the centres move, from the first `k` rows as initial centres until no label
 //! changes (at most [`FIT_PASSES`] passes).
 //!
@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use clientele_segment::kmeans::LloydPass;
+use clientele_segment::k_means::LloydPass;
 use ndarray::s;
 use rayon::prelude::*;
 use serde::Serialize;

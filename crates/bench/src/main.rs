@@ -8,12 +8,14 @@
 //! Reading the file is not timed; the process's peak memory (GNU time) includes it on
 //! both sides.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use clientele_segment::{dbscan, kmeans, metrics, read_features};
+use clientele_segment::{dbscan, k_means, metrics, read_features};
 
 mod neighbours;
 
@@ -87,26 +89,17 @@ fn main() -> anyhow::Result<()> {
             seed,
             batch_size,
         } => {
-            let model = kmeans::fit(
+            let model = k_means::fit(
                 x,
-                &kmeans::KMeansParams {
-                    n_init,
-                    seed,
-                    batch_size,
-                    ..kmeans::KMeansParams::new(k)
-                },
+                &k_means::KMeansParams::new(k)
+                    .n_init(n_init)
+                    .seed(seed)
+                    .batch_size(batch_size),
             )?;
             serde_json::json!({ "inertia": model.inertia, "iterations": model.iterations })
         }
         Kernel::Silhouette { k } => {
-            let labels = kmeans::fit(
-                x,
-                &kmeans::KMeansParams {
-                    n_init: 1,
-                    ..kmeans::KMeansParams::new(k)
-                },
-            )?
-            .labels;
+            let labels = k_means::fit(x, &k_means::KMeansParams::new(k).n_init(1))?.labels;
             let started = Instant::now();
             let score = metrics::silhouette_score(x, &labels)?;
             let seconds = started.elapsed().as_secs_f64();

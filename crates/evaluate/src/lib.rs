@@ -12,6 +12,8 @@
 //! map is what the gate and `clientele metrics diff` read. It computes no
 //! recommendation and no segmentation.
 
+#![forbid(unsafe_code)]
+
 pub mod gate;
 mod lists;
 mod params;

@@ -14,6 +14,8 @@
 //! by its specification), consumed in a fixed order. This crate does not read data or
 //! run stages.
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 
 use clientele_shared::atomic::AtomicFile;

@@ -11,6 +11,8 @@
 //! It does not clean, impute or encode anything: that is the preprocess stage. It never
 //! prints a data value in a message, since values may be personal data.
 
+#![forbid(unsafe_code)]
+
 mod columns;
 mod error;
 mod params;

@@ -13,8 +13,11 @@
 //! rows beyond a `drop` fence go next; scalers and category lists are learnt from the
 //! rows that survive every drop. It does not select features or reduce dimensions.
 //!
-//! The table is held in memory (one column of f64 per numeric feature); streaming over
-//! row groups for tens of millions of rows is not done yet.
+//! Two passes over the Parquet file, so that memory holds a column, not the table:
+//! fitting reads one whole column at a time (exact medians and quantiles need every
+//! value of it), and applying transforms and writes one batch at a time.
+
+#![forbid(unsafe_code)]
 
 mod params;
 mod state;

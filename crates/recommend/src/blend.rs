@@ -4,7 +4,15 @@
 use clientele_shared::ranking::list_scores;
 use rayon::prelude::*;
 
+use crate::catalogue::Eligibility;
 use crate::holdings::{products_of, Basket};
+use crate::methods::Inputs;
+
+/// The products customer `c` may be recommended: eligible and not held.
+pub fn candidates(eligibility: &Eligibility, inputs: &Inputs<'_>, c: usize) -> Basket {
+    let segment = inputs.segments.and_then(|s| s[c]);
+    eligibility.for_customer(c, segment) & !inputs.train[c]
+}
 
 /// Min-max normalises `raw` over the candidate products into `out` (0 outside them):
 /// the best candidate scores 1 and the worst 0, so that methods on different scales

@@ -15,6 +15,10 @@
 //! computes no segmentation, recommendation or quality metric of its own, except each
 //! customer's silhouette and the projection, which only a picture needs.
 
+// `deny`, not `forbid`: ndarray's `s!` macro allows unsafe code inside its expansion,
+// which `forbid` refuses to let it do.
+#![deny(unsafe_code)]
+
 pub mod charts;
 pub mod html;
 mod inputs;

@@ -1,7 +1,8 @@
 //! The segment stage: customers into segments with K-Means or DBSCAN, k chosen by
 //! silhouette, segment profiles and labels, and a model that assigns new customers.
 //!
-//! - [`kmeans`]: k-means++ and Lloyd, in parallel, behind linfa's `Fit`/`Predict` traits.
+//! - [`k_means`]: k-means++ and Lloyd, in parallel, in linfa's layout (checked
+//!   parameters, `Fit`, `PredictInplace`).
 //! - [`dbscan`]: DBSCAN with scikit-learn's labels in memory linear in the rows, and
 //!   `eps` at the knee of the k-distance curve, over the KD-tree of [`kdtree`].
 //! - [`metrics`]: silhouette, Davies–Bouldin, Calinski–Harabasz and the adjusted Rand
@@ -13,13 +14,14 @@
 //! one n × d matrix of f64. It does not choose features, reduce dimensions or scale:
 //! that is preprocess's job. It never reads another stage's crate, only its files.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod dbscan;
+pub mod k_means;
 pub mod kdtree;
-pub mod kmeans;
 /// The clustering metrics, defined once in `clientele-shared` for segment and evaluate.
 pub use clientele_shared::clustering as metrics;
 pub mod model;
-mod nearest_filter;
 mod params;
 pub mod profile;
 
@@ -53,6 +55,8 @@ pub enum SegmentError {
     NotFinite,
     #[error("params: {0}")]
     Params(String),
+    #[error("K-Means: {0}")]
+    KMeans(#[from] k_means::KMeansError),
     #[error("cannot use the model file `{path}`: {message}")]
     Model { path: PathBuf, message: String },
     #[error("nearest-neighbour search failed: {0}")]
@@ -402,16 +406,14 @@ fn fit_kmeans(
             ks.len(),
             params.n_init
         ));
-        let mut model = kmeans::fit(
+        let mut model = k_means::fit(
             fit_view,
-            &kmeans::KMeansParams {
-                k,
-                n_init: params.n_init,
-                max_iter: params.max_iter,
-                tol: params.tol,
-                seed,
-                batch_size: params.batch_size,
-            },
+            &k_means::KMeansParams::new(k)
+                .n_init(params.n_init)
+                .max_iter(params.max_iter)
+                .tol(params.tol)
+                .seed(seed)
+                .batch_size(params.batch_size),
         )?;
         if sample.is_some() {
             // Fitted on the sample: every customer is labelled, and the inertia counted,
@@ -715,7 +717,7 @@ fn apply(
     match &m.fitted {
         model::Fitted::Kmeans { centroids } => {
             let centroids = model::from_rows(centroids, d, path, "centroid")?;
-            let fitted = kmeans::KMeansModel {
+            let fitted = k_means::KMeansModel {
                 centroids: centroids.clone(),
                 labels: Vec::new(),
                 inertia: 0.0,

@@ -10,7 +10,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use clientele_segment::metrics::adjusted_rand_index;
-use clientele_segment::{dbscan, kmeans};
+use clientele_segment::{dbscan, k_means};
 
 /// `rows` points around `centres` random centres in `dims` dimensions, with unequal
 /// spreads (each coordinate a sum of uniforms, close to normal), and 2 % uniform noise.
@@ -63,7 +63,7 @@ fn kmeans_matches_linfa() {
         let their_inertia = inertia(&x, theirs.centroids(), &their_labels);
 
         // Through linfa's traits.
-        let ours = kmeans::KMeansParams::new(k).fit(&dataset).unwrap();
+        let ours = k_means::KMeansParams::new(k).fit(&dataset).unwrap();
         let our_labels: Array1<usize> = ours.predict(&x);
         assert_eq!(our_labels.to_vec(), ours.labels);
         assert!(

@@ -19,6 +19,8 @@
 //! This crate holds no stage logic and no pipeline configuration: stages live in their
 //! own crates, the pipeline TOML and the order of stages in the `clientele` runner.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod atomic;
 pub mod clustering;
 pub mod encryption;

@@ -18,6 +18,8 @@
 //!
 //! It reads no data and runs no query; the tests run the queries in DuckDB and Spark.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

@@ -2,6 +2,8 @@
 //! (matrix bytes / measured copy bandwidth), printed as one JSON line per shape.
 //! Run by `bench/run_bandwidth.sh`.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use clientele_bench::bandwidth::measure;
 

@@ -277,28 +277,33 @@ impl RowSums {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn add_rows_avx512(rows: &[f64], d: usize, labels: &[usize], k: usize, sums: &mut [Lanes]) {
-    let blocks = d.div_ceil(8);
-    let last = (d - (blocks - 1) * 8) as u32;
-    let tail: __mmask8 = ((1u32 << last) - 1) as __mmask8;
-    let source = rows.as_ptr();
-    let target = sums.as_mut_ptr() as *mut f64;
-    assert!(sums.len() >= k * blocks);
-    for (i, &label) in labels.iter().enumerate() {
-        assert!(label < k, "label {label} of {k} centres");
-        let row = source.add(i * d);
-        let sum = target.add(label * blocks * 8);
-        for b in 0..blocks - 1 {
-            let total = _mm512_add_pd(
-                _mm512_load_pd(sum.add(b * 8)),
-                _mm512_loadu_pd(row.add(b * 8)),
-            );
+    // SAFETY: the function's contract (its `# Safety`, or that of the kernel
+    // that alone calls it) is the caller's to keep.
+    unsafe {
+        let blocks = d.div_ceil(8);
+        let last = (d - (blocks - 1) * 8) as u32;
+        let tail: __mmask8 = ((1u32 << last) - 1) as __mmask8;
+        let source = rows.as_ptr();
+        let target = sums.as_mut_ptr() as *mut f64;
+        assert!(sums.len() >= k * blocks);
+        for (i, &label) in labels.iter().enumerate() {
+            assert!(label < k, "label {label} of {k} centres");
+            let row = source.add(i * d);
+            let sum = target.add(label * blocks * 8);
+            for b in 0..blocks - 1 {
+                let total = _mm512_add_pd(
+                    _mm512_load_pd(sum.add(b * 8)),
+                    _mm512_loadu_pd(row.add(b * 8)),
+                );
+                _mm512_store_pd(sum.add(b * 8), total);
+            }
+            // The padding lanes are left as they are: masked loads read only the row.
+            let b = blocks - 1;
+            let old = _mm512_load_pd(sum.add(b * 8));
+            let total =
+                _mm512_mask_add_pd(old, tail, old, _mm512_maskz_loadu_pd(tail, row.add(b * 8)));
             _mm512_store_pd(sum.add(b * 8), total);
         }
-        // The padding lanes are left as they are: masked loads read only the row.
-        let b = blocks - 1;
-        let old = _mm512_load_pd(sum.add(b * 8));
-        let total = _mm512_mask_add_pd(old, tail, old, _mm512_maskz_loadu_pd(tail, row.add(b * 8)));
-        _mm512_store_pd(sum.add(b * 8), total);
     }
 }
 
@@ -308,16 +313,10 @@ fn padded_features(d: usize) -> usize {
     d.div_ceil(8) * 8
 }
 
-/// Whether this CPU runs the filter.
+/// Whether the filter runs: this CPU has AVX-512F and FMA, and `CLIENTELE_SIMD` does not
+/// cap the kernels below it.
 fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    clientele_shared::simd::avx512_enabled()
 }
 
 /// Groups of eight rows per batch.
@@ -348,9 +347,13 @@ impl Prefetch {
 
     #[inline(always)]
     unsafe fn next_line(&mut self) {
-        if self.next < self.end {
-            _mm_prefetch::<_MM_HINT_T0>(self.next as *const i8);
-            self.next = self.next.wrapping_add(8);
+        // SAFETY: the function's contract (its `# Safety`, or that of the kernel
+        // that alone calls it) is the caller's to keep.
+        unsafe {
+            if self.next < self.end {
+                _mm_prefetch::<_MM_HINT_T0>(self.next as *const i8);
+                self.next = self.next.wrapping_add(8);
+            }
         }
     }
 }
@@ -377,37 +380,41 @@ pub(crate) fn prefetch_lines<T>(values: &[T]) {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn transpose8(r: [__m512d; 8]) -> [__m512d; 8] {
-    let a0 = _mm512_unpacklo_pd(r[0], r[1]);
-    let a1 = _mm512_unpackhi_pd(r[0], r[1]);
-    let a2 = _mm512_unpacklo_pd(r[2], r[3]);
-    let a3 = _mm512_unpackhi_pd(r[2], r[3]);
-    let a4 = _mm512_unpacklo_pd(r[4], r[5]);
-    let a5 = _mm512_unpackhi_pd(r[4], r[5]);
-    let a6 = _mm512_unpacklo_pd(r[6], r[7]);
-    let a7 = _mm512_unpackhi_pd(r[6], r[7]);
-    // Pairs of 128-bit lanes: features 0 and 4 (2 and 6, ...) of four rows.
-    let even = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
-    let odd = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
-    let b0 = _mm512_permutex2var_pd(a0, even, a2);
-    let b2 = _mm512_permutex2var_pd(a0, odd, a2);
-    let b1 = _mm512_permutex2var_pd(a1, even, a3);
-    let b3 = _mm512_permutex2var_pd(a1, odd, a3);
-    let b4 = _mm512_permutex2var_pd(a4, even, a6);
-    let b6 = _mm512_permutex2var_pd(a4, odd, a6);
-    let b5 = _mm512_permutex2var_pd(a5, even, a7);
-    let b7 = _mm512_permutex2var_pd(a5, odd, a7);
-    let low = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
-    let high = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
-    [
-        _mm512_permutex2var_pd(b0, low, b4),
-        _mm512_permutex2var_pd(b1, low, b5),
-        _mm512_permutex2var_pd(b2, low, b6),
-        _mm512_permutex2var_pd(b3, low, b7),
-        _mm512_permutex2var_pd(b0, high, b4),
-        _mm512_permutex2var_pd(b1, high, b5),
-        _mm512_permutex2var_pd(b2, high, b6),
-        _mm512_permutex2var_pd(b3, high, b7),
-    ]
+    // SAFETY: the function's contract (its `# Safety`, or that of the kernel
+    // that alone calls it) is the caller's to keep.
+    unsafe {
+        let a0 = _mm512_unpacklo_pd(r[0], r[1]);
+        let a1 = _mm512_unpackhi_pd(r[0], r[1]);
+        let a2 = _mm512_unpacklo_pd(r[2], r[3]);
+        let a3 = _mm512_unpackhi_pd(r[2], r[3]);
+        let a4 = _mm512_unpacklo_pd(r[4], r[5]);
+        let a5 = _mm512_unpackhi_pd(r[4], r[5]);
+        let a6 = _mm512_unpacklo_pd(r[6], r[7]);
+        let a7 = _mm512_unpackhi_pd(r[6], r[7]);
+        // Pairs of 128-bit lanes: features 0 and 4 (2 and 6, ...) of four rows.
+        let even = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+        let odd = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+        let b0 = _mm512_permutex2var_pd(a0, even, a2);
+        let b2 = _mm512_permutex2var_pd(a0, odd, a2);
+        let b1 = _mm512_permutex2var_pd(a1, even, a3);
+        let b3 = _mm512_permutex2var_pd(a1, odd, a3);
+        let b4 = _mm512_permutex2var_pd(a4, even, a6);
+        let b6 = _mm512_permutex2var_pd(a4, odd, a6);
+        let b5 = _mm512_permutex2var_pd(a5, even, a7);
+        let b7 = _mm512_permutex2var_pd(a5, odd, a7);
+        let low = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+        let high = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+        [
+            _mm512_permutex2var_pd(b0, low, b4),
+            _mm512_permutex2var_pd(b1, low, b5),
+            _mm512_permutex2var_pd(b2, low, b6),
+            _mm512_permutex2var_pd(b3, low, b7),
+            _mm512_permutex2var_pd(b0, high, b4),
+            _mm512_permutex2var_pd(b1, high, b5),
+            _mm512_permutex2var_pd(b2, high, b6),
+            _mm512_permutex2var_pd(b3, high, b7),
+        ]
+    }
 }
 
 /// The filtered values `‖c‖² − 2 x·c` of `R` groups (from `group`) for `G` centres (from
@@ -424,33 +431,38 @@ unsafe fn filtered_values<const G: usize, const R: usize, const NORMS: bool>(
     norms: &mut [__m512d; GROUPS],
     prefetch: &mut Prefetch,
 ) {
-    let d = filter.d;
-    let centres = filter.centres.as_ptr();
-    let mut sums = [[_mm512_setzero_pd(); G]; R];
-    let mut squares = [_mm512_setzero_pd(); R];
-    for j in 0..d {
-        prefetch.next_line();
-        for (r, sums) in sums.iter_mut().enumerate() {
-            let x =
-                _mm512_load_pd(features.add((group + r) * padded_features(d) + j) as *const f64);
-            if NORMS {
-                squares[r] = _mm512_fmadd_pd(x, x, squares[r]);
-            }
-            for (q, sum) in sums.iter_mut().enumerate() {
-                // SAFETY: `centre + q < k` and `j < d`, inside `centres`.
-                let c = _mm512_set1_pd(*centres.add((centre + q) * d + j));
-                *sum = _mm512_fmadd_pd(x, c, *sum);
+    // SAFETY: the function's contract (its `# Safety`, or that of the kernel
+    // that alone calls it) is the caller's to keep.
+    unsafe {
+        let d = filter.d;
+        let centres = filter.centres.as_ptr();
+        let mut sums = [[_mm512_setzero_pd(); G]; R];
+        let mut squares = [_mm512_setzero_pd(); R];
+        for j in 0..d {
+            prefetch.next_line();
+            for (r, sums) in sums.iter_mut().enumerate() {
+                let x = _mm512_load_pd(
+                    features.add((group + r) * padded_features(d) + j) as *const f64
+                );
+                if NORMS {
+                    squares[r] = _mm512_fmadd_pd(x, x, squares[r]);
+                }
+                for (q, sum) in sums.iter_mut().enumerate() {
+                    // SAFETY: `centre + q < k` and `j < d`, inside `centres`.
+                    let c = _mm512_set1_pd(*centres.add((centre + q) * d + j));
+                    *sum = _mm512_fmadd_pd(x, c, *sum);
+                }
             }
         }
-    }
-    for (r, sums) in sums.iter().enumerate() {
-        for (q, &sum) in sums.iter().enumerate() {
-            let norm = _mm512_set1_pd(filter.norms[centre + q]);
-            filtered[group + r][centre + q] = _mm512_fnmadd_pd(_mm512_set1_pd(2.0), sum, norm);
+        for (r, sums) in sums.iter().enumerate() {
+            for (q, &sum) in sums.iter().enumerate() {
+                let norm = _mm512_set1_pd(filter.norms[centre + q]);
+                filtered[group + r][centre + q] = _mm512_fnmadd_pd(_mm512_set1_pd(2.0), sum, norm);
+            }
         }
-    }
-    if NORMS {
-        norms[group..group + R].copy_from_slice(&squares);
+        if NORMS {
+            norms[group..group + R].copy_from_slice(&squares);
+        }
     }
 }
 
@@ -467,15 +479,19 @@ unsafe fn centre_block<const G: usize, const R: usize>(
     norms: &mut [__m512d; GROUPS],
     prefetch: &mut Prefetch,
 ) {
-    for group in (0..GROUPS).step_by(R) {
-        if centre == 0 && sum_norms {
-            filtered_values::<G, R, true>(
-                filter, features, group, centre, filtered, norms, prefetch,
-            );
-        } else {
-            filtered_values::<G, R, false>(
-                filter, features, group, centre, filtered, norms, prefetch,
-            );
+    // SAFETY: the function's contract (its `# Safety`, or that of the kernel
+    // that alone calls it) is the caller's to keep.
+    unsafe {
+        for group in (0..GROUPS).step_by(R) {
+            if centre == 0 && sum_norms {
+                filtered_values::<G, R, true>(
+                    filter, features, group, centre, filtered, norms, prefetch,
+                );
+            } else {
+                filtered_values::<G, R, false>(
+                    filter, features, group, centre, filtered, norms, prefetch,
+                );
+            }
         }
     }
 }
@@ -496,148 +512,152 @@ unsafe fn batch_kernel<const WIDE: bool>(
     squared: &mut [f64],
     mut second: Option<&mut [f64]>,
 ) -> u32 {
-    let (k, d) = (filter.k, filter.d);
-    let mut prefetch = Prefetch::new(ahead);
-    let stride = padded_features(d);
-    let features = scratch.as_mut_ptr();
-    let feature = |i: usize| _mm512_load_pd(features.add(i) as *const f64);
-    let source = rows.as_ptr();
-    for group in 0..GROUPS {
-        let p = source.add(group * 8 * d);
-        let mut j0 = 0;
-        while j0 < d {
-            prefetch.next_line();
-            let width = (d - j0).min(8);
-            let block = if width == 8 {
-                transpose8(std::array::from_fn(|r| _mm512_loadu_pd(p.add(r * d + j0))))
-            } else {
-                // Masked loads read only the row's own values.
-                let mask: __mmask8 = (1u8 << width) - 1;
-                transpose8(std::array::from_fn(|r| {
-                    _mm512_maskz_loadu_pd(mask, p.add(r * d + j0))
-                }))
-            };
-            for (q, &v) in block.iter().enumerate() {
-                _mm512_store_pd(features.add(group * stride + j0 + q) as *mut f64, v);
+    // SAFETY: the function's contract (its `# Safety`, or that of the kernel
+    // that alone calls it) is the caller's to keep.
+    unsafe {
+        let (k, d) = (filter.k, filter.d);
+        let mut prefetch = Prefetch::new(ahead);
+        let stride = padded_features(d);
+        let features = scratch.as_mut_ptr();
+        let feature = |i: usize| _mm512_load_pd(features.add(i) as *const f64);
+        let source = rows.as_ptr();
+        for group in 0..GROUPS {
+            let p = source.add(group * 8 * d);
+            let mut j0 = 0;
+            while j0 < d {
+                prefetch.next_line();
+                let width = (d - j0).min(8);
+                let block = if width == 8 {
+                    transpose8(std::array::from_fn(|r| _mm512_loadu_pd(p.add(r * d + j0))))
+                } else {
+                    // Masked loads read only the row's own values.
+                    let mask: __mmask8 = (1u8 << width) - 1;
+                    transpose8(std::array::from_fn(|r| {
+                        _mm512_maskz_loadu_pd(mask, p.add(r * d + j0))
+                    }))
+                };
+                for (q, &v) in block.iter().enumerate() {
+                    _mm512_store_pd(features.add(group * stride + j0 + q) as *mut f64, v);
+                }
+                j0 += 8;
             }
-            j0 += 8;
         }
-    }
 
-    let mut filtered = [[_mm512_set1_pd(f64::INFINITY); MOST_CENTRES]; GROUPS];
-    // Each row's ‖x‖², needed only for the second distances (ε does without it), is
-    // summed with the first centres, from the features loaded anyway.
-    let mut norms = [_mm512_setzero_pd(); GROUPS];
-    let sum_norms = second.is_some();
-    let (f, n, p) = (&mut filtered, &mut norms, &mut prefetch);
-    macro_rules! centres {
-        ($count:literal, $groups:literal, $first:expr) => {
-            centre_block::<$count, $groups>(filter, features, $first, sum_norms, f, n, p)
-        };
-    }
-    // Every centre once, none padded: at 10 centres, padding to 12 cost a sixth of the
-    // fused operations. The slots of absent centres stay infinite, never kept.
-    let mut centre = 0;
-    while centre + 8 <= k {
-        centres!(8, 2, centre);
-        centre += 8;
-    }
-    if centre + 4 <= k {
-        centres!(4, 4, centre);
-        centre += 4;
-    }
-    match k - centre {
-        1 => centres!(1, 4, centre),
-        2 => centres!(2, 4, centre),
-        3 => centres!(3, 4, centre),
-        _ => {}
-    }
-
-    let mut best = [_mm512_setzero_si512(); GROUPS];
-    let mut smallest = [_mm512_setzero_pd(); GROUPS];
-    // The second smallest value (of the values as a multiset: equal to the smallest on a
-    // tie), the smallest of every centre's but the best's. Infinity with one centre.
-    let mut runner_up = [_mm512_setzero_pd(); GROUPS];
-    for group in 0..GROUPS {
-        prefetch.next_line();
-        let values = &filtered[group];
-        let (mut low, mut next) = (values[0], _mm512_set1_pd(f64::INFINITY));
-        #[allow(clippy::needless_range_loop)] // iterators of vectors are not inlined here
-        for t in 1..k {
-            let v = values[t];
-            // Strictly smaller: the first centre on ties, as the scan.
-            let smaller = _mm512_cmp_pd_mask(v, low, _CMP_LT_OQ);
-            next = _mm512_min_pd(next, _mm512_max_pd(v, low));
-            low = _mm512_min_pd(v, low);
-            best[group] = _mm512_mask_set1_epi64(best[group], smaller, t as i64);
-        }
-        (smallest[group], runner_up[group]) = (low, next);
-    }
-
-    // Each row's squared distance to its centre, as the scan sums it: feature order, a
-    // subtraction, a multiplication and an addition, never fused.
-    let table = filter.transposed.as_ptr();
-    let mut exact = [_mm512_setzero_pd(); GROUPS];
-    for j in 0..d {
-        prefetch.next_line();
-        let low = _mm512_loadu_pd(table.add(j * MOST_CENTRES));
-        let high = if WIDE {
-            _mm512_loadu_pd(table.add(j * MOST_CENTRES + 8))
-        } else {
-            low
-        };
-        for (group, sum) in exact.iter_mut().enumerate() {
-            let c = if WIDE {
-                _mm512_permutex2var_pd(low, best[group], high)
-            } else {
-                _mm512_permutexvar_pd(best[group], low)
+        let mut filtered = [[_mm512_set1_pd(f64::INFINITY); MOST_CENTRES]; GROUPS];
+        // Each row's ‖x‖², needed only for the second distances (ε does without it), is
+        // summed with the first centres, from the features loaded anyway.
+        let mut norms = [_mm512_setzero_pd(); GROUPS];
+        let sum_norms = second.is_some();
+        let (f, n, p) = (&mut filtered, &mut norms, &mut prefetch);
+        macro_rules! centres {
+            ($count:literal, $groups:literal, $first:expr) => {
+                centre_block::<$count, $groups>(filter, features, $first, sum_norms, f, n, p)
             };
-            let diff = _mm512_sub_pd(feature(group * stride + j), c);
-            *sum = _mm512_add_pd(*sum, _mm512_mul_pd(diff, diff));
         }
-    }
-    let slack = _mm512_set1_pd(FILTER_SLACK * (d as f64 + 4.0) * f64::EPSILON);
-    let norm_factor = _mm512_set1_pd(NORM_FACTOR);
-    let three_largest = _mm512_set1_pd(3.0 * filter.largest_norm);
-    let mut unsettled: u32 = 0;
-    for group in 0..GROUPS {
-        prefetch.next_line();
-        // ε from `‖x‖² + max ‖c‖² ≤ 2 ‖x − c‖² + 3 max ‖c‖²`, with `c` the row's nearest
-        // centre and `‖x − c‖²` as just summed: no sum of `‖x‖²` over the features.
-        let epsilon = _mm512_fmadd_pd(
-            slack,
-            _mm512_fmadd_pd(norm_factor, exact[group], three_largest),
-            _mm512_set1_pd(FILTER_FLOOR),
-        );
-        // False for NaN and for values too large to trust. Trusted rows have finite
-        // filtered values only, so the `min` and `max` above saw no NaN.
-        let trusted = _mm512_cmp_pd_mask(epsilon, _mm512_set1_pd(FILTER_CEILING), _CMP_LT_OQ);
-        let threshold = _mm512_fmadd_pd(_mm512_set1_pd(2.0), epsilon, smallest[group]);
-        // More than one centre within the threshold when the second smallest is: one
-        // comparison, where a count over every centre cost one for each.
-        let several = _mm512_cmp_pd_mask(runner_up[group], threshold, _CMP_LE_OQ);
-        unsettled |= ((several | !trusted) as u32) << (8 * group);
-        let mut labels = [0i64; 8];
-        _mm512_storeu_epi64(labels.as_mut_ptr(), best[group]);
-        for (out, &label) in nearest[group * 8..group * 8 + 8].iter_mut().zip(&labels) {
-            *out = label as usize;
+        // Every centre once, none padded: at 10 centres, padding to 12 cost a sixth of the
+        // fused operations. The slots of absent centres stay infinite, never kept.
+        let mut centre = 0;
+        while centre + 8 <= k {
+            centres!(8, 2, centre);
+            centre += 8;
         }
-        _mm512_storeu_pd(squared.as_mut_ptr().add(group * 8), exact[group]);
-        if let Some(second) = second.as_deref_mut() {
-            // Every other centre's squared distance is at least its filtered value plus
-            // ‖x‖² less ε; 2ε also covers the rounding of this sum. Infinity with one
-            // centre.
-            let bound = _mm512_sub_pd(
-                _mm512_add_pd(runner_up[group], norms[group]),
-                _mm512_mul_pd(_mm512_set1_pd(2.0), epsilon),
+        if centre + 4 <= k {
+            centres!(4, 4, centre);
+            centre += 4;
+        }
+        match k - centre {
+            1 => centres!(1, 4, centre),
+            2 => centres!(2, 4, centre),
+            3 => centres!(3, 4, centre),
+            _ => {}
+        }
+
+        let mut best = [_mm512_setzero_si512(); GROUPS];
+        let mut smallest = [_mm512_setzero_pd(); GROUPS];
+        // The second smallest value (of the values as a multiset: equal to the smallest on a
+        // tie), the smallest of every centre's but the best's. Infinity with one centre.
+        let mut runner_up = [_mm512_setzero_pd(); GROUPS];
+        for group in 0..GROUPS {
+            prefetch.next_line();
+            let values = &filtered[group];
+            let (mut low, mut next) = (values[0], _mm512_set1_pd(f64::INFINITY));
+            #[allow(clippy::needless_range_loop)] // iterators of vectors are not inlined here
+            for t in 1..k {
+                let v = values[t];
+                // Strictly smaller: the first centre on ties, as the scan.
+                let smaller = _mm512_cmp_pd_mask(v, low, _CMP_LT_OQ);
+                next = _mm512_min_pd(next, _mm512_max_pd(v, low));
+                low = _mm512_min_pd(v, low);
+                best[group] = _mm512_mask_set1_epi64(best[group], smaller, t as i64);
+            }
+            (smallest[group], runner_up[group]) = (low, next);
+        }
+
+        // Each row's squared distance to its centre, as the scan sums it: feature order, a
+        // subtraction, a multiplication and an addition, never fused.
+        let table = filter.transposed.as_ptr();
+        let mut exact = [_mm512_setzero_pd(); GROUPS];
+        for j in 0..d {
+            prefetch.next_line();
+            let low = _mm512_loadu_pd(table.add(j * MOST_CENTRES));
+            let high = if WIDE {
+                _mm512_loadu_pd(table.add(j * MOST_CENTRES + 8))
+            } else {
+                low
+            };
+            for (group, sum) in exact.iter_mut().enumerate() {
+                let c = if WIDE {
+                    _mm512_permutex2var_pd(low, best[group], high)
+                } else {
+                    _mm512_permutexvar_pd(best[group], low)
+                };
+                let diff = _mm512_sub_pd(feature(group * stride + j), c);
+                *sum = _mm512_add_pd(*sum, _mm512_mul_pd(diff, diff));
+            }
+        }
+        let slack = _mm512_set1_pd(FILTER_SLACK * (d as f64 + 4.0) * f64::EPSILON);
+        let norm_factor = _mm512_set1_pd(NORM_FACTOR);
+        let three_largest = _mm512_set1_pd(3.0 * filter.largest_norm);
+        let mut unsettled: u32 = 0;
+        for group in 0..GROUPS {
+            prefetch.next_line();
+            // ε from `‖x‖² + max ‖c‖² ≤ 2 ‖x − c‖² + 3 max ‖c‖²`, with `c` the row's nearest
+            // centre and `‖x − c‖²` as just summed: no sum of `‖x‖²` over the features.
+            let epsilon = _mm512_fmadd_pd(
+                slack,
+                _mm512_fmadd_pd(norm_factor, exact[group], three_largest),
+                _mm512_set1_pd(FILTER_FLOOR),
             );
-            _mm512_storeu_pd(
-                second.as_mut_ptr().add(group * 8),
-                _mm512_max_pd(bound, _mm512_setzero_pd()),
-            );
+            // False for NaN and for values too large to trust. Trusted rows have finite
+            // filtered values only, so the `min` and `max` above saw no NaN.
+            let trusted = _mm512_cmp_pd_mask(epsilon, _mm512_set1_pd(FILTER_CEILING), _CMP_LT_OQ);
+            let threshold = _mm512_fmadd_pd(_mm512_set1_pd(2.0), epsilon, smallest[group]);
+            // More than one centre within the threshold when the second smallest is: one
+            // comparison, where a count over every centre cost one for each.
+            let several = _mm512_cmp_pd_mask(runner_up[group], threshold, _CMP_LE_OQ);
+            unsettled |= ((several | !trusted) as u32) << (8 * group);
+            let mut labels = [0i64; 8];
+            _mm512_storeu_epi64(labels.as_mut_ptr(), best[group]);
+            for (out, &label) in nearest[group * 8..group * 8 + 8].iter_mut().zip(&labels) {
+                *out = label as usize;
+            }
+            _mm512_storeu_pd(squared.as_mut_ptr().add(group * 8), exact[group]);
+            if let Some(second) = second.as_deref_mut() {
+                // Every other centre's squared distance is at least its filtered value plus
+                // ‖x‖² less ε; 2ε also covers the rounding of this sum. Infinity with one
+                // centre.
+                let bound = _mm512_sub_pd(
+                    _mm512_add_pd(runner_up[group], norms[group]),
+                    _mm512_mul_pd(_mm512_set1_pd(2.0), epsilon),
+                );
+                _mm512_storeu_pd(
+                    second.as_mut_ptr().add(group * 8),
+                    _mm512_max_pd(bound, _mm512_setzero_pd()),
+                );
+            }
         }
+        unsettled
     }
-    unsettled
 }
 
 #[cfg(test)]
@@ -676,7 +696,7 @@ mod tests {
     #[test]
     fn equals_the_scan_on_near_ties_offsets_and_extreme_values() {
         if !available() {
-            eprintln!("this CPU has no AVX-512: the filter is not used here");
+            eprintln!("skipped: the AVX-512 filter is off here (no AVX-512F and FMA, or CLIENTELE_SIMD below native)");
             return;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(21);
@@ -802,7 +822,7 @@ mod tests {
         for (k, d) in [(1, 1), (3, 7), (8, 8), (8, 16), (10, 37), (16, 40)] {
             let centres = Array2::from_shape_fn((k, d), |_| rng.random_range(-1.0..1.0));
             let Some(filter) = NearestFilter::new(centres.view()) else {
-                eprintln!("this CPU has no AVX-512: the filter is not used here");
+                eprintln!("skipped: the AVX-512 filter is off here (no AVX-512F and FMA, or CLIENTELE_SIMD below native)");
                 return;
             };
             // Values of very different sizes, so that the order of the additions shows

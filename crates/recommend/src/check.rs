@@ -1,0 +1,138 @@
+//! The parameters checked against each other and the ports before anything is read,
+//! and the blend weights they resolve to.
+
+use std::collections::BTreeMap;
+
+use clientele_shared::stage::StageIo;
+
+use crate::catalogue::rule_columns;
+use crate::errors::{ParamError, RecommendError};
+use crate::holdings::parse_date;
+use crate::params::{Method, ProductSpec, RecommendParams, SplitKind};
+
+/// Checks the parameters against each other and the ports.
+pub fn check_params(params: &RecommendParams, io: &StageIo) -> Result<(), RecommendError> {
+    Ok(check(params, io)?)
+}
+
+fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
+    if params.top_k == 0 {
+        return Err(ParamError::Zero { key: "top_k" });
+    }
+    if params.neighbours == 0 {
+        return Err(ParamError::Zero { key: "neighbours" });
+    }
+    if params.reference_sample == 0 {
+        return Err(ParamError::Zero {
+            key: "reference_sample",
+        });
+    }
+    for (key, value) in [
+        ("holdout_fraction", params.holdout_fraction),
+        ("validation_fraction", params.validation_fraction),
+    ] {
+        if !(value > 0.0 && value < 1.0) {
+            return Err(ParamError::NotAFraction { key });
+        }
+    }
+    if !(params.tune_step > 0.0 && params.tune_step <= 1.0) {
+        return Err(ParamError::TuneStep);
+    }
+    if params.tune && params.tune_customers == 0 {
+        return Err(ParamError::Zero {
+            key: "tune_customers",
+        });
+    }
+    for (key, value) in [
+        ("snapshot", &params.snapshot),
+        ("test_snapshot", &params.test_snapshot),
+    ] {
+        if let Some(text) = value {
+            if parse_date(text).is_none() {
+                return Err(ParamError::NotADate { key });
+            }
+        }
+    }
+    if params.test_snapshot.is_some() && params.split != SplitKind::Temporal {
+        return Err(ParamError::TestSnapshotWithoutTemporal);
+    }
+    match (params.split, io.output("test")) {
+        (SplitKind::None, Some(_)) => return Err(ParamError::TestOutputWithoutSplit),
+        (SplitKind::Holdout | SplitKind::Temporal, None) => {
+            return Err(ParamError::SplitWithoutTestOutput)
+        }
+        _ => {}
+    }
+    if io.input("catalogue").is_some() && params.products.is_some() {
+        return Err(ParamError::TwoCatalogues);
+    }
+    if let Some(products) = &params.products {
+        check_rules_have_inputs(products, io)?;
+    }
+    if let Some(weights) = &params.weights {
+        for (method, w) in weights {
+            if !(w.is_finite() && *w >= 0.0) {
+                return Err(ParamError::BadWeight {
+                    method: method.to_string(),
+                });
+            }
+            if *w > 0.0 {
+                if let Some(input) = method.needs() {
+                    if io.input(input).is_none() {
+                        return Err(ParamError::WeightWithoutInput {
+                            method: method.to_string(),
+                            input,
+                        });
+                    }
+                }
+            }
+        }
+        if weights.values().all(|w| *w == 0.0) {
+            return Err(ParamError::AllWeightsZero);
+        }
+    }
+    Ok(())
+}
+
+/// A catalogue's rules need the inputs they read: the customer table for column rules,
+/// the assignments for excluded segments.
+pub(crate) fn check_rules_have_inputs(
+    products: &[ProductSpec],
+    io: &StageIo,
+) -> Result<(), ParamError> {
+    let columns = rule_columns(products);
+    if !columns.is_empty() && io.input("customers").is_none() {
+        return Err(ParamError::RulesWithoutCustomers {
+            columns: columns.join(", "),
+        });
+    }
+    if products.iter().any(|p| !p.excluded_segments.is_empty()) && io.input("assignments").is_none()
+    {
+        return Err(ParamError::ExclusionsWithoutAssignments);
+    }
+    Ok(())
+}
+
+/// The methods the inputs allow, in [`Method`] order.
+pub fn available_methods(segments: bool, features: bool) -> Vec<Method> {
+    Method::ALL
+        .into_iter()
+        .filter(|m| match m.needs() {
+            Some("assignments") => segments,
+            Some(_) => features,
+            None => true,
+        })
+        .collect()
+}
+
+/// Each available method's weight: the configured one (0 when left out), else the
+/// method's default.
+pub fn resolve_weights(params: &RecommendParams, available: &[Method]) -> BTreeMap<Method, f64> {
+    match &params.weights {
+        Some(weights) => available
+            .iter()
+            .map(|m| (*m, weights.get(m).copied().unwrap_or(0.0)))
+            .collect(),
+        None => available.iter().map(|m| (*m, m.default_weight())).collect(),
+    }
+}

@@ -1,0 +1,124 @@
+//! Tuning the blend: the methods fitted on a validation holdout of the training
+//! baskets, and the weight grid searched for the best MAP@k on a seeded sample of the
+//! customers with something held out.
+
+use std::collections::BTreeMap;
+
+use clientele_shared::sample::sample_rows;
+use clientele_shared::stage::StageContext;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::blend::{self, candidates, normalise, ValidationCase};
+use crate::holdings::Basket;
+use crate::methods::{Fitted, Settings};
+use crate::params::{Method, RecommendParams};
+use crate::read::StageData;
+use crate::split::holdout;
+
+/// The result of tuning the blend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tuning {
+    pub validation_customers: usize,
+    pub best_map: f64,
+    pub weights: BTreeMap<Method, f64>,
+    pub grid: Vec<GridPoint>,
+}
+
+/// One point of the weight grid and its validation MAP@k.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridPoint {
+    pub weights: BTreeMap<Method, f64>,
+    pub map_at_k: f64,
+}
+
+/// Holds out `validation_fraction` of each customer's training products, fits the
+/// methods on the rest and searches the grid over the methods `configured` weighs
+/// above 0.
+pub fn tune_blend(
+    params: &RecommendParams,
+    data: &StageData,
+    train: &[Basket],
+    settings: Settings,
+    configured: &BTreeMap<Method, f64>,
+    ctx: &StageContext<'_>,
+) -> Tuning {
+    ctx.progress.step("tuning the blend on a validation split");
+    let validation = holdout(train, params.validation_fraction, ctx.seed ^ 0x7475_6e65);
+    let inputs = data.inputs(&validation.train);
+    let fitted = Fitted::fit(&inputs, settings, &|s| ctx.progress.step(s));
+    let blended: Vec<usize> = fitted
+        .methods
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| configured.get(m).is_some_and(|w| *w > 0.0))
+        .map(|(i, _)| i)
+        .collect();
+    let held_out = &validation.test;
+    let with_held_out: Vec<usize> = (0..held_out.len()).filter(|&c| held_out[c] != 0).collect();
+    let sample: Vec<usize> =
+        sample_rows(with_held_out.len(), params.tune_customers, ctx.seed ^ 0x5a)
+            .into_iter()
+            .map(|i| with_held_out[i])
+            .collect();
+    let np = inputs.product_names.len();
+    let cases: Vec<ValidationCase> = sample
+        .par_iter()
+        .map(|&c| {
+            let mut scores = fitted.scratch();
+            fitted.score(&inputs, c, &mut scores);
+            let candidates = candidates(&data.eligibility, &inputs, c);
+            let mut normalised = vec![0.0; blended.len() * np];
+            for (j, &m) in blended.iter().enumerate() {
+                normalise(
+                    &scores.raw[m * np..(m + 1) * np],
+                    candidates,
+                    &mut normalised[j * np..(j + 1) * np],
+                );
+            }
+            ValidationCase {
+                candidates,
+                normalised,
+                held_out: held_out[c],
+            }
+        })
+        .collect();
+    let grid = blend::weight_grid(blended.len(), params.tune_step);
+    let maps = blend::grid_map(&cases, &grid, fitted.popularity(), params.top_k);
+    let as_map = |weights: &[f64]| -> BTreeMap<Method, f64> {
+        fitted
+            .methods
+            .iter()
+            .map(|m| {
+                let w = blended
+                    .iter()
+                    .position(|&i| fitted.methods[i] == *m)
+                    .map_or(0.0, |j| weights[j]);
+                (*m, w)
+            })
+            .collect()
+    };
+    let mut best = 0;
+    for (i, &map) in maps.iter().enumerate() {
+        if map > maps[best] {
+            best = i;
+        }
+    }
+    Tuning {
+        validation_customers: cases.len(),
+        best_map: maps.get(best).copied().unwrap_or(0.0),
+        weights: grid
+            .get(best)
+            .map_or_else(|| configured.clone(), |w| as_map(w)),
+        grid: grid
+            .iter()
+            .zip(&maps)
+            .map(|(w, &map_at_k)| GridPoint {
+                weights: as_map(w),
+                map_at_k,
+            })
+            .collect(),
+    }
+}
