@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::kdtree::KdTree;
-use crate::SegmentError;
+use crate::{ParamError, SegmentError};
 
 /// Rows whose neighbourhoods are held at once.
 const CHUNK_ROWS: usize = 4096;
@@ -59,9 +59,7 @@ pub struct DbscanFit {
 
 fn check(x: ArrayView2<f64>) -> Result<(), SegmentError> {
     if x.nrows() == 0 || x.ncols() == 0 {
-        return Err(SegmentError::Params(
-            "DBSCAN needs at least one row and one feature".into(),
-        ));
+        return Err(ParamError::DbscanEmpty.into());
     }
     if x.iter().any(|v| !v.is_finite()) {
         return Err(SegmentError::NotFinite);
@@ -81,9 +79,7 @@ fn row(x: ArrayView2<'_, f64>, i: usize) -> std::borrow::Cow<'_, [f64]> {
 pub fn fit(x: ArrayView2<f64>, params: &DbscanParams) -> Result<DbscanFit, SegmentError> {
     check(x)?;
     if !(params.eps > 0.0 && params.eps.is_finite()) || params.min_samples < 1 {
-        return Err(SegmentError::Params(
-            "DBSCAN needs eps > 0 and min_samples ≥ 1".into(),
-        ));
+        return Err(ParamError::DbscanParams.into());
     }
     let n = x.nrows();
     let tree = KdTree::new(x);

@@ -17,11 +17,10 @@
 //! A full pass was as much waiting on memory as computing: the two did not overlap.
 //! So, between the arithmetic of a batch, the kernel fetches the rows two batches ahead,
 //! one cache line at a time, and [`NearestFilter::nearest`] the lines of the outputs it
-//! will write then; and once a
-//! batch is settled, the caller adds its rows to their centres' sums ([`RowSums`]) while
-//! they are still in the L1 cache, in row order, eight features per instruction.
-//! Together these took the full pass at 2 M × 16 from about 29 to 20 ms, and later to
-//! the read bandwidth of the rows, labels and distances it moves (bench/README.md).
+//! will write then; and once a batch is settled, the caller adds its rows to their centres' sums ([`RowSums`]) while
+//! they are still in the L1 cache, in row order, eight features per instruction. With
+//! them a full pass runs near the read bandwidth of the rows, labels and distances it
+//! moves; the measurements, and what was tried and not kept, are in bench/README.md.
 //!
 //! Written by hand because no crate offers a nearest-centre search with bit-exact
 //! results; `std::arch` intrinsics because the compiler does not find the transposition

@@ -1,0 +1,309 @@
+//! Applying a fitted state, batch by batch: rows dropped for missing values and beyond
+//! `drop` fences, then each column imputed, clipped, transformed, scaled or encoded.
+//! Fitting's own output goes through here too, so fit and apply give the same bytes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array};
+use arrow::compute::filter;
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
+use clientele_shared::stage::StageContext;
+
+use crate::errors::PreprocessError;
+use crate::io::{column, internal, is_categorical, is_numeric, numbers, texts};
+use crate::rules::{clip, transform};
+use crate::{CategoricalImpute, ColumnState, Encode, FittedState, NumericImpute, OutlierAction};
+
+/// Applies `state` to the table at `table`, batch by batch, into the features file;
+/// returns its rows and what each rule touched.
+pub(crate) fn apply_file(
+    state: &FittedState,
+    table: &Path,
+    features: &Path,
+    ctx: &StageContext<'_>,
+) -> Result<(u64, BTreeMap<String, u64>), PreprocessError> {
+    let mut source = ParquetSource::open(table)?;
+    let total = source.rows();
+    let empty = RecordBatch::new_empty(source.schema().clone());
+    let (empty, mut counts) = apply(state, &empty, table)?;
+    let mut sink = ParquetSink::create(features, empty.schema())?;
+    let mut first_row = 0usize;
+    while let Some(batch) = source.next_batch()? {
+        let (out, batch_counts) = apply_rows(state, &batch, table, first_row)?;
+        for (key, n) in batch_counts {
+            *counts.entry(key).or_default() += n;
+        }
+        sink.write(&out)?;
+        first_row += batch.num_rows();
+        ctx.progress.rows(first_row as u64, Some(total));
+    }
+    if sink.rows() == 0 && total > 0 {
+        return Err(PreprocessError::NoRowsLeft {
+            path: table.to_path_buf(),
+        });
+    }
+    Ok((sink.finish()?, counts))
+}
+
+/// Transforms `batch` with a fitted state; returns the output and what each rule touched.
+pub fn apply(
+    state: &FittedState,
+    batch: &RecordBatch,
+    path: &Path,
+) -> Result<(RecordBatch, BTreeMap<String, u64>), PreprocessError> {
+    apply_rows(state, batch, path, 0)
+}
+
+/// [`apply`] to a batch whose first row is row `first_row` (0-based) of its file, so that
+/// errors name the row in the file.
+pub fn apply_rows(
+    state: &FittedState,
+    batch: &RecordBatch,
+    path: &Path,
+    first_row: usize,
+) -> Result<(RecordBatch, BTreeMap<String, u64>), PreprocessError> {
+    let n = batch.num_rows();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut keep = vec![true; n];
+    let mut dropped_missing = 0u64;
+    let mut numeric_values: HashMap<&str, Vec<Option<f64>>> = HashMap::new();
+    let mut text_values: HashMap<&str, Vec<Option<String>>> = HashMap::new();
+    check_types(state, batch, path)?;
+    for c in &state.columns {
+        match c {
+            ColumnState::Numeric(s) => {
+                let values = numbers(
+                    &column(batch, path, &s.column, "the fitted state needs")?,
+                    path,
+                )?;
+                if s.impute == NumericImpute::Drop {
+                    mark_missing(&values, &mut keep, &mut dropped_missing);
+                }
+                numeric_values.insert(&s.column, values);
+            }
+            ColumnState::Categorical(s) => {
+                let values = texts(
+                    &column(batch, path, &s.column, "the fitted state needs")?,
+                    path,
+                )?;
+                if s.impute == CategoricalImpute::Drop {
+                    mark_missing(&values, &mut keep, &mut dropped_missing);
+                }
+                text_values.insert(&s.column, values);
+            }
+            ColumnState::Passthrough { column: name } => {
+                column(batch, path, name, "the fitted state passes through")?;
+            }
+            ColumnState::Dropped { .. } => {}
+        }
+    }
+    counts.insert("rows_dropped_missing".to_string(), dropped_missing);
+    let mut dropped_outliers = 0u64;
+    for c in &state.columns {
+        let ColumnState::Numeric(s) = c else { continue };
+        let Some(o) = s
+            .outliers
+            .as_ref()
+            .filter(|o| o.action == OutlierAction::Drop)
+        else {
+            continue;
+        };
+        let values = &numeric_values[s.column.as_str()];
+        for (row, v) in values.iter().enumerate() {
+            let v = v.or(s.impute_value).unwrap_or(0.0);
+            if keep[row] && (v < o.low || v > o.high) {
+                keep[row] = false;
+                dropped_outliers += 1;
+            }
+        }
+    }
+    counts.insert("rows_dropped_outliers".to_string(), dropped_outliers);
+    // A batch may lose every row; the stage checks that the whole output is not empty.
+    let kept_rows: Vec<usize> = (0..n).filter(|&r| keep[r]).collect();
+    let mask = BooleanArray::from(keep.clone());
+
+    let mut fields: Vec<Field> = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    let feature =
+        |name: String, values: Vec<f64>, fields: &mut Vec<Field>, arrays: &mut Vec<ArrayRef>| {
+            fields.push(Field::new(name, DataType::Float64, false));
+            arrays.push(Arc::new(Float64Array::from(values)));
+        };
+    for c in &state.columns {
+        match c {
+            ColumnState::Dropped { .. } => {}
+            ColumnState::Passthrough { column: name } => {
+                let array = column(batch, path, name, "the fitted state passes through")?;
+                let index = batch
+                    .schema()
+                    .index_of(name)
+                    .map_err(|e| internal(path, e))?;
+                fields.push(batch.schema().field(index).clone());
+                arrays.push(filter(&array, &mask).map_err(|e| internal(path, e))?);
+            }
+            ColumnState::Numeric(s) => {
+                let values = &numeric_values[s.column.as_str()];
+                let (mut out, mut missing, mut flags) =
+                    (Vec::with_capacity(kept_rows.len()), Vec::new(), Vec::new());
+                let (mut imputed, mut clipped) = (0u64, 0u64);
+                for &row in &kept_rows {
+                    let raw = values[row];
+                    if raw.is_none() {
+                        imputed += 1;
+                    }
+                    let v = raw.or(s.impute_value).unwrap_or(0.0);
+                    let beyond = s.outliers.as_ref().is_some_and(|o| v < o.low || v > o.high);
+                    if beyond
+                        && s.outliers
+                            .as_ref()
+                            .is_some_and(|o| o.action == OutlierAction::Clip)
+                    {
+                        clipped += 1;
+                    }
+                    let x = transform(s, clip(s, v), path, first_row + row)?;
+                    out.push((x - s.center) / s.scale_value);
+                    missing.push(if raw.is_none() { 1.0 } else { 0.0 });
+                    flags.push(if beyond { 1.0 } else { 0.0 });
+                }
+                counts.insert(format!("imputed.{}", s.column), imputed);
+                if let Some(o) = &s.outliers {
+                    let touched = match o.action {
+                        OutlierAction::Clip => clipped,
+                        OutlierAction::Flag => flags.iter().filter(|f| **f > 0.0).count() as u64,
+                        OutlierAction::Drop => 0,
+                    };
+                    let verb = match o.action {
+                        OutlierAction::Clip => "clipped",
+                        OutlierAction::Flag => "flagged",
+                        OutlierAction::Drop => "outliers_dropped",
+                    };
+                    counts.insert(format!("{verb}.{}", s.column), touched);
+                }
+                let names = c.output_names();
+                let mut names = names.into_iter();
+                feature(
+                    names.next().unwrap_or_default(),
+                    out,
+                    &mut fields,
+                    &mut arrays,
+                );
+                if s.indicator {
+                    feature(
+                        names.next().unwrap_or_default(),
+                        missing,
+                        &mut fields,
+                        &mut arrays,
+                    );
+                }
+                if matches!(&s.outliers, Some(o) if o.action == OutlierAction::Flag) {
+                    feature(
+                        names.next().unwrap_or_default(),
+                        flags,
+                        &mut fields,
+                        &mut arrays,
+                    );
+                }
+            }
+            ColumnState::Categorical(s) => {
+                let values = &text_values[s.column.as_str()];
+                let index: HashMap<&str, usize> = s
+                    .categories
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.as_str(), i))
+                    .collect();
+                let (mut unknown, mut imputed) = (0u64, 0u64);
+                let codes: Vec<Option<usize>> = kept_rows
+                    .iter()
+                    .map(|&row| {
+                        if values[row].is_none() {
+                            imputed += 1;
+                        }
+                        let v = values[row].as_deref().or(s.impute_value.as_deref());
+                        let code = v.and_then(|v| index.get(v).copied());
+                        if code.is_none()
+                            && v.is_some_and(|v| !s.categories.is_empty() && !index.contains_key(v))
+                        {
+                            unknown += 1;
+                        }
+                        code
+                    })
+                    .collect();
+                counts.insert(format!("imputed.{}", s.column), imputed);
+                counts.insert(format!("other_or_unknown.{}", s.column), unknown);
+                let names = c.output_names();
+                match s.encode {
+                    Encode::Ordinal => {
+                        let values = codes.iter().map(|c| c.map_or(-1.0, |c| c as f64)).collect();
+                        feature(names[0].clone(), values, &mut fields, &mut arrays);
+                    }
+                    Encode::Onehot => {
+                        for (i, name) in names.iter().enumerate().take(s.categories.len()) {
+                            let values = codes
+                                .iter()
+                                .map(|c| if *c == Some(i) { 1.0 } else { 0.0 })
+                                .collect();
+                            feature(name.clone(), values, &mut fields, &mut arrays);
+                        }
+                        // The names come from the state, so that fit, apply and the
+                        // recorded outputs cannot disagree.
+                        if let Some(name) = names.get(s.categories.len()).filter(|_| s.other) {
+                            let values = codes
+                                .iter()
+                                .map(|c| if c.is_none() { 1.0 } else { 0.0 })
+                                .collect();
+                            feature(name.clone(), values, &mut fields, &mut arrays);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let out = RecordBatch::try_new(schema, arrays).map_err(|e| internal(path, e))?;
+    Ok((out, counts))
+}
+
+/// A state applied to a table of another schema must fail, naming the column, rather
+/// than cast text to missing numbers and impute them.
+fn check_types(
+    state: &FittedState,
+    batch: &RecordBatch,
+    path: &Path,
+) -> Result<(), PreprocessError> {
+    for c in &state.columns {
+        let (name, ok, expected) = match c {
+            ColumnState::Numeric(s) => (&s.column, is_numeric as fn(&DataType) -> bool, "numeric"),
+            ColumnState::Categorical(s) => (
+                &s.column,
+                is_categorical as fn(&DataType) -> bool,
+                "categorical",
+            ),
+            ColumnState::Passthrough { .. } | ColumnState::Dropped { .. } => continue,
+        };
+        if let Some(field) = batch.schema().fields().iter().find(|f| f.name() == name) {
+            if !ok(field.data_type()) {
+                return Err(PreprocessError::StateMismatch {
+                    path: path.to_path_buf(),
+                    column: name.clone(),
+                    found: field.data_type().to_string(),
+                    expected,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mark_missing<T>(values: &[Option<T>], keep: &mut [bool], dropped: &mut u64) {
+    for (row, v) in values.iter().enumerate() {
+        if v.is_none() && keep[row] {
+            keep[row] = false;
+            *dropped += 1;
+        }
+    }
+}

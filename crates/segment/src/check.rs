@@ -1,0 +1,133 @@
+//! The parameters checked against each other and the ports before anything is read.
+
+use clientele_shared::stage::StageIo;
+
+use crate::errors::{ParamError, SegmentError};
+use crate::{Algorithm, Mode, SegmentParams};
+
+/// Checks the parameters against each other and the ports.
+pub fn check_params(params: &SegmentParams, io: &StageIo) -> Result<(), SegmentError> {
+    Ok(check(params, io)?)
+}
+
+fn check(params: &SegmentParams, io: &StageIo) -> Result<(), ParamError> {
+    match params.mode {
+        Mode::Apply if io.input("model").is_none() => return Err(ParamError::ApplyWithoutModel),
+        Mode::Apply if io.output("model").is_some() || io.output("sweep").is_some() => {
+            return Err(ParamError::ApplyWritesNoModel)
+        }
+        Mode::Fit if io.input("model").is_some() => return Err(ParamError::ModelInputWithoutApply),
+        _ => {}
+    }
+    if params.mode == Mode::Fit
+        && params.algorithm == Algorithm::Dbscan
+        && io.output("sweep").is_some()
+    {
+        return Err(ParamError::DbscanWritesNoSweep);
+    }
+    if params.k_min < 2 || params.k_min > params.k_max {
+        return Err(ParamError::KRange);
+    }
+    let at_least = |key: &'static str, value: usize, least: usize| {
+        (value < least).then_some(ParamError::TooSmall { key, least })
+    };
+    let counts = [
+        ("n_init", params.n_init, 1),
+        ("max_iter", params.max_iter, 1),
+        ("min_samples", params.min_samples, 1),
+        ("silhouette_sample", params.silhouette_sample, 2),
+    ];
+    if let Some(e) = counts.iter().find_map(|&(k, v, l)| at_least(k, v, l)) {
+        return Err(e);
+    }
+    if !(params.tol >= 0.0 && params.tol.is_finite()) {
+        return Err(ParamError::Tolerance);
+    }
+    if let Some(e) = params.fit_sample.and_then(|m| at_least("fit_sample", m, 2)) {
+        return Err(e);
+    }
+    if params.mode == Mode::Apply && params.fit_sample.is_some() {
+        return Err(ParamError::FitSampleInApply);
+    }
+    if let Some(e) = params.batch_size.and_then(|b| at_least("batch_size", b, 1)) {
+        return Err(e);
+    }
+    if params.batch_size.is_some()
+        && (params.mode == Mode::Apply || params.algorithm != Algorithm::Kmeans)
+    {
+        return Err(ParamError::BatchSizeNotKMeansFit);
+    }
+    if let Some(key) = params.labels.keys().find(|k| k.parse::<i32>().is_err()) {
+        return Err(ParamError::LabelNotASegment { key: key.clone() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(inputs: &[&str], outputs: &[&str]) -> StageIo {
+        let mut io = StageIo::default();
+        for port in inputs {
+            io.inputs
+                .insert(port.to_string(), format!("{port}.x").into());
+        }
+        for port in outputs {
+            io.outputs
+                .insert(port.to_string(), format!("{port}.x").into());
+        }
+        io
+    }
+
+    fn refused(params: SegmentParams, io: &StageIo) -> Option<ParamError> {
+        check(&params, io).err()
+    }
+
+    #[test]
+    fn each_rule_is_its_own_error_naming_its_key() {
+        let fit = io(&["features"], &["assignments"]);
+        assert_eq!(refused(SegmentParams::default(), &fit), None);
+        let apply = SegmentParams {
+            mode: Mode::Apply,
+            ..SegmentParams::default()
+        };
+        assert_eq!(
+            refused(apply.clone(), &fit),
+            Some(ParamError::ApplyWithoutModel)
+        );
+        let with_model = io(&["features", "model"], &["assignments", "sweep"]);
+        assert_eq!(
+            refused(apply, &with_model),
+            Some(ParamError::ApplyWritesNoModel)
+        );
+        let small_sample = SegmentParams {
+            silhouette_sample: 1,
+            ..SegmentParams::default()
+        };
+        let e = refused(small_sample, &fit);
+        assert_eq!(
+            e.as_ref().map(ToString::to_string).as_deref(),
+            Some("silhouette_sample must be at least 2")
+        );
+        let zero_batch = SegmentParams {
+            batch_size: Some(0),
+            ..SegmentParams::default()
+        };
+        assert_eq!(
+            refused(zero_batch, &fit),
+            Some(ParamError::TooSmall {
+                key: "batch_size",
+                least: 1
+            })
+        );
+        let mut bad_label = SegmentParams::default();
+        bad_label.labels.insert("first".into(), "Savers".into());
+        assert_eq!(
+            refused(bad_label, &fit),
+            Some(ParamError::LabelNotASegment {
+                key: "first".into()
+            })
+        );
+    }
+}
