@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use arrow::array::{Array, Int32Array, StringArray};
-use clientele_shared::ranking::ranking_metrics;
+use clientele_numeric::ranking::ranking_metrics;
 use common::Project;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 

@@ -64,7 +64,7 @@ pub enum Command {
 
 /// Refuses an environment the kernels cannot run under, before anything runs.
 pub fn check_environment() -> Result<(), ExitCode> {
-    use clientele_shared::simd::{SimdCap, SIMD_ENV};
+    use clientele_numeric::simd::{SimdCap, SIMD_ENV};
     let value = std::env::var(SIMD_ENV).ok();
     SimdCap::parse(value.as_deref())
         .map(drop)

@@ -10,10 +10,10 @@
 use std::path::Path;
 use std::time::Instant;
 
+use clientele_numeric::sample::sample_rows;
 use clientele_recommend::holdings::{products_of, read_holdings};
 use clientele_recommend::user_knn::UserKnn;
 use clientele_recommend::{HoldingsFormat, Similarity};
-use clientele_shared::sample::sample_rows;
 use linfa_nn::distance::L2Dist;
 use linfa_nn::{BallTree, KdTree, NearestNeighbour};
 use ndarray::Array2;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Gate, MetricsFile};
+use crate::{Gate, MetricsFile, ParamError};
 
 /// Metrics where lower is better; for the others higher is.
 pub const LOWER_IS_BETTER: [&str; 1] = ["davies_bouldin"];
@@ -53,14 +53,15 @@ pub fn check(
     ks: &[usize],
     now: &BTreeMap<String, f64>,
     baseline: Option<&MetricsFile>,
-) -> Result<Vec<Check>, String> {
-    let value = |key: &str, metric: &str| {
-        now.get(metric).copied().ok_or_else(|| {
-            format!(
-                "gate.{key}: `{metric}` is not a metric of this run (metrics.json lists those computed, e.g. {})",
-                now.keys().take(5).cloned().collect::<Vec<_>>().join(", ")
-            )
-        })
+) -> Result<Vec<Check>, ParamError> {
+    let value = |key: &'static str, metric: &str| {
+        now.get(metric)
+            .copied()
+            .ok_or_else(|| ParamError::UnknownMetric {
+                key,
+                metric: metric.to_string(),
+                examples: now.keys().take(5).cloned().collect::<Vec<_>>().join(", "),
+            })
     };
     let mut checks = Vec::new();
     for (metric, threshold) in &gate.min {
@@ -89,10 +90,11 @@ pub fn check(
         let compare = gate.compare.clone().unwrap_or_else(|| default_compare(ks));
         for metric in compare {
             let v = value("compare", &metric)?;
-            let b =
-                base.metrics.get(&metric).copied().ok_or_else(|| {
-                    format!("gate.compare: the baseline has no metric `{metric}`")
-                })?;
+            let b = base.metrics.get(&metric).copied().ok_or_else(|| {
+                ParamError::BaselineLacksMetric {
+                    metric: metric.clone(),
+                }
+            })?;
             let worse_by = if LOWER_IS_BETTER.contains(&metric.as_str()) {
                 v - b
             } else {
@@ -179,7 +181,8 @@ mod tests {
             &now,
             None,
         )
-        .unwrap_err();
-        assert!(err.contains("`precision_at_7`"), "{err}");
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("gate.min: `precision_at_7`"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 //! method side by side, overall and per segment), clustering metrics of the segments,
 //! and a regression gate for CI.
 //!
-//! - [`ranking`]: the ranking metrics at k, defined once in `clientele-shared` (the
+//! - [`ranking`]: the ranking metrics at k, defined once in `clientele-numeric` (the
 //!   recommend stage tunes its blend on the same MAP@k), equal to Microsoft
 //!   Recommenders'.
 //! - [`gate`]: thresholds and drops against a baseline metrics file.
@@ -14,46 +14,31 @@
 
 #![forbid(unsafe_code)]
 
+mod check;
+mod errors;
 pub mod gate;
 mod lists;
 mod params;
 
-pub use clientele_shared::ranking;
+pub use clientele_numeric::ranking;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clientele_shared::clustering::{
+use clientele_numeric::clustering::{
     adjusted_rand_index, calinski_harabasz, davies_bouldin, sample_rows, silhouette_samples,
-    ClusteringError,
 };
+use clientele_numeric::ranking::RankingSums;
 use clientele_shared::features::read_feature_matrix;
-use clientele_shared::ranking::RankingSums;
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use clientele_shared::SharedError;
 use lists::Rows;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+pub use check::check_params;
+pub use errors::{EvaluateError, ParamError};
 pub use params::*;
-
-/// Why an evaluate stage failed (a failed gate is not an error: see [`gate`]).
-#[derive(Debug, thiserror::Error)]
-pub enum EvaluateError {
-    #[error(transparent)]
-    Shared(#[from] SharedError),
-    #[error(transparent)]
-    Clustering(#[from] ClusteringError),
-    #[error("`{path}` row {row}: column `{column}` {why}")]
-    BadValue {
-        path: PathBuf,
-        row: usize,
-        column: String,
-        why: String,
-    },
-    #[error("params: {0}")]
-    Params(String),
-}
 
 /// The evaluate stage, as the runner sees it.
 pub struct Evaluate;
@@ -116,11 +101,9 @@ impl Stage for Evaluate {
         ctx: &StageContext<'_>,
     ) -> Result<StageReport, EvaluateError> {
         check_params(params, io)?;
-        let Some(out) = io.output("metrics") else {
-            return Err(EvaluateError::Params(
-                "the runner passed no `metrics` output".into(),
-            ));
-        };
+        let out = io
+            .output("metrics")
+            .ok_or(ParamError::MissingPort { port: "metrics" })?;
         let mut file = MetricsFile {
             k: params.k.clone(),
             ..MetricsFile::default()
@@ -146,8 +129,7 @@ impl Stage for Evaluate {
                 Some(path) => Some(read_metrics(path)?),
                 None => None,
             };
-            let outcome = gate::check(g, &params.k, &file.metrics, baseline.as_ref())
-                .map_err(EvaluateError::Params)?;
+            let outcome = gate::check(g, &params.k, &file.metrics, baseline.as_ref())?;
             report.checks = outcome.iter().map(gate::Check::line).collect();
             report.gate_failed = outcome.iter().any(|c| !c.passed);
             file.gate = Some(GateResult {
@@ -162,43 +144,6 @@ impl Stage for Evaluate {
             .insert("metrics".into(), file.metrics.len() as u64);
         Ok(report)
     }
-}
-
-/// Checks the parameters against each other and the ports.
-pub fn check_params(params: &EvaluateParams, io: &StageIo) -> Result<(), EvaluateError> {
-    let bad = |m: &str| Err(EvaluateError::Params(m.to_string()));
-    if params.k.is_empty() || params.k.contains(&0) {
-        return bad("k must list at least one cut-off, each at least 1");
-    }
-    if params.silhouette_sample < 2 {
-        return bad("silhouette_sample must be at least 2");
-    }
-    let recs = io.input("recommendations").is_some() || io.input("by_method").is_some();
-    if recs != io.input("test").is_some() {
-        return bad("ranking metrics need both recommendations (or by_method) and the `test` split; give both or neither");
-    }
-    if io.input("features").is_some() && io.input("assignments").is_none() {
-        return bad("an input `features` is read with `assignments`, for the clustering metrics");
-    }
-    if io.input("assignments_rerun").is_some() && io.input("assignments").is_none() {
-        return bad("an input `assignments_rerun` is compared with `assignments`; name both");
-    }
-    if let Some(g) = &params.gate {
-        if let Some(drop) = g.max_drop {
-            if !(drop.is_finite() && drop >= 0.0) {
-                return bad("gate.max_drop must be a finite number ≥ 0");
-            }
-            if io.input("baseline").is_none() {
-                return bad("gate.max_drop compares with a baseline: name an input `baseline` (a metrics.json of an earlier run)");
-            }
-        }
-        if g.min.is_empty() && g.max.is_empty() && g.max_drop.is_none() {
-            return bad("gate: give `min`, `max` or `max_drop`");
-        }
-    } else if io.input("baseline").is_some() {
-        return bad("an input `baseline` is read by a gate with max_drop; add [stage.params.gate]");
-    }
-    Ok(())
 }
 
 /// metrics.json.

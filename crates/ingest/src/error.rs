@@ -58,8 +58,8 @@ pub enum IngestError {
     },
     #[error("cannot tell the format of `{path}` from its extension: set params.format to \"csv\", \"parquet\" or \"ndjson\"")]
     UnknownFormat { path: PathBuf },
-    #[error("params.{key}: {message}")]
-    Param { key: &'static str, message: String },
+    #[error("params.{0}")]
+    Param(#[from] ParamError),
     #[error("the pseudonymisation key: the {source_name} {why}")]
     Key { source_name: String, why: String },
     #[error("cannot pseudonymise `{path}`: {message}")]
@@ -107,4 +107,38 @@ impl RowProblem {
             | RowProblem::Json { .. } => None,
         }
     }
+}
+
+/// A parameter that breaks a rule, alone or with the ports or the source's columns: one
+/// variant per rule, each naming its key (the message follows `params.`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    #[error("inputs: the runner passed no `source` input or no `table` output")]
+    MissingPorts,
+    #[error("on_error: \"quarantine\" needs an output named `rejects` for the bad rows")]
+    QuarantineWithoutRejects,
+    #[error("batch_rows: must be at least 1")]
+    BatchRows,
+    #[error("{key}: must be exactly one ASCII character")]
+    NotOneCharacter { key: &'static str },
+    #[error("pseudonymise: needs a secret key: set `key_env` to the environment variable that holds it, or name a key file as the input `key`")]
+    PseudonymiseWithoutKey,
+    #[error(
+        "key_env: the key comes from one place: either `key_env` or the input `key`, not both"
+    )]
+    TwoKeys,
+    #[error("pseudonymise: a key is given but no column is named to pseudonymise")]
+    KeyWithoutColumns,
+    #[error("drop: column `{column}` is both dropped and pseudonymised; it can be only one")]
+    DroppedAndPseudonymised { column: String },
+    #[error("drop: column `{column}` is dropped, so it cannot be declared in `columns`")]
+    DroppedAndDeclared { column: String },
+    #[error("pseudonymise: column `{column}` is declared as another type than string; a pseudonym is text")]
+    PseudonymTyped { column: String },
+    #[error("columns: the key column `{column}` is always read as text; do not declare another type for it")]
+    KeyColumnTyped { column: String },
+    #[error("drop: `{column}` is the customer key and cannot be dropped; pseudonymise it instead")]
+    KeyColumnDropped { column: String },
+    #[error("pseudonymise: column `{column}` is read as {read_as}; declare it `string` in `columns` to pseudonymise it")]
+    PseudonymOfNonText { column: String, read_as: String },
 }

@@ -28,7 +28,7 @@ use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
 use clientele_shared::schema::CUSTOMER_ID;
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 
-pub use error::{IngestError, Location, RowProblem};
+pub use error::{IngestError, Location, ParamError, RowProblem};
 pub use params::{ColumnType, Format, IngestParams, OnError};
 
 use pseudonym::{KeySource, Pseudonymiser};
@@ -73,10 +73,7 @@ impl Stage for Ingest {
         ctx: &StageContext<'_>,
     ) -> Result<StageReport, IngestError> {
         let (Some(source), Some(table)) = (io.input("source"), io.output("table")) else {
-            return Err(IngestError::Param {
-                key: "inputs",
-                message: "the runner passed no `source` input or no `table` output".to_string(),
-            });
+            return Err(ParamError::MissingPorts.into());
         };
         let pseudonymiser = match (io.input("key"), &params.key_env) {
             _ if params.pseudonymise.is_empty() => None,
@@ -98,23 +95,14 @@ impl Stage for Ingest {
 /// Checks the parameters that the runner cannot check by type alone.
 pub fn check_params(params: &IngestParams, io: &StageIo) -> Result<(), IngestError> {
     if params.on_error == OnError::Quarantine && io.output("rejects").is_none() {
-        return Err(IngestError::Param {
-            key: "on_error",
-            message: "\"quarantine\" needs an output named `rejects` for the bad rows".to_string(),
-        });
+        return Err(ParamError::QuarantineWithoutRejects.into());
     }
     if params.batch_rows == 0 {
-        return Err(IngestError::Param {
-            key: "batch_rows",
-            message: "must be at least 1".to_string(),
-        });
+        return Err(ParamError::BatchRows.into());
     }
     for (key, value) in [("delimiter", &params.delimiter), ("quote", &params.quote)] {
         if !matches!(value.as_bytes(), [b] if b.is_ascii()) {
-            return Err(IngestError::Param {
-                key,
-                message: "must be exactly one ASCII character".to_string(),
-            });
+            return Err(ParamError::NotOneCharacter { key }.into());
         }
     }
     if let Some(source) = io.input("source") {
@@ -122,49 +110,35 @@ pub fn check_params(params: &IngestParams, io: &StageIo) -> Result<(), IngestErr
     }
     let has_key = io.input("key").is_some() || params.key_env.is_some();
     if !params.pseudonymise.is_empty() && !has_key {
-        return Err(IngestError::Param {
-            key: "pseudonymise",
-            message: "needs a secret key: set `key_env` to the environment variable that holds it, or name a key file as the input `key`".to_string(),
-        });
+        return Err(ParamError::PseudonymiseWithoutKey.into());
     }
     if io.input("key").is_some() && params.key_env.is_some() {
-        return Err(IngestError::Param {
-            key: "key_env",
-            message: "the key comes from one place: either `key_env` or the input `key`, not both"
-                .to_string(),
-        });
+        return Err(ParamError::TwoKeys.into());
     }
     if params.pseudonymise.is_empty() && has_key {
-        return Err(IngestError::Param {
-            key: "pseudonymise",
-            message: "a key is given but no column is named to pseudonymise".to_string(),
-        });
+        return Err(ParamError::KeyWithoutColumns.into());
     }
     if let Some(column) = params.drop.iter().find(|c| params.pseudonymise.contains(c)) {
-        return Err(IngestError::Param {
-            key: "drop",
-            message: format!(
-                "column `{column}` is both dropped and pseudonymised; it can be only one"
-            ),
-        });
+        return Err(ParamError::DroppedAndPseudonymised {
+            column: column.clone(),
+        }
+        .into());
     }
     if let Some(column) = params.drop.iter().find(|c| params.columns.contains_key(*c)) {
-        return Err(IngestError::Param {
-            key: "drop",
-            message: format!("column `{column}` is dropped, so it cannot be declared in `columns`"),
-        });
+        return Err(ParamError::DroppedAndDeclared {
+            column: column.clone(),
+        }
+        .into());
     }
     if let Some(column) = params
         .pseudonymise
         .iter()
         .find(|c| matches!(params.columns.get(*c), Some(ty) if *ty != ColumnType::String))
     {
-        return Err(IngestError::Param {
-            key: "pseudonymise",
-            message: format!(
-                "column `{column}` is declared as another type than string; a pseudonym is text"
-            ),
-        });
+        return Err(ParamError::PseudonymTyped {
+            column: column.clone(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -349,10 +323,7 @@ fn plan_columns(
     };
     if let Some(id) = &id_name {
         if matches!(params.columns.get(id), Some(ty) if *ty != ColumnType::String) {
-            return Err(IngestError::Param {
-                key: "columns",
-                message: format!("the key column `{id}` is always read as text; do not declare another type for it"),
-            });
+            return Err(ParamError::KeyColumnTyped { column: id.clone() }.into());
         }
     }
     let id_index = id_name
@@ -360,12 +331,7 @@ fn plan_columns(
         .and_then(|id| header.iter().position(|h| h == id));
     if let Some(id) = &id_name {
         if params.drop.contains(id) {
-            return Err(IngestError::Param {
-                key: "drop",
-                message: format!(
-                    "`{id}` is the customer key and cannot be dropped; pseudonymise it instead"
-                ),
-            });
+            return Err(ParamError::KeyColumnDropped { column: id.clone() }.into());
         }
     }
     let column_index: Vec<usize> = (0..header.len())
@@ -401,10 +367,11 @@ fn plan_columns(
             pseudonymised.push(0);
         } else if let Some(out) = columns.iter().position(|(n, _)| n == name) {
             if columns[out].1 != ColumnType::String {
-                return Err(IngestError::Param {
-                    key: "pseudonymise",
-                    message: format!("column `{name}` is read as {}; declare it `string` in `columns` to pseudonymise it", columns[out].1.describe()),
-                });
+                return Err(ParamError::PseudonymOfNonText {
+                    column: name.clone(),
+                    read_as: columns[out].1.describe().to_string(),
+                }
+                .into());
             }
             pseudonymised.push(out + 1);
         } else {

@@ -11,7 +11,7 @@ use arrow::record_batch::RecordBatch;
 use clientele_shared::parquet_io::ParquetSink;
 use clientele_shared::schema::{rejects_schema, CUSTOMER_ID};
 
-use crate::error::{IngestError, Location, RowProblem};
+use crate::error::{IngestError, Location, ParamError, RowProblem};
 use crate::params::{ColumnType, OnError};
 
 /// Where the customer key comes from.
@@ -161,13 +161,7 @@ impl Rejects {
     ) -> Result<Self, IngestError> {
         let sink = match (mode, rejects_path) {
             (OnError::Quarantine, Some(path)) => Some(ParquetSink::create(path, rejects_schema())?),
-            (OnError::Quarantine, None) => {
-                return Err(IngestError::Param {
-                    key: "on_error",
-                    message: "\"quarantine\" needs an output named `rejects` for the bad rows"
-                        .to_string(),
-                })
-            }
+            (OnError::Quarantine, None) => return Err(ParamError::QuarantineWithoutRejects.into()),
             (OnError::Fail, _) => None,
         };
         Ok(Rejects {

@@ -15,7 +15,7 @@ use clientele_shared::stage::StageContext;
 use csv::ByteRecord;
 
 use crate::columns::{parse_cell, Cell, ColumnBuilder, Inference};
-use crate::error::{IngestError, Location, RowProblem};
+use crate::error::{IngestError, Location, ParamError, RowProblem};
 use crate::params::IngestParams;
 use crate::table::{internal, IdRegistry, IdSource, OutputPlan, Rejects};
 
@@ -65,10 +65,7 @@ fn skip_bom(reader: &mut BufReader<File>, path: &Path) -> Result<(), IngestError
 fn one_byte(value: &str, key: &'static str) -> Result<u8, IngestError> {
     match value.as_bytes() {
         [b] if b.is_ascii() => Ok(*b),
-        _ => Err(IngestError::Param {
-            key,
-            message: "must be exactly one ASCII character".to_string(),
-        }),
+        _ => Err(ParamError::NotOneCharacter { key }.into()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Turning scores into lists: normalising each method's scores, blending them, ranking,
 //! and tuning the blend's weights on a validation split.
 
-use clientele_shared::ranking::list_scores;
+use clientele_numeric::ranking::list_scores;
 use rayon::prelude::*;
 
 use crate::catalogue::Eligibility;

@@ -8,7 +8,7 @@
 //! (one SIMD lane per reference) is what the hardware does fastest. Distances are sums
 //! in a fixed order, so the neighbours do not depend on the CPU or the thread count.
 
-use clientele_shared::sample::sample_rows;
+use clientele_numeric::sample::sample_rows;
 
 use crate::holdings::{products_of, Basket};
 
@@ -119,7 +119,7 @@ impl ContentKnn {
     }
 }
 
-clientele_shared::multiversion! {
+clientele_numeric::multiversion! {
     /// Fills `nearest` with the `k` nearest references (squared distance, customer),
     /// nearest first; equal distances keep reference order.
     fn nearest_references(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use clientele_shared::sample::sample_rows;
+use clientele_numeric::sample::sample_rows;
 use clientele_shared::stage::StageContext;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

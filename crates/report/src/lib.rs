@@ -20,6 +20,7 @@
 #![deny(unsafe_code)]
 
 pub mod charts;
+mod errors;
 pub mod html;
 mod inputs;
 pub mod params;
@@ -27,11 +28,11 @@ pub mod pca;
 pub mod publish;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clientele_shared::clustering::{silhouette_samples, ClusteringError};
+use clientele_numeric::clustering::silhouette_samples;
+use clientele_numeric::sample::sample_rows;
 use clientele_shared::features::read_feature_matrix;
-use clientele_shared::sample::sample_rows;
 use clientele_shared::schema::read_assignments;
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 use clientele_shared::SharedError;
@@ -40,33 +41,12 @@ use ndarray::{Array2, ArrayView2};
 use charts::{
     Chart, Heatmap, KSelection, PrecisionRecall, Projection, Scale, Sizes, GREY, PALETTE,
 };
+pub use errors::{ParamError, ReportError};
 use html::{Card, Figure, Page, Row, Table};
 use inputs::{Metrics, Profiles};
 pub use params::ReportParams;
-use pca::{Pca, PcaError};
+use pca::Pca;
 use publish::{GroupKind, Publication};
-
-/// Why a report stage failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error(transparent)]
-    Shared(#[from] SharedError),
-    #[error(transparent)]
-    Clustering(#[from] ClusteringError),
-    #[error("the projection of `{path}`: {source}")]
-    Pca {
-        path: PathBuf,
-        #[source]
-        source: PcaError,
-    },
-    #[error("cannot draw the chart `{chart}`: {message}")]
-    Draw {
-        chart: &'static str,
-        message: String,
-    },
-    #[error("params: {0}")]
-    Params(String),
-}
 
 /// The report stage, as the runner sees it.
 pub struct Report;
@@ -143,16 +123,12 @@ impl Stage for Report {
         ctx: &StageContext<'_>,
     ) -> Result<StageReport, ReportError> {
         check_params(params, io)?;
-        let Some(report_path) = io.output("report") else {
-            return Err(ReportError::Params(
-                "the runner passed no `report` output".into(),
-            ));
-        };
-        let Some(profiles_path) = io.input("profiles") else {
-            return Err(ReportError::Params(
-                "the runner passed no `profiles` input".into(),
-            ));
-        };
+        let report_path = io
+            .output("report")
+            .ok_or(ParamError::MissingPort { port: "report" })?;
+        let profiles_path = io
+            .input("profiles")
+            .ok_or(ParamError::MissingPort { port: "profiles" })?;
         let profiles = inputs::read_profiles(profiles_path)?;
         let publication = Publication::new(&profiles, params.min_segment_size);
         let metrics = io.input("metrics").map(inputs::read_metrics).transpose()?;
@@ -294,16 +270,14 @@ impl Stage for Report {
 
 /// Checks that need the ports as well as the parameters.
 pub fn check_params(params: &ReportParams, io: &StageIo) -> Result<(), ReportError> {
-    params.check().map_err(ReportError::Params)?;
-    if io.input("features").is_some() && io.input("assignments").is_none() {
-        return Err(ReportError::Params(
-            "an input `features` is drawn by segment; name the `assignments` input too".into(),
-        ));
-    }
-    if io.input("holdings").is_some() && io.input("assignments").is_none() {
-        return Err(ReportError::Params(
-            "an input `holdings` is shown per segment; name the `assignments` input too".into(),
-        ));
+    params.check()?;
+    for (input, why) in [
+        ("features", "drawn by segment"),
+        ("holdings", "shown per segment"),
+    ] {
+        if io.input(input).is_some() && io.input("assignments").is_none() {
+            return Err(ParamError::WithoutAssignments { input, why }.into());
+        }
     }
     Ok(())
 }
@@ -349,8 +323,12 @@ fn per_customer_charts(
 ) -> Result<(Option<Figure>, Figure), ReportError> {
     let matrix = read_feature_matrix(path, None)?;
     let d = matrix.names.len();
-    let all = ArrayView2::from_shape((matrix.ids.len(), d), &matrix.values)
-        .map_err(|e| ReportError::Params(format!("features of `{}`: {e}", path.display())))?;
+    let all = ArrayView2::from_shape((matrix.ids.len(), d), &matrix.values).map_err(|e| {
+        ReportError::Matrix {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    })?;
     let pca = Pca::fit(all).map_err(|source| ReportError::Pca {
         path: path.to_path_buf(),
         source,

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::errors::ParamError;
+
 /// What the report shows and how much of the data it draws.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -40,21 +42,15 @@ impl Default for ReportParams {
 
 impl ReportParams {
     /// Checks what serde cannot: the message names the key.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ParamError> {
         if self.sample < 2 {
-            return Err(format!(
-                "`sample` is {}; the silhouette needs at least 2 customers",
-                self.sample
-            ));
+            return Err(ParamError::Sample(self.sample));
         }
         if self.min_segment_size == 0 {
-            return Err(
-                "`min_segment_size` is 0; use 1 to publish every segment, whatever its size"
-                    .to_string(),
-            );
+            return Err(ParamError::MinSegmentSize);
         }
         if self.heatmap_features == 0 {
-            return Err("`heatmap_features` is 0; the heatmap needs at least one row".to_string());
+            return Err(ParamError::HeatmapFeatures);
         }
         Ok(())
     }

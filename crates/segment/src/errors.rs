@@ -13,7 +13,7 @@ pub enum SegmentError {
     #[error(transparent)]
     Shared(#[from] SharedError),
     #[error(transparent)]
-    Clustering(#[from] clientele_shared::clustering::ClusteringError),
+    Clustering(#[from] clientele_numeric::clustering::ClusteringError),
     #[error("the features hold a value that is not a finite number")]
     NotFinite,
     #[error("params: {0}")]

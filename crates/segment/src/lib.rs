@@ -29,7 +29,7 @@ mod io;
 pub mod k_means;
 pub mod kdtree;
 /// The clustering metrics, defined once in `clientele-shared` for segment and evaluate.
-pub use clientele_shared::clustering as metrics;
+pub use clientele_numeric::clustering as metrics;
 pub mod model;
 mod params;
 pub mod profile;

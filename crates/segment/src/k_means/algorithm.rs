@@ -30,7 +30,7 @@ pub(super) struct ChunkRows<'c> {
     pub(super) bounds: Option<(&'c mut [f64], &'c mut [f64])>,
 }
 
-clientele_shared::multiversion! {
+clientele_numeric::multiversion! {
     /// Labels and squared distances of the rows of `rows` (row-major, `d` values each);
     /// adds each row to its centre's sum and count in `step`, and counts the labels
     /// changed. With `bounds`, also each row's bounds for [`Assignment`], from its

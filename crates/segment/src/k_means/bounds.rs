@@ -266,7 +266,7 @@ pub(super) fn own_distances(
     }
 }
 
-clientele_shared::multiversion! {
+clientele_numeric::multiversion! {
     /// [`assign_rows`] with the bounds of [`Assignment`]: a row is scanned only when its
     /// own centre may not be the nearest.
     pub(super) fn bounded_rows(rows: &[f64], d: usize, table: &Centres, moved: &Moved, chunk: ChunkRows, step: &mut ChunkStep) {

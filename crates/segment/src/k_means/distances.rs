@@ -296,7 +296,7 @@ pub(super) fn second_minimum(values: &[f64], first: usize) -> f64 {
     )
 }
 
-clientele_shared::multiversion! {
+clientele_numeric::multiversion! {
     /// The nearest centre of each row of `rows` and the squared distance to it.
     pub(super) fn nearest_squared_rows(rows: &[f64], d: usize, table: &Centres, labels: &mut [usize], squared: &mut [f64]) {
         table.nearest_into(rows, labels, squared, None, None, &[]);

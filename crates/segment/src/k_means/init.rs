@@ -10,7 +10,7 @@ use super::distances::Centres;
 use super::rows::{chunked_sum, data_rows, Rows};
 use super::CHUNK_ROWS;
 
-clientele_shared::multiversion! {
+clientele_numeric::multiversion! {
     /// For each row and candidate `t`, the smaller of the row's current closest squared
     /// distance and its squared distance to `t`: kept in `if_chosen` (row-major, one
     /// value per candidate) and added to `potentials[t]`. Keeping them spares a second
@@ -124,7 +124,7 @@ pub(super) fn update_closest(data: &Rows, centre: usize, closest: &mut [f64]) {
         });
 }
 
-clientele_shared::multiversion! {
+clientele_numeric::multiversion! {
     pub(super) fn lower_closest(rows: &[f64], d: usize, table: &Centres, closest: &mut [f64]) {
         let mut scratch = table.scratch();
         for (row, c) in rows.chunks_exact(d).zip(closest.iter_mut()) {

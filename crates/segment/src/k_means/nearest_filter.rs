@@ -315,7 +315,7 @@ fn padded_features(d: usize) -> usize {
 /// Whether the filter runs: this CPU has AVX-512F and FMA, and `CLIENTELE_SIMD` does not
 /// cap the kernels below it.
 fn available() -> bool {
-    clientele_shared::simd::avx512_enabled()
+    clientele_numeric::simd::avx512_enabled()
 }
 
 /// Groups of eight rows per batch.

@@ -1,0 +1,21 @@
+//! The numerical side that more than one clientele stage needs, and nothing that reads
+//! or writes a file.
+//!
+//! - [`clustering`]: silhouette, Davies–Bouldin, Calinski–Harabasz and the adjusted
+//!   Rand index with scikit-learn's definitions, for segment, evaluate and report.
+//! - [`ranking`]: the ranking metrics at k, one definition for the recommend stage's
+//!   weight tuning and the evaluate stage's scores.
+//! - [`sample`]: seeded row samples.
+//! - [`simd`]: hot loops compiled for AVX2 and the baseline, chosen at run time, with
+//!   the same results bit for bit; `CLIENTELE_SIMD` caps what every kernel may use.
+//!
+//! It depends on no Arrow, Parquet or encryption crate: the I/O side (the stage
+//! contract, the schema, Parquet, atomic writes, encryption, partitions) is
+//! `clientele-shared`. Each can be read, built and tested without the other.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod clustering;
+pub mod ranking;
+pub mod sample;
+pub mod simd;
