@@ -263,7 +263,8 @@ fn dbscan_gives_scikit_learns_labels() {
     };
     for (eps, min_samples) in [(0.5, 5), (0.8, 8), (1.5, 10), (2.0, 18)] {
         let name = format!("eps{eps:?}_min{min_samples}");
-        let fit = dbscan::fit(table.x.view(), &dbscan::DbscanParams { eps, min_samples }).unwrap();
+        let fit =
+            dbscan::fit(table.x.view(), &dbscan::DbscanParams::new(eps, min_samples)).unwrap();
         let theirs = &labels[&format!("dbscan_{name}")];
         let reference = &golden["dbscan"][&name];
         let ours: Vec<i64> = fit.labels.iter().map(|&l| l as i64).collect();

@@ -111,7 +111,7 @@ fn main() -> anyhow::Result<()> {
         }
         Kernel::Neighbours { .. } => unreachable!("handled above"),
         Kernel::Dbscan { eps, min_samples } => {
-            let fit = dbscan::fit(x, &dbscan::DbscanParams { eps, min_samples })?;
+            let fit = dbscan::fit(x, &dbscan::DbscanParams::new(eps, min_samples))?;
             let noise = fit.labels.iter().filter(|&&l| l < 0).count();
             serde_json::json!({ "clusters": fit.clusters, "noise": noise })
         }

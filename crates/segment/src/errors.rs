@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clientele_shared::SharedError;
 
+use crate::dbscan::DbscanError;
 use crate::k_means::KMeansError;
 
 /// Why a segment stage failed.
@@ -20,6 +21,8 @@ pub enum SegmentError {
     Params(#[from] ParamError),
     #[error("K-Means: {0}")]
     KMeans(#[from] KMeansError),
+    #[error("DBSCAN: {0}")]
+    Dbscan(#[from] DbscanError),
     #[error("cannot use the model file `{path}`: {message}")]
     Model { path: PathBuf, message: String },
     #[error("nearest-neighbour search failed: {0}")]
@@ -70,8 +73,4 @@ pub enum ParamError {
     },
     #[error("eps = \"auto\": the {min_samples}-distance curve of `{path}` is flat, so it has no knee; set eps")]
     FlatKDistance { min_samples: usize, path: PathBuf },
-    #[error("DBSCAN needs at least one row and one feature")]
-    DbscanEmpty,
-    #[error("DBSCAN needs eps > 0 and min_samples ≥ 1")]
-    DbscanParams,
 }

@@ -46,10 +46,7 @@ pub(crate) fn fit_dbscan(
     ));
     let fit = dbscan::fit(
         fit_view,
-        &dbscan::DbscanParams {
-            eps,
-            min_samples: params.min_samples,
-        },
+        &dbscan::DbscanParams::new(eps, params.min_samples),
     )?;
     let (core, core_labels) = dbscan::core_points(fit_view, &fit);
     let (labels, point_types) = match &sample {

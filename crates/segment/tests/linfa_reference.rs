@@ -84,7 +84,7 @@ fn dbscan_matches_linfa() {
             .tolerance(eps)
             .transform(&x)
             .unwrap();
-        let ours = dbscan::fit(x.view(), &dbscan::DbscanParams { eps, min_samples }).unwrap();
+        let ours = dbscan::fit(x.view(), &dbscan::DbscanParams::new(eps, min_samples)).unwrap();
         let theirs: Vec<i32> = theirs.iter().map(|l| l.map_or(-1, |l| l as i32)).collect();
         assert_eq!(
             ours.labels, theirs,
