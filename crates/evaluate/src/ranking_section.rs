@@ -1,0 +1,154 @@
+//! The ranking metrics of every list (the blend and each method) at each k, overall
+//! and per segment, against the held-out products.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use clientele_numeric::ranking::RankingSums;
+use clientele_shared::stage::StageIo;
+
+use crate::errors::EvaluateError;
+use crate::lists::{self, Rows};
+use crate::metrics_file::{MetricsFile, RankingDetails};
+use crate::EvaluateParams;
+
+/// The flat name of a metric of a list: the blend's own name, or `METHOD.name`.
+pub(crate) fn flat(prefix: &str, list: &str, name: &str) -> String {
+    let list = if list == "blend" {
+        String::new()
+    } else {
+        format!("{list}.")
+    };
+    format!("{prefix}{list}{name}")
+}
+
+/// The metrics of one list at `k`, overall and by segment, in one pass over the
+/// customers in id order (the order the sums were always taken in).
+pub(crate) fn score_list(
+    list: &Rows,
+    relevant: &Rows,
+    segment_of: Option<&[Option<i64>]>,
+    k: usize,
+) -> (RankingSums, BTreeMap<i64, RankingSums>) {
+    let mut overall = RankingSums::default();
+    let mut by_segment: BTreeMap<i64, RankingSums> = BTreeMap::new();
+    let segment = |c: u32| segment_of.and_then(|s| s[c as usize]);
+    for (i, &customer) in list.customers.iter().enumerate() {
+        let truth = relevant
+            .find(customer)
+            .map_or(&[][..], |r| relevant.products_of(r));
+        let add = |sums: &mut RankingSums| {
+            sums.add_list(
+                list.products_of(i)
+                    .iter()
+                    .map(|p| truth.binary_search(p).is_ok()),
+                truth.len(),
+                k,
+            )
+        };
+        add(&mut overall);
+        if let Some(s) = segment(customer) {
+            add(by_segment.entry(s).or_default());
+        }
+    }
+    for &customer in &relevant.customers {
+        if list.find(customer).is_none() {
+            overall.add_unrecommended();
+            if let Some(s) = segment(customer) {
+                by_segment.entry(s).or_default().add_unrecommended();
+            }
+        }
+    }
+    (overall, by_segment)
+}
+
+pub(crate) fn ranking_section(
+    params: &EvaluateParams,
+    io: &StageIo,
+    test: &Path,
+    segments: Option<&BTreeMap<String, i64>>,
+    file: &mut MetricsFile,
+) -> Result<(), EvaluateError> {
+    let ranked = lists::read(
+        test,
+        io.input("recommendations"),
+        io.input("by_method"),
+        io.input("train"),
+    )?;
+    let mut details = RankingDetails {
+        products: ranked.products.len(),
+        customers_with_held_out_products: ranked.relevant.customers.len() as u64,
+        ..RankingDetails::default()
+    };
+    let segment_of: Option<Vec<Option<i64>>> =
+        segments.filter(|_| params.per_segment).map(|segments| {
+            ranked
+                .customers
+                .iter()
+                .map(|c| segments.get(c).copied())
+                .collect()
+        });
+    // The blend first, then the methods in name order.
+    let mut order: Vec<&String> = ranked.lists.keys().filter(|m| *m == "blend").collect();
+    order.extend(ranked.lists.keys().filter(|m| *m != "blend"));
+    for name in order {
+        let list = &ranked.lists[name];
+        details.lists.push(name.clone());
+        for &k in &params.k {
+            let (overall, by_segment) =
+                score_list(list, &ranked.relevant, segment_of.as_deref(), k);
+            let m = overall.metrics(k);
+            let mut covered: Vec<u32> = (0..list.customers.len())
+                .flat_map(|i| list.products_of(i).iter().take(k).copied())
+                .collect();
+            covered.sort_unstable();
+            covered.dedup();
+            let coverage = covered.len() as f64 / ranked.products.len().max(1) as f64;
+            for (metric, value) in [
+                ("precision", m.precision),
+                ("recall", m.recall),
+                ("f1", m.f1),
+                ("map", m.map),
+                ("ndcg", m.ndcg),
+                ("hit_rate", m.hit_rate),
+                ("coverage", coverage),
+            ] {
+                file.metrics
+                    .insert(flat("", name, &format!("{metric}_at_{k}")), value);
+            }
+            if k == params.k[0] {
+                details
+                    .customers_counted
+                    .insert(name.clone(), m.customers_counted);
+                details
+                    .customers_without_relevant
+                    .insert(name.clone(), m.customers_without_relevant);
+                details
+                    .customers_without_recommendations
+                    .insert(name.clone(), m.customers_without_recommendations);
+            }
+            for (segment, sums) in &by_segment {
+                let m = sums.metrics(k);
+                for (metric, value) in [
+                    ("precision", m.precision),
+                    ("recall", m.recall),
+                    ("f1", m.f1),
+                    ("map", m.map),
+                    ("ndcg", m.ndcg),
+                    ("hit_rate", m.hit_rate),
+                ] {
+                    file.metrics.insert(
+                        flat(
+                            &format!("segment.{segment}."),
+                            name,
+                            &format!("{metric}_at_{k}"),
+                        ),
+                        value,
+                    );
+                }
+            }
+        }
+    }
+    file.ranking = Some(details);
+    Ok(())
+}
