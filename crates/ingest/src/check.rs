@@ -1,0 +1,58 @@
+//! The parameters checked against each other and the ports before anything is read.
+
+use clientele_shared::stage::StageIo;
+
+use crate::error::{IngestError, ParamError};
+use crate::params::{ColumnType, IngestParams, OnError};
+use crate::read::format_of;
+
+/// Checks the parameters that the runner cannot check by type alone.
+pub fn check_params(params: &IngestParams, io: &StageIo) -> Result<(), IngestError> {
+    if params.on_error == OnError::Quarantine && io.output("rejects").is_none() {
+        return Err(ParamError::QuarantineWithoutRejects.into());
+    }
+    if params.batch_rows == 0 {
+        return Err(ParamError::BatchRows.into());
+    }
+    for (key, value) in [("delimiter", &params.delimiter), ("quote", &params.quote)] {
+        if !matches!(value.as_bytes(), [b] if b.is_ascii()) {
+            return Err(ParamError::NotOneCharacter { key }.into());
+        }
+    }
+    if let Some(source) = io.input("source") {
+        format_of(params, source)?;
+    }
+    let has_key = io.input("key").is_some() || params.key_env.is_some();
+    if !params.pseudonymise.is_empty() && !has_key {
+        return Err(ParamError::PseudonymiseWithoutKey.into());
+    }
+    if io.input("key").is_some() && params.key_env.is_some() {
+        return Err(ParamError::TwoKeys.into());
+    }
+    if params.pseudonymise.is_empty() && has_key {
+        return Err(ParamError::KeyWithoutColumns.into());
+    }
+    if let Some(column) = params.drop.iter().find(|c| params.pseudonymise.contains(c)) {
+        return Err(ParamError::DroppedAndPseudonymised {
+            column: column.clone(),
+        }
+        .into());
+    }
+    if let Some(column) = params.drop.iter().find(|c| params.columns.contains_key(*c)) {
+        return Err(ParamError::DroppedAndDeclared {
+            column: column.clone(),
+        }
+        .into());
+    }
+    if let Some(column) = params
+        .pseudonymise
+        .iter()
+        .find(|c| matches!(params.columns.get(*c), Some(ty) if *ty != ColumnType::String))
+    {
+        return Err(ParamError::PseudonymTyped {
+            column: column.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Reading the source, batch by batch, into the table sink: the format chosen, the
+//! columns planned from the header, each batch parsed, checked and written, bad rows
+//! quarantined, the report made.
+
+use std::path::Path;
+
+use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
+use clientele_shared::stage::{StageContext, StageReport};
+
+use crate::error::IngestError;
+use crate::params::{ColumnType, Format, IngestParams};
+use crate::plan::plan_columns;
+use crate::pseudonym::Pseudonymiser;
+use crate::table::{Rejects, TableSink};
+use crate::text::RecordSource;
+use crate::{columns, parquet, text};
+
+pub(crate) fn format_of(params: &IngestParams, path: &Path) -> Result<Format, IngestError> {
+    if let Some(format) = params.format {
+        return Ok(format);
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("csv" | "txt" | "tsv") => Ok(Format::Csv),
+        Some("parquet" | "pq") => Ok(Format::Parquet),
+        Some("ndjson" | "jsonl" | "json") => Ok(Format::Ndjson),
+        _ => Err(IngestError::UnknownFormat {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// Reads `source` and writes the typed table to `table` (and bad rows to `rejects`).
+pub fn ingest(
+    params: &IngestParams,
+    source: &Path,
+    table: &Path,
+    rejects_path: Option<&Path>,
+    pseudonymiser: Option<Pseudonymiser>,
+    ctx: &StageContext<'_>,
+) -> Result<StageReport, IngestError> {
+    let format = format_of(params, source)?;
+    if format != Format::Parquet {
+        text::check_not_empty(source)?;
+    }
+    // Each format yields the output plan and a reader positioned at the first record.
+    let mut reader = match format {
+        Format::Csv => {
+            let header = text::CsvSource::open(source, params)?.header().to_vec();
+            let plan = plan_columns(params, source, &header, |cols| {
+                let inferred = text::infer_csv(source, params, cols)?;
+                Ok(cols.iter().map(|&c| inferred[c].result()).collect())
+            })?;
+            (
+                plan,
+                Reader::Text(Box::new(text::CsvSource::open(source, params)?)),
+            )
+        }
+        Format::Ndjson => {
+            let mut inference: Vec<columns::Inference> = Vec::new();
+            let records = text::NdjsonSource::open(source, |column, text| {
+                if inference.len() <= column {
+                    inference.resize(column + 1, columns::Inference::default());
+                }
+                match text {
+                    Some(t) if !text::is_null_marker(t, &params.null_markers) => {
+                        inference[column].observe(t)
+                    }
+                    Some(_) => {}
+                    None => inference[column].observe_unparsable(),
+                }
+            })?;
+            let header = records.header().to_vec();
+            let plan = plan_columns(params, source, &header, |cols| {
+                Ok(cols
+                    .iter()
+                    .map(|&c| inference.get(c).map_or(ColumnType::String, |i| i.result()))
+                    .collect())
+            })?;
+            (plan, Reader::Text(Box::new(records)))
+        }
+        Format::Parquet => {
+            let records = ParquetSource::open(source)?;
+            let fields: Vec<(String, arrow::datatypes::DataType)> = records
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect();
+            let header: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+            let plan = plan_columns(params, source, &header, |cols| {
+                cols.iter()
+                    .map(|&c| parquet::plain_type(source, &fields[c].0, &fields[c].1))
+                    .collect()
+            })?;
+            (plan, Reader::Parquet(Box::new(records)))
+        }
+    };
+    let (plan, reader) = (&reader.0, &mut reader.1);
+    let mut rejects = Rejects::new(params.on_error, source, rejects_path)?;
+    // A rejected row is written without its record when the source holds personal
+    // columns: its line and column say where to look in the source.
+    rejects.withhold_records(!params.drop.is_empty() || !params.pseudonymise.is_empty());
+    let pseudonyms = pseudonymiser.map(|p| (p, plan.pseudonymised.clone()));
+    let mut sink = TableSink::new(
+        ParquetSink::create(table, plan.schema())?,
+        pseudonyms,
+        source,
+    );
+    match reader {
+        Reader::Text(records) => text::convert(
+            records.as_mut(),
+            source,
+            plan,
+            params,
+            &mut sink,
+            &mut rejects,
+            ctx,
+        )?,
+        Reader::Parquet(records) => parquet::convert(
+            records,
+            plan,
+            params.one_row_per_customer,
+            &mut sink,
+            &mut rejects,
+            ctx,
+        )?,
+    }
+    finish(sink, rejects)
+}
+
+enum Reader {
+    Text(Box<dyn RecordSource>),
+    Parquet(Box<ParquetSource>),
+}
+
+/// Commits the rejects first and the table last, so that a table under its final name
+/// always comes with the rejects of the same run.
+fn finish(sink: TableSink, rejects: Rejects) -> Result<StageReport, IngestError> {
+    let rejected = rejects.finish()?;
+    let rows = sink.finish()?;
+    let mut report = StageReport {
+        rows,
+        ..StageReport::default()
+    };
+    report.counts.insert("rows_rejected".to_string(), rejected);
+    if rejected > 0 {
+        report.notes.push(format!(
+            "{rejected} bad row(s) quarantined to the rejects output"
+        ));
+    }
+    Ok(report)
+}
