@@ -16,7 +16,10 @@ use clientele_shared::stage::StageContext;
 use crate::errors::PreprocessError;
 use crate::io::{column, internal, is_categorical, is_numeric, numbers, texts};
 use crate::rules::{clip, transform};
-use crate::{CategoricalImpute, ColumnState, Encode, FittedState, NumericImpute, OutlierAction};
+use crate::{
+    CategoricalImpute, CategoricalState, ColumnState, Encode, FittedState, NumericImpute,
+    NumericState, OutlierAction,
+};
 
 /// Applies `state` to the table at `table`, batch by batch, into the features file;
 /// returns its rows and what each rule touched.
@@ -66,39 +69,120 @@ pub fn apply_rows(
     path: &Path,
     first_row: usize,
 ) -> Result<(RecordBatch, BTreeMap<String, u64>), PreprocessError> {
-    let n = batch.num_rows();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut keep = vec![true; n];
-    let mut dropped_missing = 0u64;
-    let mut numeric_values: HashMap<&str, Vec<Option<f64>>> = HashMap::new();
-    let mut text_values: HashMap<&str, Vec<Option<String>>> = HashMap::new();
     check_types(state, batch, path)?;
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let values = read_values(state, batch, path)?;
+    let keep = kept_rows(state, batch.num_rows(), &values, &mut counts);
+    // A batch may lose every row; the stage checks that the whole output is not empty.
+    let kept: Vec<usize> = (0..keep.len()).filter(|&r| keep[r]).collect();
+    let mask = BooleanArray::from(keep);
+    let mut out = Columns::default();
+    for c in &state.columns {
+        match c {
+            ColumnState::Dropped { .. } => {}
+            ColumnState::Passthrough { column: name } => {
+                let array = column(batch, path, name, "the fitted state passes through")?;
+                let index = batch
+                    .schema()
+                    .index_of(name)
+                    .map_err(|e| internal(path, e))?;
+                out.fields.push(batch.schema().field(index).clone());
+                out.arrays
+                    .push(filter(&array, &mask).map_err(|e| internal(path, e))?);
+            }
+            ColumnState::Numeric(s) => {
+                let values = &values.numbers[s.column.as_str()];
+                let at = Rows {
+                    kept: &kept,
+                    first_row,
+                    path,
+                };
+                numeric_features(c, s, values, at, &mut counts, &mut out)?;
+            }
+            ColumnState::Categorical(s) => {
+                let values = &values.texts[s.column.as_str()];
+                categorical_features(c, s, values, &kept, &mut counts, &mut out);
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(out.fields));
+    let batch = RecordBatch::try_new(schema, out.arrays).map_err(|e| internal(path, e))?;
+    Ok((batch, counts))
+}
+
+/// Each numeric and categorical column's values in a batch, by column name.
+struct Values<'s> {
+    numbers: HashMap<&'s str, Vec<Option<f64>>>,
+    texts: HashMap<&'s str, Vec<Option<String>>>,
+}
+
+/// The output columns built so far.
+#[derive(Default)]
+struct Columns {
+    fields: Vec<Field>,
+    arrays: Vec<ArrayRef>,
+}
+
+/// Where a column's kept rows are: their indices in the batch, and the batch's first
+/// row in its file (for errors).
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    kept: &'a [usize],
+    first_row: usize,
+    path: &'a Path,
+}
+
+/// Reads every column the state transforms, and checks that the passed-through ones
+/// are there.
+fn read_values<'s>(
+    state: &'s FittedState,
+    batch: &RecordBatch,
+    path: &Path,
+) -> Result<Values<'s>, PreprocessError> {
+    let mut values = Values {
+        numbers: HashMap::new(),
+        texts: HashMap::new(),
+    };
     for c in &state.columns {
         match c {
             ColumnState::Numeric(s) => {
-                let values = numbers(
-                    &column(batch, path, &s.column, "the fitted state needs")?,
-                    path,
-                )?;
-                if s.impute == NumericImpute::Drop {
-                    mark_missing(&values, &mut keep, &mut dropped_missing);
-                }
-                numeric_values.insert(&s.column, values);
+                let array = column(batch, path, &s.column, "the fitted state needs")?;
+                values.numbers.insert(&s.column, numbers(&array, path)?);
             }
             ColumnState::Categorical(s) => {
-                let values = texts(
-                    &column(batch, path, &s.column, "the fitted state needs")?,
-                    path,
-                )?;
-                if s.impute == CategoricalImpute::Drop {
-                    mark_missing(&values, &mut keep, &mut dropped_missing);
-                }
-                text_values.insert(&s.column, values);
+                let array = column(batch, path, &s.column, "the fitted state needs")?;
+                values.texts.insert(&s.column, texts(&array, path)?);
             }
             ColumnState::Passthrough { column: name } => {
                 column(batch, path, name, "the fitted state passes through")?;
             }
             ColumnState::Dropped { .. } => {}
+        }
+    }
+    Ok(values)
+}
+
+/// Which rows survive: those missing no value of a column imputed by `drop`, then those
+/// within every `drop` fence; counted in `counts`.
+fn kept_rows(
+    state: &FittedState,
+    n: usize,
+    values: &Values<'_>,
+    counts: &mut BTreeMap<String, u64>,
+) -> Vec<bool> {
+    let mut keep = vec![true; n];
+    let mut dropped_missing = 0u64;
+    for c in &state.columns {
+        match c {
+            ColumnState::Numeric(s) if s.impute == NumericImpute::Drop => {
+                let column = &values.numbers[s.column.as_str()];
+                mark_missing(column, &mut keep, &mut dropped_missing);
+            }
+            ColumnState::Categorical(s) if s.impute == CategoricalImpute::Drop => {
+                let column = &values.texts[s.column.as_str()];
+                mark_missing(column, &mut keep, &mut dropped_missing);
+            }
+            _ => {}
         }
     }
     counts.insert("rows_dropped_missing".to_string(), dropped_missing);
@@ -112,8 +196,7 @@ pub fn apply_rows(
         else {
             continue;
         };
-        let values = &numeric_values[s.column.as_str()];
-        for (row, v) in values.iter().enumerate() {
+        for (row, v) in values.numbers[s.column.as_str()].iter().enumerate() {
             let v = v.or(s.impute_value).unwrap_or(0.0);
             if keep[row] && (v < o.low || v > o.high) {
                 keep[row] = false;
@@ -122,150 +205,169 @@ pub fn apply_rows(
         }
     }
     counts.insert("rows_dropped_outliers".to_string(), dropped_outliers);
-    // A batch may lose every row; the stage checks that the whole output is not empty.
-    let kept_rows: Vec<usize> = (0..n).filter(|&r| keep[r]).collect();
-    let mask = BooleanArray::from(keep.clone());
+    keep
+}
 
-    let mut fields: Vec<Field> = Vec::new();
-    let mut arrays: Vec<ArrayRef> = Vec::new();
-    let feature =
-        |name: String, values: Vec<f64>, fields: &mut Vec<Field>, arrays: &mut Vec<ArrayRef>| {
-            fields.push(Field::new(name, DataType::Float64, false));
-            arrays.push(Arc::new(Float64Array::from(values)));
+/// A numeric column's outputs over the kept rows: the value imputed, clipped,
+/// transformed and scaled; its missing indicator and outlier flag when the state has
+/// them.
+fn numeric_features(
+    c: &ColumnState,
+    s: &NumericState,
+    values: &[Option<f64>],
+    at: Rows<'_>,
+    counts: &mut BTreeMap<String, u64>,
+    outputs: &mut Columns,
+) -> Result<(), PreprocessError> {
+    let Rows {
+        kept: kept_rows,
+        first_row,
+        path,
+    } = at;
+    let (mut out, mut missing, mut flags) =
+        (Vec::with_capacity(kept_rows.len()), Vec::new(), Vec::new());
+    let (mut imputed, mut clipped) = (0u64, 0u64);
+    for &row in kept_rows {
+        let raw = values[row];
+        if raw.is_none() {
+            imputed += 1;
+        }
+        let v = raw.or(s.impute_value).unwrap_or(0.0);
+        let beyond = s.outliers.as_ref().is_some_and(|o| v < o.low || v > o.high);
+        if beyond
+            && s.outliers
+                .as_ref()
+                .is_some_and(|o| o.action == OutlierAction::Clip)
+        {
+            clipped += 1;
+        }
+        let x = transform(s, clip(s, v), path, first_row + row)?;
+        out.push((x - s.center) / s.scale_value);
+        missing.push(if raw.is_none() { 1.0 } else { 0.0 });
+        flags.push(if beyond { 1.0 } else { 0.0 });
+    }
+    counts.insert(format!("imputed.{}", s.column), imputed);
+    if let Some(o) = &s.outliers {
+        let touched = match o.action {
+            OutlierAction::Clip => clipped,
+            OutlierAction::Flag => flags.iter().filter(|f| **f > 0.0).count() as u64,
+            OutlierAction::Drop => 0,
         };
-    for c in &state.columns {
-        match c {
-            ColumnState::Dropped { .. } => {}
-            ColumnState::Passthrough { column: name } => {
-                let array = column(batch, path, name, "the fitted state passes through")?;
-                let index = batch
-                    .schema()
-                    .index_of(name)
-                    .map_err(|e| internal(path, e))?;
-                fields.push(batch.schema().field(index).clone());
-                arrays.push(filter(&array, &mask).map_err(|e| internal(path, e))?);
+        let verb = match o.action {
+            OutlierAction::Clip => "clipped",
+            OutlierAction::Flag => "flagged",
+            OutlierAction::Drop => "outliers_dropped",
+        };
+        counts.insert(format!("{verb}.{}", s.column), touched);
+    }
+    let names = c.output_names();
+    let mut names = names.into_iter();
+    feature(
+        names.next().unwrap_or_default(),
+        out,
+        &mut outputs.fields,
+        &mut outputs.arrays,
+    );
+    if s.indicator {
+        feature(
+            names.next().unwrap_or_default(),
+            missing,
+            &mut outputs.fields,
+            &mut outputs.arrays,
+        );
+    }
+    if matches!(&s.outliers, Some(o) if o.action == OutlierAction::Flag) {
+        feature(
+            names.next().unwrap_or_default(),
+            flags,
+            &mut outputs.fields,
+            &mut outputs.arrays,
+        );
+    }
+    Ok(())
+}
+
+/// A categorical column's outputs over the kept rows: its ordinal code, or one-hot
+/// columns and `other`.
+fn categorical_features(
+    c: &ColumnState,
+    s: &CategoricalState,
+    values: &[Option<String>],
+    kept_rows: &[usize],
+    counts: &mut BTreeMap<String, u64>,
+    outputs: &mut Columns,
+) {
+    let index: HashMap<&str, usize> = s
+        .categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let (mut unknown, mut imputed) = (0u64, 0u64);
+    let codes: Vec<Option<usize>> = kept_rows
+        .iter()
+        .map(|&row| {
+            if values[row].is_none() {
+                imputed += 1;
             }
-            ColumnState::Numeric(s) => {
-                let values = &numeric_values[s.column.as_str()];
-                let (mut out, mut missing, mut flags) =
-                    (Vec::with_capacity(kept_rows.len()), Vec::new(), Vec::new());
-                let (mut imputed, mut clipped) = (0u64, 0u64);
-                for &row in &kept_rows {
-                    let raw = values[row];
-                    if raw.is_none() {
-                        imputed += 1;
-                    }
-                    let v = raw.or(s.impute_value).unwrap_or(0.0);
-                    let beyond = s.outliers.as_ref().is_some_and(|o| v < o.low || v > o.high);
-                    if beyond
-                        && s.outliers
-                            .as_ref()
-                            .is_some_and(|o| o.action == OutlierAction::Clip)
-                    {
-                        clipped += 1;
-                    }
-                    let x = transform(s, clip(s, v), path, first_row + row)?;
-                    out.push((x - s.center) / s.scale_value);
-                    missing.push(if raw.is_none() { 1.0 } else { 0.0 });
-                    flags.push(if beyond { 1.0 } else { 0.0 });
-                }
-                counts.insert(format!("imputed.{}", s.column), imputed);
-                if let Some(o) = &s.outliers {
-                    let touched = match o.action {
-                        OutlierAction::Clip => clipped,
-                        OutlierAction::Flag => flags.iter().filter(|f| **f > 0.0).count() as u64,
-                        OutlierAction::Drop => 0,
-                    };
-                    let verb = match o.action {
-                        OutlierAction::Clip => "clipped",
-                        OutlierAction::Flag => "flagged",
-                        OutlierAction::Drop => "outliers_dropped",
-                    };
-                    counts.insert(format!("{verb}.{}", s.column), touched);
-                }
-                let names = c.output_names();
-                let mut names = names.into_iter();
+            let v = values[row].as_deref().or(s.impute_value.as_deref());
+            let code = v.and_then(|v| index.get(v).copied());
+            if code.is_none()
+                && v.is_some_and(|v| !s.categories.is_empty() && !index.contains_key(v))
+            {
+                unknown += 1;
+            }
+            code
+        })
+        .collect();
+    counts.insert(format!("imputed.{}", s.column), imputed);
+    counts.insert(format!("other_or_unknown.{}", s.column), unknown);
+    let names = c.output_names();
+    match s.encode {
+        Encode::Ordinal => {
+            let values = codes.iter().map(|c| c.map_or(-1.0, |c| c as f64)).collect();
+            feature(
+                names[0].clone(),
+                values,
+                &mut outputs.fields,
+                &mut outputs.arrays,
+            );
+        }
+        Encode::Onehot => {
+            for (i, name) in names.iter().enumerate().take(s.categories.len()) {
+                let values = codes
+                    .iter()
+                    .map(|c| if *c == Some(i) { 1.0 } else { 0.0 })
+                    .collect();
                 feature(
-                    names.next().unwrap_or_default(),
-                    out,
-                    &mut fields,
-                    &mut arrays,
+                    name.clone(),
+                    values,
+                    &mut outputs.fields,
+                    &mut outputs.arrays,
                 );
-                if s.indicator {
-                    feature(
-                        names.next().unwrap_or_default(),
-                        missing,
-                        &mut fields,
-                        &mut arrays,
-                    );
-                }
-                if matches!(&s.outliers, Some(o) if o.action == OutlierAction::Flag) {
-                    feature(
-                        names.next().unwrap_or_default(),
-                        flags,
-                        &mut fields,
-                        &mut arrays,
-                    );
-                }
             }
-            ColumnState::Categorical(s) => {
-                let values = &text_values[s.column.as_str()];
-                let index: HashMap<&str, usize> = s
-                    .categories
+            // The names come from the state, so that fit, apply and the
+            // recorded outputs cannot disagree.
+            if let Some(name) = names.get(s.categories.len()).filter(|_| s.other) {
+                let values = codes
                     .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.as_str(), i))
+                    .map(|c| if c.is_none() { 1.0 } else { 0.0 })
                     .collect();
-                let (mut unknown, mut imputed) = (0u64, 0u64);
-                let codes: Vec<Option<usize>> = kept_rows
-                    .iter()
-                    .map(|&row| {
-                        if values[row].is_none() {
-                            imputed += 1;
-                        }
-                        let v = values[row].as_deref().or(s.impute_value.as_deref());
-                        let code = v.and_then(|v| index.get(v).copied());
-                        if code.is_none()
-                            && v.is_some_and(|v| !s.categories.is_empty() && !index.contains_key(v))
-                        {
-                            unknown += 1;
-                        }
-                        code
-                    })
-                    .collect();
-                counts.insert(format!("imputed.{}", s.column), imputed);
-                counts.insert(format!("other_or_unknown.{}", s.column), unknown);
-                let names = c.output_names();
-                match s.encode {
-                    Encode::Ordinal => {
-                        let values = codes.iter().map(|c| c.map_or(-1.0, |c| c as f64)).collect();
-                        feature(names[0].clone(), values, &mut fields, &mut arrays);
-                    }
-                    Encode::Onehot => {
-                        for (i, name) in names.iter().enumerate().take(s.categories.len()) {
-                            let values = codes
-                                .iter()
-                                .map(|c| if *c == Some(i) { 1.0 } else { 0.0 })
-                                .collect();
-                            feature(name.clone(), values, &mut fields, &mut arrays);
-                        }
-                        // The names come from the state, so that fit, apply and the
-                        // recorded outputs cannot disagree.
-                        if let Some(name) = names.get(s.categories.len()).filter(|_| s.other) {
-                            let values = codes
-                                .iter()
-                                .map(|c| if c.is_none() { 1.0 } else { 0.0 })
-                                .collect();
-                            feature(name.clone(), values, &mut fields, &mut arrays);
-                        }
-                    }
-                }
+                feature(
+                    name.clone(),
+                    values,
+                    &mut outputs.fields,
+                    &mut outputs.arrays,
+                );
             }
         }
     }
-    let schema = Arc::new(Schema::new(fields));
-    let out = RecordBatch::try_new(schema, arrays).map_err(|e| internal(path, e))?;
-    Ok((out, counts))
+}
+
+/// Adds one Float64 output column.
+fn feature(name: String, values: Vec<f64>, fields: &mut Vec<Field>, arrays: &mut Vec<ArrayRef>) {
+    fields.push(Field::new(name, DataType::Float64, false));
+    arrays.push(Arc::new(Float64Array::from(values)));
 }
 
 /// A state applied to a table of another schema must fail, naming the column, rather
