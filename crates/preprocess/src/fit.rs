@@ -395,3 +395,68 @@ fn output_columns(columns: &[ColumnState]) -> Vec<OutputColumn> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OutlierRule;
+
+    fn rule(method: OutlierMethod) -> OutlierRule {
+        OutlierRule {
+            method,
+            factor: 1.5,
+            z: 2.0,
+            low: 0.1,
+            high: 0.9,
+            action: OutlierAction::Clip,
+        }
+    }
+
+    #[test]
+    fn fences_follow_each_method() {
+        // 1..=9: q1 = 3, q3 = 7 (numpy's linear quantiles), mean 5.
+        let values: Vec<f64> = (1..=9).map(f64::from).collect();
+        assert_eq!(
+            outlier_fences(&rule(OutlierMethod::Iqr), &values),
+            Some((3.0 - 6.0, 7.0 + 6.0))
+        );
+        let (low, high) = outlier_fences(&rule(OutlierMethod::Zscore), &values).unwrap();
+        let sd = (60.0f64 / 9.0).sqrt();
+        assert!((low - (5.0 - 2.0 * sd)).abs() < 1e-12 && (high - (5.0 + 2.0 * sd)).abs() < 1e-12);
+        let (low, high) = outlier_fences(&rule(OutlierMethod::Quantile), &values).unwrap();
+        assert!(
+            (low - 1.8).abs() < 1e-12 && (high - 8.2).abs() < 1e-12,
+            "{low} {high}"
+        );
+        assert_eq!(outlier_fences(&rule(OutlierMethod::Iqr), &[]), None);
+    }
+
+    #[test]
+    fn a_numeric_column_learns_from_the_kept_rows_only() {
+        let numeric = NumericRule {
+            impute: NumericImpute::Median,
+            indicator: true,
+            ..NumericRule::default()
+        };
+        // The third row is dropped (say, missing elsewhere): its 100 must not count.
+        let values = [Some(1.0), None, Some(100.0), Some(3.0)];
+        let keep = [true, true, false, true];
+        let state = fit_numeric_column("balance", &numeric, &values, &keep, Path::new("t.parquet"))
+            .unwrap();
+        assert_eq!(state.impute_value, Some(2.0));
+        assert!(state.indicator, "a kept row is missing a value");
+        let all_missing = [None, None];
+        let Err(e) = fit_numeric_column(
+            "balance",
+            &numeric,
+            &all_missing,
+            &[true, true],
+            Path::new("t.parquet"),
+        ) else {
+            panic!("a column without values has no median");
+        };
+        assert!(e
+            .to_string()
+            .contains("column `balance` has no value to learn a median"));
+    }
+}

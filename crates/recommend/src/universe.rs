@@ -81,3 +81,40 @@ impl Universe {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_and_products_are_numbered_in_id_order_across_every_table() {
+        let holdings = Holdings {
+            customers: vec!["c3".into(), "c1".into()],
+            products: vec!["savings".into(), "card".into()],
+            snapshots: vec![(None, vec![0b01, 0b10])],
+        };
+        let catalogue = [ProductSpec {
+            id: "mortgage_loan".into(),
+            name: None,
+            category: None,
+            min: Default::default(),
+            max: Default::default(),
+            excluded_segments: Vec::new(),
+        }];
+        let universe = Universe::new(&holdings, Some(&catalogue), &["c2".into(), "c1".into()]);
+        assert_eq!(universe.customers, ["c1", "c2", "c3"]);
+        assert_eq!(universe.products, ["card", "mortgage_loan", "savings"]);
+        assert_eq!(universe.index("c2"), Some(1));
+        assert_eq!(universe.index("c9"), None);
+        // c3 holds savings (holdings product 0), c1 holds card (holdings product 1);
+        // c2, with features only, holds nothing.
+        assert_eq!(
+            universe.baskets(&holdings.snapshots[0].1),
+            vec![0b001, 0, 0b100]
+        );
+        assert_eq!(
+            universe.display_names(Some(&catalogue)),
+            ["card", "mortgage loan", "savings"]
+        );
+    }
+}
