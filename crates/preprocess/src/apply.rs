@@ -123,6 +123,14 @@ struct Columns {
     arrays: Vec<ArrayRef>,
 }
 
+impl Columns {
+    /// Adds one Float64 feature column.
+    fn push(&mut self, name: String, values: Vec<f64>) {
+        self.fields.push(Field::new(name, DataType::Float64, false));
+        self.arrays.push(Arc::new(Float64Array::from(values)));
+    }
+}
+
 /// Where a column's kept rows are: their indices in the batch, and the batch's first
 /// row in its file (for errors).
 #[derive(Clone, Copy)]
@@ -262,27 +270,12 @@ fn numeric_features(
     }
     let names = c.output_names();
     let mut names = names.into_iter();
-    feature(
-        names.next().unwrap_or_default(),
-        out,
-        &mut outputs.fields,
-        &mut outputs.arrays,
-    );
+    outputs.push(names.next().unwrap_or_default(), out);
     if s.indicator {
-        feature(
-            names.next().unwrap_or_default(),
-            missing,
-            &mut outputs.fields,
-            &mut outputs.arrays,
-        );
+        outputs.push(names.next().unwrap_or_default(), missing);
     }
     if matches!(&s.outliers, Some(o) if o.action == OutlierAction::Flag) {
-        feature(
-            names.next().unwrap_or_default(),
-            flags,
-            &mut outputs.fields,
-            &mut outputs.arrays,
-        );
+        outputs.push(names.next().unwrap_or_default(), flags);
     }
     Ok(())
 }
@@ -326,12 +319,7 @@ fn categorical_features(
     match s.encode {
         Encode::Ordinal => {
             let values = codes.iter().map(|c| c.map_or(-1.0, |c| c as f64)).collect();
-            feature(
-                names[0].clone(),
-                values,
-                &mut outputs.fields,
-                &mut outputs.arrays,
-            );
+            outputs.push(names[0].clone(), values);
         }
         Encode::Onehot => {
             for (i, name) in names.iter().enumerate().take(s.categories.len()) {
@@ -339,12 +327,7 @@ fn categorical_features(
                     .iter()
                     .map(|c| if *c == Some(i) { 1.0 } else { 0.0 })
                     .collect();
-                feature(
-                    name.clone(),
-                    values,
-                    &mut outputs.fields,
-                    &mut outputs.arrays,
-                );
+                outputs.push(name.clone(), values);
             }
             // The names come from the state, so that fit, apply and the
             // recorded outputs cannot disagree.
@@ -353,21 +336,10 @@ fn categorical_features(
                     .iter()
                     .map(|c| if c.is_none() { 1.0 } else { 0.0 })
                     .collect();
-                feature(
-                    name.clone(),
-                    values,
-                    &mut outputs.fields,
-                    &mut outputs.arrays,
-                );
+                outputs.push(name.clone(), values);
             }
         }
     }
-}
-
-/// Adds one Float64 output column.
-fn feature(name: String, values: Vec<f64>, fields: &mut Vec<Field>, arrays: &mut Vec<ArrayRef>) {
-    fields.push(Field::new(name, DataType::Float64, false));
-    arrays.push(Arc::new(Float64Array::from(values)));
 }
 
 /// A state applied to a table of another schema must fail, naming the column, rather

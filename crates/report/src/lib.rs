@@ -129,11 +129,7 @@ impl Stage for Report {
         let page = page::build_page(io, &read, figures, params, ctx)?;
         let publication = &read.publication;
 
-        if let Some(dir) = io.output("charts") {
-            write::write_charts(dir, &page.figures)?;
-        }
-        let text = html::render(&page);
-        clientele_shared::atomic::write_file(report_path, text.as_bytes())?;
+        write::write_outputs(io, report_path, &page)?;
 
         let mut counts = BTreeMap::new();
         counts.insert("charts".to_string(), page.figures.len() as u64);

@@ -15,8 +15,6 @@ pub enum SegmentError {
     Shared(#[from] SharedError),
     #[error(transparent)]
     Clustering(#[from] clientele_numeric::clustering::ClusteringError),
-    #[error("the features hold a value that is not a finite number")]
-    NotFinite,
     #[error("params: {0}")]
     Params(#[from] ParamError),
     #[error("K-Means: {0}")]

@@ -16,6 +16,7 @@
 //! | `algorithm` | [`fit`]: restarts, Lloyd's loop, empty clusters, the parallel assignment pass |
 //! | `distances` | the distance table: a row's squared distances to every centre, the nearest kept |
 //! | `nearest_filter` | the AVX-512 full assignment for up to 16 centres, the table's bits |
+//! | `row_sums` | each centre's running sum of rows, added eight features per instruction |
 //! | `bounds` | Hamerly's bounds, which spare most of a late pass's scan |
 //! | `minibatch` | mini-batch K-Means, for very large fits |
 //! | `rows` | the matrix as one row-major slice, and sums in fixed chunks |
@@ -42,6 +43,7 @@ mod init;
 mod minibatch;
 mod model;
 mod nearest_filter;
+mod row_sums;
 mod rows;
 
 pub use algorithm::{fit, fit_checked};
