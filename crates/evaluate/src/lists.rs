@@ -61,7 +61,7 @@ pub struct Rows {
 impl Rows {
     /// From (customer, order key, product) triples, already renumbered: sorted by
     /// customer, then by the key (the rank; 0 for a set), then by product.
-    fn from_triples(mut triples: Vec<Triple>, dedup: bool) -> Self {
+    pub(crate) fn from_triples(mut triples: Vec<Triple>, dedup: bool) -> Self {
         triples.sort_unstable();
         if dedup {
             triples.dedup();

@@ -152,3 +152,48 @@ pub(crate) fn ranking_section(
     file.ranking = Some(details);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_names_keep_the_blend_unprefixed() {
+        assert_eq!(flat("", "blend", "map_at_3"), "map_at_3");
+        assert_eq!(flat("", "popularity", "map_at_3"), "popularity.map_at_3");
+        assert_eq!(
+            flat("segment.2.", "item_knn", "ndcg_at_5"),
+            "segment.2.item_knn.ndcg_at_5"
+        );
+    }
+
+    #[test]
+    fn every_customer_with_something_held_out_is_scored_by_segment() {
+        // Customer 0 gets product 1 first (a hit at rank 1); customer 1 gets nothing
+        // relevant; customer 2 has something held out but no list; customer 3 has a list
+        // but nothing held out.
+        let list = Rows::from_triples(vec![(0, 1, 1), (0, 2, 4), (1, 1, 3), (3, 1, 2)], false);
+        let relevant = Rows::from_triples(vec![(0, 0, 1), (1, 0, 2), (2, 0, 0)], true);
+        let segments = [Some(7), Some(7), Some(8), None];
+        let (overall, by_segment) = score_list(&list, &relevant, Some(&segments), 2);
+        let m = overall.metrics(2);
+        assert_eq!(m.customers_counted, 2);
+        assert_eq!(m.customers_without_relevant, 1);
+        assert_eq!(m.customers_without_recommendations, 1);
+        // Precision at 2: (1/2 + 0) / 2; MAP: (1 + 0) / 2 over the customers counted.
+        assert!((m.precision - 0.25).abs() < 1e-12);
+        assert!((m.map - 0.5).abs() < 1e-12);
+        // NDCG counts the customer without a list as 0: (1 + 0 + 0) / 3.
+        assert!((m.ndcg - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(by_segment[&7].metrics(2).customers_counted, 2);
+        let eight = by_segment[&8].metrics(2);
+        assert_eq!(
+            (
+                eight.customers_counted,
+                eight.customers_without_recommendations
+            ),
+            (0, 1)
+        );
+        assert!(!by_segment.contains_key(&9));
+    }
+}

@@ -116,3 +116,96 @@ pub(crate) fn plan_columns(
         pseudonymised,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn plan(params: &IngestParams, names: &[&str]) -> Result<OutputPlan, IngestError> {
+        // Inference reads every undeclared column as a float, so a declared type shows.
+        plan_columns(params, Path::new("in.csv"), &header(names), |undeclared| {
+            Ok(vec![ColumnType::Float; undeclared.len()])
+        })
+    }
+
+    #[test]
+    fn key_column_leaves_the_columns_and_declared_types_win_over_inference() {
+        let mut params = IngestParams::default();
+        params.columns.insert("city".into(), ColumnType::String);
+        params.drop.push("email".into());
+        let plan = plan(&params, &["income", "customer_id", "email", "city"]).unwrap();
+        assert!(matches!(plan.id, IdSource::Column(ref c) if c == CUSTOMER_ID));
+        assert_eq!(plan.id_index, Some(1));
+        assert_eq!(
+            plan.columns,
+            [
+                ("income".to_string(), ColumnType::Float),
+                ("city".to_string(), ColumnType::String)
+            ]
+        );
+        assert_eq!(plan.source_index, [0, 3]);
+    }
+
+    #[test]
+    fn without_a_key_column_rows_are_numbered_and_inference_is_asked_only_for_undeclared() {
+        let mut params = IngestParams::default();
+        params.columns.insert("a".into(), ColumnType::Int);
+        let plan = plan_columns(&params, Path::new("in.csv"), &header(&["a", "b"]), |u| {
+            assert_eq!(u, [1]);
+            Ok(vec![ColumnType::Bool])
+        })
+        .unwrap();
+        assert!(matches!(plan.id, IdSource::RowNumber));
+        assert_eq!(plan.id_index, None);
+        assert_eq!(plan.columns[0].1, ColumnType::Int);
+        assert_eq!(plan.columns[1].1, ColumnType::Bool);
+    }
+
+    #[test]
+    fn header_problems_name_the_column_and_the_key() {
+        let params = IngestParams::default();
+        let err = plan(&params, &["a", "b", "a"]).unwrap_err();
+        assert!(matches!(err, IngestError::DuplicateHeader { ref column, .. } if column == "a"));
+
+        let mut params = IngestParams::default();
+        params.drop.push("phone".into());
+        let err = plan(&params, &["a"]).unwrap_err().to_string();
+        assert!(
+            err.contains("phone") && err.contains("params.drop"),
+            "{err}"
+        );
+
+        let params = IngestParams {
+            id_column: Some("id".into()),
+            drop: vec!["id".into()],
+            ..IngestParams::default()
+        };
+        let err = plan(&params, &["id", "a"]).unwrap_err().to_string();
+        assert!(err.contains("cannot be dropped"), "{err}");
+    }
+
+    #[test]
+    fn pseudonymised_columns_are_output_positions_and_must_be_text() {
+        let mut params = IngestParams {
+            pseudonymise: vec!["iban".into(), CUSTOMER_ID.into()],
+            ..IngestParams::default()
+        };
+        params.columns.insert("iban".into(), ColumnType::String);
+        let plan_ok = plan(&params, &[CUSTOMER_ID, "income", "iban"]).unwrap();
+        // customer_id is output 0; iban the second column after it.
+        assert_eq!(plan_ok.pseudonymised, [0, 2]);
+
+        params.columns.clear();
+        let err = plan(&params, &[CUSTOMER_ID, "iban"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("iban") && err.contains("declare it `string`"),
+            "{err}"
+        );
+    }
+}

@@ -381,3 +381,101 @@ fn mark_missing<T>(values: &[Option<T>], keep: &mut [bool], dropped: &mut u64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::StringArray;
+
+    use super::*;
+    use crate::PreprocessParams;
+
+    fn batch(ids: &[&str], balance: &[Option<f64>], city: &[Option<&str>]) -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "customer_id",
+                Arc::new(StringArray::from(ids.to_vec())) as ArrayRef,
+            ),
+            (
+                "balance",
+                Arc::new(Float64Array::from(balance.to_vec())) as ArrayRef,
+            ),
+            (
+                "city",
+                Arc::new(StringArray::from(city.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn fitted() -> (FittedState, RecordBatch) {
+        let table = batch(
+            &["a", "b", "c", "d", "e"],
+            &[Some(1.0), None, Some(4.0), Some(9.0), Some(2.0)],
+            &[Some("Oslo"), Some("Rome"), None, Some("Oslo"), Some("Rome")],
+        );
+        let state = crate::fit::fit(
+            &PreprocessParams::default(),
+            &table,
+            Path::new("t.parquet"),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        (state, table)
+    }
+
+    #[test]
+    fn batch_by_batch_gives_the_rows_of_one_pass() {
+        let (state, table) = fitted();
+        let path = Path::new("t.parquet");
+        let (whole, whole_counts) = apply(&state, &table, path).unwrap();
+        let (first, mut counts) = apply_rows(&state, &table.slice(0, 2), path, 0).unwrap();
+        let (second, more) = apply_rows(&state, &table.slice(2, 3), path, 2).unwrap();
+        for (key, n) in more {
+            *counts.entry(key).or_default() += n;
+        }
+        let joined = arrow::compute::concat_batches(&whole.schema(), [&first, &second]).unwrap();
+        assert_eq!(joined, whole);
+        assert_eq!(counts, whole_counts);
+    }
+
+    #[test]
+    fn an_unseen_category_is_counted_and_gets_no_column_of_its_own() {
+        let (state, _) = fitted();
+        let new = batch(&["z"], &[Some(3.0)], &[Some("Lima")]);
+        let (out, counts) = apply(&state, &new, Path::new("new.parquet")).unwrap();
+        assert_eq!(out.num_rows(), 1);
+        assert!(out
+            .schema()
+            .fields()
+            .iter()
+            .all(|f| !f.name().contains("Lima")));
+        assert_eq!(counts.get("other_or_unknown.city"), Some(&1));
+    }
+
+    #[test]
+    fn a_column_of_another_type_is_an_error_naming_it() {
+        let (state, _) = fitted();
+        let text_balance = RecordBatch::try_from_iter([
+            (
+                "customer_id",
+                Arc::new(StringArray::from(vec!["z"])) as ArrayRef,
+            ),
+            (
+                "balance",
+                Arc::new(StringArray::from(vec!["12"])) as ArrayRef,
+            ),
+            (
+                "city",
+                Arc::new(StringArray::from(vec!["Oslo"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let err = apply(&state, &text_balance, Path::new("new.parquet"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("balance") && err.contains("new.parquet"),
+            "{err}"
+        );
+    }
+}

@@ -100,18 +100,11 @@ pub fn tune_blend(
             })
             .collect()
     };
-    let mut best = 0;
-    for (i, &map) in maps.iter().enumerate() {
-        if map > maps[best] {
-            best = i;
-        }
-    }
+    let best = best_point(&maps);
     Tuning {
         validation_customers: cases.len(),
-        best_map: maps.get(best).copied().unwrap_or(0.0),
-        weights: grid
-            .get(best)
-            .map_or_else(|| configured.clone(), |w| as_map(w)),
+        best_map: best.map_or(0.0, |b| maps[b]),
+        weights: best.map_or_else(|| configured.clone(), |b| as_map(&grid[b])),
         grid: grid
             .iter()
             .zip(&maps)
@@ -120,5 +113,31 @@ pub fn tune_blend(
                 map_at_k,
             })
             .collect(),
+    }
+}
+
+/// The grid point with the highest MAP@k, the first of equals (the grid is in a fixed
+/// order, so ties resolve the same way on every run); `None` for an empty grid.
+fn best_point(maps: &[f64]) -> Option<usize> {
+    let mut best = None;
+    for (i, &map) in maps.iter().enumerate() {
+        if best.is_none_or(|b: usize| map > maps[b]) {
+            best = Some(i);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_of_equal_best_points_wins() {
+        assert_eq!(best_point(&[0.1, 0.4, 0.2, 0.4]), Some(1));
+        assert_eq!(best_point(&[0.3]), Some(0));
+        assert_eq!(best_point(&[]), None);
+        // A NaN never displaces a number.
+        assert_eq!(best_point(&[0.2, f64::NAN, 0.1]), Some(0));
     }
 }

@@ -327,3 +327,56 @@ pub(crate) fn tables(metrics: &Metrics) -> Vec<Table> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(json: &str) -> Metrics {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_failed_gate_names_each_failed_check_with_its_figures() {
+        let m = metrics(
+            r#"{"metrics": {}, "gate": {"passed": false, "checks": [
+                {"metric": "map_at_5", "rule": ">= 0.3", "now": 0.25, "passed": false},
+                {"metric": "recall_at_5", "rule": "no drop > 0.01", "baseline": 0.5, "now": 0.4, "passed": false},
+                {"metric": "ndcg_at_5", "rule": ">= 0.1", "now": 0.2, "passed": true}]}}"#,
+        );
+        let line = gate_line(&m).unwrap();
+        assert!(line.contains("failed"), "{line}");
+        assert!(line.contains("map_at_5 (&gt;= 0.3, now 0.2500)"), "{line}");
+        assert!(line.contains("baseline 0.5000, now 0.4000"), "{line}");
+        assert!(!line.contains("ndcg"), "{line}");
+        let passed = metrics(
+            r#"{"metrics": {}, "gate": {"passed": true, "checks": [
+            {"metric": "map_at_5", "rule": ">= 0.3", "passed": true}]}}"#,
+        );
+        assert!(gate_line(&passed)
+            .unwrap()
+            .contains("passed</span> (1 checks)"));
+        assert_eq!(gate_line(&metrics(r#"{"metrics": {}}"#)), None);
+    }
+
+    #[test]
+    fn the_ranking_table_is_at_the_largest_k_with_the_blend_first() {
+        let m = metrics(
+            r#"{"k": [3, 5], "metrics": {"map_at_5": 0.4, "popularity.map_at_5": 0.3,
+                "map_at_3": 0.9, "silhouette": 0.25},
+                "ranking": {"lists": ["popularity", "blend"]}}"#,
+        );
+        let tables = tables(&m);
+        assert_eq!(tables.len(), 2);
+        let ranking = &tables[0];
+        assert!(ranking.caption.contains("k = 5"));
+        assert_eq!(ranking.rows[0].name, "blend");
+        assert_eq!(ranking.rows[0].cells[3], Some(0.4));
+        assert_eq!(ranking.rows[1].cells[3], Some(0.3));
+        assert_eq!(
+            ranking.rows[1].cells[0], None,
+            "a metric not in the file is blank"
+        );
+        assert_eq!(tables[1].rows[0].cells, [Some(0.25)]);
+    }
+}

@@ -134,3 +134,60 @@ pub(crate) fn silhouettes(
     }
     (out, original.len() as u64, exact)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_groups() -> Array2<f64> {
+        Array2::from_shape_fn((40, 2), |(i, j)| {
+            (i / 20) as f64 * 10.0 + ((i * 5 + j) % 7) as f64 * 0.1
+        })
+    }
+
+    #[test]
+    fn silhouettes_are_exact_up_to_the_sample_and_skip_a_single_cluster() {
+        let x = two_groups();
+        let split: Vec<usize> = (0..40).map(|i| i / 20).collect();
+        let one = vec![0usize; 40];
+        let labels_far_apart: Vec<usize> = (0..40).map(|i| 5 + 3 * (i / 20)).collect();
+        let (scores, rows, exact) = silhouettes(
+            x.view(),
+            None,
+            &[split.clone(), one, labels_far_apart],
+            1000,
+            1,
+        );
+        assert_eq!((rows, exact), (40, true));
+        let expected = metrics::silhouette_score(x.view(), &split).unwrap();
+        assert_eq!(scores[0], Some(expected));
+        assert_eq!(scores[1], None, "one cluster has no silhouette");
+        // Labels are renumbered, so their values do not matter.
+        assert_eq!(scores[2], Some(expected));
+    }
+
+    #[test]
+    fn silhouettes_on_a_sample_are_seeded_and_restricted_to_the_rows_given() {
+        let x = two_groups();
+        let labels: Vec<usize> = (0..40).map(|i| i / 20).collect();
+        let rows: Vec<usize> = (0..40).step_by(2).collect();
+        let first = silhouettes(x.view(), Some(&rows), &[labels.clone()], 10, 7);
+        let again = silhouettes(x.view(), Some(&rows), &[labels], 10, 7);
+        assert_eq!(first, again);
+        assert_eq!((first.1, first.2), (10, false));
+        assert!(first.0[0].is_some_and(|s| s > 0.9));
+    }
+
+    #[test]
+    fn fit_rows_sample_only_below_the_customer_count() {
+        let params = SegmentParams {
+            fit_sample: Some(10),
+            ..SegmentParams::default()
+        };
+        assert_eq!(fit_rows(&params, 10, 1), None);
+        let rows = fit_rows(&params, 100, 1).unwrap();
+        assert_eq!(rows.len(), 10);
+        assert!(rows.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(fit_rows(&SegmentParams::default(), 100, 1), None);
+    }
+}

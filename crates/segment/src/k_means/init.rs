@@ -133,3 +133,74 @@ clientele_numeric::multiversion! {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array2;
+    use rand::SeedableRng;
+
+    use super::*;
+
+    /// Three tight groups of 50 rows, far apart.
+    fn three_groups() -> Array2<f64> {
+        Array2::from_shape_fn((150, 3), |(i, j)| {
+            let group = (i / 50) as f64;
+            group * 100.0 + ((i * 7 + j * 3) % 11) as f64 * 0.01
+        })
+    }
+
+    #[test]
+    fn seeding_puts_one_centre_in_each_far_group() {
+        let x = three_groups();
+        let rows = Rows::new(x.view());
+        for seed in 0..5 {
+            let centres = kmeans_plus_plus(&rows, 3, &mut ChaCha8Rng::seed_from_u64(seed));
+            let mut groups: Vec<i64> = centres
+                .rows()
+                .into_iter()
+                .map(|c| (c[0] / 100.0).round() as i64)
+                .collect();
+            groups.sort_unstable();
+            assert_eq!(groups, [0, 1, 2], "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn candidate_potentials_match_the_direct_sums() {
+        let x = three_groups();
+        let rows = Rows::new(x.view());
+        let closest: Vec<f64> = (0..rows.n).map(|i| (i % 13) as f64).collect();
+        let picked = [4usize, 60, 149];
+        let table = Centres::new(data_rows(&rows, &picked).view());
+        let mut if_chosen = vec![0.0; rows.n * picked.len()];
+        let mut potentials = vec![0.0; picked.len()];
+        candidate_potentials(
+            &rows.values,
+            rows.d,
+            &table,
+            &closest,
+            &mut if_chosen,
+            &mut potentials,
+        );
+        for (t, &c) in picked.iter().enumerate() {
+            let mut expected = 0.0;
+            for i in 0..rows.n {
+                let d: f64 = rows
+                    .row(i)
+                    .iter()
+                    .zip(rows.row(c))
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
+                let kept = closest[i].min(d);
+                assert!((if_chosen[i * picked.len() + t] - kept).abs() < 1e-9);
+                expected += kept;
+            }
+            assert!((potentials[t] - expected).abs() < 1e-6 * expected.max(1.0));
+        }
+        let mut lowered = closest.clone();
+        update_closest(&rows, 60, &mut lowered);
+        for i in 0..rows.n {
+            assert!((lowered[i] - if_chosen[i * picked.len() + 1]).abs() < 1e-9);
+        }
+    }
+}
