@@ -46,10 +46,6 @@ impl AtomicFile {
         })
     }
 
-    pub fn final_path(&self) -> &Path {
-        &self.final_path
-    }
-
     /// Flushes, syncs and renames the file into place.
     pub fn commit(mut self) -> Result<(), SharedError> {
         let writer = self.writer.take().expect("writer present until commit");

@@ -25,10 +25,10 @@ use parquet::encryption::encrypt::FileEncryptionProperties;
 
 /// Rows per row group: bounds the writer's memory (one row group is buffered) while
 /// keeping row groups large enough for efficient scans.
-pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Rows per batch when reading.
-pub const READ_BATCH_ROWS: usize = 64 * 1024;
+pub(crate) const READ_BATCH_ROWS: usize = 64 * 1024;
 
 /// A Parquet file being written; nothing appears under the final name until
 /// [`ParquetSink::finish`].

@@ -77,7 +77,7 @@ impl FromStr for Partition {
 }
 
 /// 64-bit FNV-1a of `bytes`.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     bytes.iter().fold(OFFSET_BASIS, |hash, &b| {
@@ -86,7 +86,7 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 }
 
 /// The partition, of `count`, that the customer `id` belongs to.
-pub fn partition_of(id: &str, count: usize) -> usize {
+pub(crate) fn partition_of(id: &str, count: usize) -> usize {
     (fnv1a64(id.as_bytes()) % count as u64) as usize
 }
 
