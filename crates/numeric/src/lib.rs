@@ -1,6 +1,8 @@
 //! The numerical side that more than one clientele stage needs, and nothing that reads
 //! or writes a file.
 //!
+//! - [`classification`]: ROC AUC, average precision and the top share of a
+//!   classifier's scores, with scikit-learn's definitions.
 //! - [`clustering`]: silhouette, Davies–Bouldin, Calinski–Harabasz and the adjusted
 //!   Rand index with scikit-learn's definitions, for segment, evaluate and report.
 //! - [`ranking`]: the ranking metrics at k, one definition for the recommend stage's
@@ -15,6 +17,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod classification;
 pub mod clustering;
 pub mod ranking;
 pub mod sample;

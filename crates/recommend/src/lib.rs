@@ -33,6 +33,7 @@ pub mod holdings;
 pub mod methods;
 pub mod model;
 mod params;
+pub mod propensity;
 mod read;
 mod split;
 mod tune;

@@ -1,0 +1,174 @@
+//! A fitted gradient-boosting model: its trees, how it scores a row, and what each
+//! feature contributed to a score.
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::propensity::sigmoid;
+
+/// One node of a tree. A leaf has `left == right == 0` (the root is never a child).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// The node's own raw-score value (shrinkage applied): the leaf's output, and for
+    /// an inner node what the contributions are measured from.
+    pub value: f64,
+    /// Training rows that reached the node.
+    pub rows: u32,
+    pub feature: u32,
+    /// Values `<= threshold` go left.
+    pub threshold: f64,
+    /// Where a missing value (NaN) goes.
+    pub missing_left: bool,
+    pub left: u32,
+    pub right: u32,
+}
+
+impl Node {
+    pub fn is_leaf(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The child a row with value `v` of this node's feature goes to.
+    pub fn child(&self, v: f64) -> usize {
+        let left = if v.is_nan() {
+            self.missing_left
+        } else {
+            v <= self.threshold
+        };
+        if left {
+            self.left as usize
+        } else {
+            self.right as usize
+        }
+    }
+}
+
+/// One regression tree on the raw (log-odds) scale.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    pub nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// The leaf `row` reaches.
+    pub fn leaf(&self, row: &[f64]) -> usize {
+        let mut at = 0;
+        while !self.nodes[at].is_leaf() {
+            let node = &self.nodes[at];
+            at = node.child(row[node.feature as usize]);
+        }
+        at
+    }
+}
+
+/// Gradient-boosted trees for a binary label: P(label) = sigmoid(baseline + Σ trees).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gbdt {
+    pub features: usize,
+    /// The log-odds of the training rows' positive share.
+    pub baseline: f64,
+    pub trees: Vec<Tree>,
+    /// The validation loss after each iteration (the first before any tree), when
+    /// boosting stopped early on a validation fold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_loss: Vec<f64>,
+}
+
+impl Gbdt {
+    /// The raw score (log-odds) of one row of `features` values.
+    pub fn raw_score(&self, row: &[f64]) -> f64 {
+        self.baseline
+            + self
+                .trees
+                .iter()
+                .map(|t| t.nodes[t.leaf(row)].value)
+                .sum::<f64>()
+    }
+
+    /// P(label) for one row.
+    pub fn probability(&self, row: &[f64]) -> f64 {
+        sigmoid(self.raw_score(row))
+    }
+
+    /// P(label) for each row of `x`.
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
+        let x = x.as_standard_layout();
+        let d = x.ncols().max(1);
+        match x.as_slice() {
+            Some(values) => values
+                .par_chunks(d)
+                .map(|row| self.probability(row))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Each feature's contribution to the raw score of `row` (the Saabas attribution:
+    /// along each tree's path, the change of node value at a split is credited to the
+    /// split's feature), added to `out`; returns the bias, the raw score of a row that
+    /// goes nowhere (baseline and the trees' roots). bias + Σ out = raw score.
+    pub fn contributions(&self, row: &[f64], out: &mut [f64]) -> f64 {
+        let mut bias = self.baseline;
+        for tree in &self.trees {
+            let mut at = 0;
+            bias += tree.nodes[0].value;
+            while !tree.nodes[at].is_leaf() {
+                let node = &tree.nodes[at];
+                let next = node.child(row[node.feature as usize]);
+                out[node.feature as usize] += tree.nodes[next].value - node.value;
+                at = next;
+            }
+        }
+        bias
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stump() -> Gbdt {
+        let node = |value, feature, threshold, left, right| Node {
+            value,
+            rows: 10,
+            feature,
+            threshold,
+            missing_left: true,
+            left,
+            right,
+        };
+        Gbdt {
+            features: 2,
+            baseline: -1.0,
+            trees: vec![Tree {
+                nodes: vec![
+                    node(0.1, 1, 0.5, 1, 2),
+                    node(-0.2, 0, 0.0, 0, 0),
+                    node(0.4, 0, 0.0, 0, 0),
+                ],
+            }],
+            validation_loss: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_row_follows_its_threshold_and_missing_values_their_side() {
+        let model = stump();
+        assert_eq!(model.raw_score(&[9.0, 0.5]), -1.2);
+        assert_eq!(model.raw_score(&[9.0, 0.6]), -0.6);
+        assert_eq!(model.raw_score(&[9.0, f64::NAN]), -1.2);
+        assert!((model.probability(&[0.0, 1.0]) - 1.0 / (1.0 + 0.6f64.exp())).abs() < 1e-15);
+    }
+
+    #[test]
+    fn contributions_and_bias_add_up_to_the_raw_score() {
+        let model = stump();
+        let mut out = [0.0; 2];
+        let bias = model.contributions(&[9.0, 0.6], &mut out);
+        assert!((bias - (-0.9)).abs() < 1e-15);
+        assert_eq!(out[0], 0.0);
+        assert!((out[1] - 0.3).abs() < 1e-15);
+        assert!((bias + out.iter().sum::<f64>() - model.raw_score(&[9.0, 0.6])).abs() < 1e-15);
+    }
+}

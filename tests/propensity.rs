@@ -1,0 +1,156 @@
+//! The propensity models against scikit-learn 1.9.1 (`tests/golden/`, made by
+//! `make_propensity_golden.py`):
+//!
+//! - gradient boosting on the real UCI bank-marketing clients (`../shared/data/
+//!   bank_full.csv`, the term deposit as the product), on scikit-learn's very split: ROC
+//!   AUC and average precision at most 0.005 below `HistGradientBoostingClassifier`'s,
+//!   takers among the top 10 % at most 0.01 below;
+//! - logistic regression on a fixed small case: the coefficients and intercept of
+//!   `LogisticRegression` (same C, lbfgs at tol 1e-12) to 1e-6.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clientele_numeric::classification::{average_precision, roc_auc, top_share};
+use clientele_recommend::propensity::gbdt::GbdtParams;
+use clientele_recommend::propensity::logistic::LogisticParams;
+use linfa::ParamGuard;
+use ndarray::{Array2, Axis};
+
+fn golden() -> serde_json::Value {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sklearn_bank_propensity.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// bank_full.csv as the golden script encodes it: the numeric columns as they are, each
+/// text column one-hot in sorted value order, `duration` and `y` left out; and `y`.
+fn bank_matrix(path: &std::path::Path) -> (Vec<String>, Array2<f64>, Vec<bool>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let y_at = header.iter().position(|h| h == "y").unwrap();
+    let labels = records.iter().map(|r| &r[y_at] == "Y").collect();
+    let mut names = Vec::new();
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    for (c, name) in header.iter().enumerate() {
+        if name == "y" || name == "duration" {
+            continue;
+        }
+        let numbers: Option<Vec<f64>> = records.iter().map(|r| r[c].parse().ok()).collect();
+        match numbers {
+            Some(values) => {
+                names.push(name.clone());
+                columns.push(values);
+            }
+            None => {
+                let values: BTreeMap<&str, ()> = records.iter().map(|r| (&r[c], ())).collect();
+                for value in values.keys() {
+                    names.push(format!("{name}={value}"));
+                    columns.push(
+                        records
+                            .iter()
+                            .map(|r| f64::from(u8::from(&r[c] == *value)))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+    let x = Array2::from_shape_fn((records.len(), columns.len()), |(r, c)| columns[c][r]);
+    (names, x, labels)
+}
+
+#[test]
+fn gradient_boosting_reaches_scikit_learn_on_the_real_bank_clients() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let golden = golden();
+    let (names, x, labels) = bank_matrix(&shared.join("data/bank_full.csv"));
+    let expected_names: Vec<String> = serde_json::from_value(golden["features"].clone()).unwrap();
+    assert_eq!(names, expected_names, "the matrix is the golden script's");
+    let test: Vec<usize> = serde_json::from_value(golden["test_rows"].clone()).unwrap();
+    let mut is_test = vec![false; labels.len()];
+    test.iter().for_each(|&r| is_test[r] = true);
+    let train: Vec<usize> = (0..labels.len()).filter(|&r| !is_test[r]).collect();
+    let train_labels: Vec<bool> = train.iter().map(|&r| labels[r]).collect();
+    let test_labels: Vec<bool> = test.iter().map(|&r| labels[r]).collect();
+
+    let model = GbdtParams::new()
+        .seed(0)
+        .check_unwrap()
+        .fit_rows(x.select(Axis(0), &train).view(), &train_labels)
+        .unwrap();
+    let scores = model.predict_proba(x.select(Axis(0), &test).view());
+    let auc = roc_auc(&scores, &test_labels).unwrap();
+    let ap = average_precision(&scores, &test_labels).unwrap();
+    let top = top_share(&scores, &test_labels, 0.1).unwrap();
+    let reference = &golden["hist_gradient_boosting"];
+    eprintln!(
+        "bank_full, {} test clients: clientele gbdt AUC {auc:.4} AP {ap:.4} top decile {top:.4} ({} trees); \
+         scikit-learn {:.4} {:.4} {:.4} ({} trees)",
+        test.len(),
+        model.trees.len(),
+        reference["auc"].as_f64().unwrap(),
+        reference["average_precision"].as_f64().unwrap(),
+        reference["top_decile_takers"].as_f64().unwrap(),
+        reference["iterations"],
+    );
+    assert!(
+        auc >= reference["auc"].as_f64().unwrap() - 0.005,
+        "AUC {auc}"
+    );
+    assert!(
+        ap >= reference["average_precision"].as_f64().unwrap() - 0.005,
+        "AP {ap}"
+    );
+    assert!(
+        top >= reference["top_decile_takers"].as_f64().unwrap() - 0.01,
+        "top decile {top}"
+    );
+}
+
+#[test]
+fn logistic_regression_has_scikit_learns_coefficients() {
+    let golden = golden();
+    let case = &golden["logistic_case"];
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/logistic_case.csv");
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let mut values = Vec::new();
+    let mut labels = Vec::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        for v in record.iter().take(5) {
+            values.push(v.parse::<f64>().unwrap());
+        }
+        labels.push(&record[5] == "1");
+    }
+    let x = Array2::from_shape_vec((labels.len(), 5), values).unwrap();
+    let model = LogisticParams::new()
+        .c(case["c"].as_f64().unwrap())
+        .check_unwrap()
+        .fit_rows(x.view(), &labels)
+        .unwrap();
+    let expected: Vec<f64> = serde_json::from_value(case["coefficients"].clone()).unwrap();
+    for (got, want) in model.coefficients.iter().zip(&expected) {
+        assert!(
+            (got - want).abs() < 1e-6,
+            "{:?} against {expected:?}",
+            model.coefficients
+        );
+    }
+    let intercept = case["intercept"].as_f64().unwrap();
+    assert!(
+        (model.intercept - intercept).abs() < 1e-6,
+        "{} against {intercept}",
+        model.intercept
+    );
+}
