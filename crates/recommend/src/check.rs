@@ -22,6 +22,11 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
     if params.neighbours == 0 {
         return Err(ParamError::Zero { key: "neighbours" });
     }
+    if params.propensity_min_positives == 0 {
+        return Err(ParamError::Zero {
+            key: "propensity_min_positives",
+        });
+    }
     if params.reference_sample == 0 {
         return Err(ParamError::Zero {
             key: "reference_sample",

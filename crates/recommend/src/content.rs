@@ -18,6 +18,8 @@ const LANES: usize = 8;
 /// Features by customer of the universe: the row of each customer, if it has one.
 pub struct CustomerFeatures {
     pub d: usize,
+    /// The feature columns' names, for reasons.
+    pub names: Vec<String>,
     /// Row-major, one row per customer with features.
     pub values: Vec<f64>,
     /// The row of each customer of the universe.
@@ -237,6 +239,7 @@ mod tests {
     fn features(rows: &[[f64; 2]]) -> CustomerFeatures {
         CustomerFeatures {
             d: 2,
+            names: vec!["a".into(), "b".into()],
             values: rows.iter().flatten().copied().collect(),
             row_of: (0..rows.len() as u32).map(Some).collect(),
         }

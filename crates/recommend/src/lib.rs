@@ -148,11 +148,13 @@ impl Stage for Recommend {
             similarity: params.similarity,
             reference_sample: params.reference_sample,
             seed: ctx.seed,
+            propensity_model: params.propensity_model,
+            propensity_min_positives: params.propensity_min_positives,
         };
         let mut weights = check::resolve_weights(params, &data.available_methods());
         let tuning = params
             .tune
-            .then(|| tune::tune_blend(params, &data, &split.train, settings, &weights, ctx));
+            .then(|| tune::tune_blend(params, &data, &split, settings, &weights, ctx));
         if let Some(tuned) = &tuning {
             weights = tuned.weights.clone();
             report.notes.push(format!(
@@ -161,7 +163,7 @@ impl Stage for Recommend {
             ));
         }
 
-        let fitted = Fitted::fit(&data.inputs(&split.train), settings, &|s| {
+        let fitted = Fitted::fit(&data.inputs(&split.train, &split.history), settings, &|s| {
             ctx.progress.step(s)
         });
         let written = write::write_outputs(
@@ -176,6 +178,7 @@ impl Stage for Recommend {
             ctx,
         )?;
 
+        report.notes.extend(fitted.notes.iter().cloned());
         report.rows = written.rows;
         let counts = [
             ("customers", universe.customers.len() as u64),

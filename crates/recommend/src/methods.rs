@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::content::{ContentKnn, CustomerFeatures, ProductProfile};
 use crate::holdings::{count, products_of, Basket};
 use crate::params::{Method, Similarity};
+use crate::propensity::method::{Propensity, PropensityModel, PropensitySettings};
 use crate::user_knn::UserKnn;
 
 /// What the methods are fitted on. Customers are indexed as in `train`.
@@ -12,6 +13,9 @@ pub struct Inputs<'a> {
     /// Display names of the products, for reasons.
     pub product_names: &'a [String],
     pub train: &'a [Basket],
+    /// Earlier snapshots' baskets, oldest first, that `propensity` may learn transitions
+    /// from: none of them holds what is held out.
+    pub history: &'a [Vec<Basket>],
     /// The segment of each customer, when assignments were given.
     pub segments: Option<&'a [Option<i32>]>,
     pub segment_labels: &'a BTreeMap<i32, String>,
@@ -25,6 +29,8 @@ pub struct Settings {
     pub similarity: Similarity,
     pub reference_sample: usize,
     pub seed: u64,
+    pub propensity_model: PropensityModel,
+    pub propensity_min_positives: usize,
 }
 
 /// Every method the inputs allow, fitted.
@@ -38,6 +44,9 @@ pub struct Fitted {
     item_similarity: Vec<f64>,
     content: Option<ContentKnn>,
     profile: Option<ProductProfile>,
+    propensity: Option<Propensity>,
+    /// What fitting found that the stage notes should say.
+    pub notes: Vec<String>,
 }
 
 /// Scratch space and results of scoring one customer.
@@ -103,6 +112,22 @@ impl Fitted {
             }
             None => (None, None),
         };
+        let mut notes = Vec::new();
+        let propensity = inputs.features.and_then(|_| {
+            progress("propensity: one model per product");
+            let settings = PropensitySettings {
+                model: settings.propensity_model,
+                min_positives: settings.propensity_min_positives,
+                seed: settings.seed,
+            };
+            Propensity::fit(inputs, settings).map(|(method, found)| {
+                notes.extend(found);
+                method
+            })
+        });
+        if propensity.is_some() {
+            methods.push(Method::Propensity);
+        }
         Fitted {
             methods,
             n_products,
@@ -112,6 +137,8 @@ impl Fitted {
             item_similarity,
             content,
             profile,
+            propensity,
+            notes,
         }
     }
 
@@ -192,6 +219,11 @@ impl Fitted {
                         profile.scores(x, out);
                     }
                 }
+                Method::Propensity => {
+                    if let Some(propensity) = &self.propensity {
+                        propensity.scores(inputs, c, &self.share, out);
+                    }
+                }
             }
         }
     }
@@ -242,6 +274,10 @@ impl Fitted {
             Method::ProductProfile => {
                 "customers with a banking pattern like yours hold it".to_string()
             }
+            Method::Propensity => match &self.propensity {
+                Some(propensity) => propensity.reason(inputs, c, p, raw),
+                None => String::new(),
+            },
         }
     }
 }

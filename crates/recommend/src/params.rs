@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::propensity::method::PropensityModel;
+
 /// `[stage.params]` of a recommend stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +60,14 @@ pub struct RecommendParams {
     /// The catalogue, when it is not given as a `catalogue` CSV input.
     #[serde(default)]
     pub products: Option<Vec<ProductSpec>>,
+    /// The classifier of the `propensity` method: `gbdt` (gradient-boosted trees) or
+    /// `logistic`.
+    #[serde(default)]
+    pub propensity_model: PropensityModel,
+    /// A product is learnt by `propensity` only with at least this many takers, and as
+    /// many non-takers, among its training examples; otherwise it scores its popularity.
+    #[serde(default = "propensity_min_positives")]
+    pub propensity_min_positives: usize,
 }
 
 impl Default for RecommendParams {
@@ -78,6 +88,8 @@ impl Default for RecommendParams {
             validation_fraction: holdout_fraction(),
             tune_customers: tune_customers(),
             products: None,
+            propensity_model: PropensityModel::default(),
+            propensity_min_positives: propensity_min_positives(),
         }
     }
 }
@@ -97,6 +109,10 @@ fn reference_sample() -> usize {
 fn tune_step() -> f64 {
     0.25
 }
+fn propensity_min_positives() -> usize {
+    20
+}
+
 fn tune_customers() -> usize {
     20_000
 }
@@ -146,16 +162,20 @@ pub enum Method {
     ContentKnn,
     /// How far the customer's features lean towards the product's holders' mean.
     ProductProfile,
+    /// A classifier per product of the chance the customer takes it, from their
+    /// features, holdings and segment.
+    Propensity,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Popularity,
         Method::SegmentPopularity,
         Method::UserKnn,
         Method::ItemKnn,
         Method::ContentKnn,
         Method::ProductProfile,
+        Method::Propensity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -166,6 +186,7 @@ impl Method {
             Method::ItemKnn => "item_knn",
             Method::ContentKnn => "content_knn",
             Method::ProductProfile => "product_profile",
+            Method::Propensity => "propensity",
         }
     }
 
@@ -173,7 +194,7 @@ impl Method {
     pub fn needs(self) -> Option<&'static str> {
         match self {
             Method::SegmentPopularity => Some("assignments"),
-            Method::ContentKnn | Method::ProductProfile => Some("features"),
+            Method::ContentKnn | Method::ProductProfile | Method::Propensity => Some("features"),
             _ => None,
         }
     }
@@ -187,6 +208,7 @@ impl Method {
             Method::ItemKnn => 0.3,
             Method::ContentKnn => 0.2,
             Method::ProductProfile => 0.1,
+            Method::Propensity => 0.3,
         }
     }
 }

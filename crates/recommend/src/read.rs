@@ -31,11 +31,13 @@ pub struct StageData {
 }
 
 impl StageData {
-    /// The methods' inputs, recommending from `train`.
-    pub fn inputs<'a>(&'a self, train: &'a [Basket]) -> Inputs<'a> {
+    /// The methods' inputs, recommending from `train`, with the earlier snapshots
+    /// `history` to learn transitions from.
+    pub fn inputs<'a>(&'a self, train: &'a [Basket], history: &'a [Vec<Basket>]) -> Inputs<'a> {
         Inputs {
             product_names: &self.product_names,
             train,
+            history,
             segments: self.segments.as_deref(),
             segment_labels: &self.segment_labels,
             features: self.features.as_ref(),
@@ -79,6 +81,7 @@ pub fn read_inputs(
         }
         CustomerFeatures {
             d: f.names.len(),
+            names: f.names,
             values: f.values,
             row_of,
         }

@@ -15,6 +15,10 @@ use crate::universe::Universe;
 /// What is recommended from, and what is held out.
 pub struct Split {
     pub train: Vec<Basket>,
+    /// Baskets of the snapshots that transitions may be learnt from, oldest first: up
+    /// to the scored one with a temporal split or none, strictly before it with a
+    /// holdout (whose held-out products are in the scored snapshot).
+    pub history: Vec<Vec<Basket>>,
     pub test: Option<Vec<Basket>>,
     pub notes: Vec<String>,
 }
@@ -43,6 +47,7 @@ pub fn split(
     if dates.is_empty() {
         return Ok(Split {
             train: vec![0; universe.customers.len()],
+            history: Vec::new(),
             test: (params.split != SplitKind::None).then(|| vec![0; universe.customers.len()]),
             notes: vec!["the holdings table is empty".into()],
         });
@@ -75,6 +80,12 @@ pub fn split(
         },
     };
     let train = universe.baskets(&holdings.snapshots[train_at].1);
+    let history_until = |end: usize| -> Vec<Vec<Basket>> {
+        holdings.snapshots[..end]
+            .iter()
+            .map(|(_, baskets)| universe.baskets(baskets))
+            .collect()
+    };
     let snapshot_note = |i: usize| match dates[i] {
         Some(d) => format!("snapshot {}", format_date(d)),
         None => "the holdings".to_string(),
@@ -90,6 +101,7 @@ pub fn split(
                     snapshot_note(train_at),
                     snapshot_note(test_at)
                 )],
+                history: history_until(train_at + 1),
                 train,
                 test: Some(test),
             }
@@ -103,11 +115,13 @@ pub fn split(
                     snapshot_note(train_at)
                 )],
                 train: held.train,
+                history: history_until(train_at),
                 test: Some(held.test),
             }
         }
         _ => Split {
             notes: vec![format!("recommending from {}", snapshot_note(train_at))],
+            history: history_until(train_at + 1),
             train,
             test: None,
         },

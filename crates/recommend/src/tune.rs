@@ -10,11 +10,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::blend::{self, candidates, normalise, ValidationCase};
-use crate::holdings::Basket;
 use crate::methods::{Fitted, Settings};
 use crate::params::{Method, RecommendParams};
 use crate::read::StageData;
-use crate::split::holdout;
+use crate::split::{holdout, Split};
 
 /// The result of tuning the blend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,14 +39,21 @@ pub struct GridPoint {
 pub fn tune_blend(
     params: &RecommendParams,
     data: &StageData,
-    train: &[Basket],
+    split: &Split,
     settings: Settings,
     configured: &BTreeMap<Method, f64>,
     ctx: &StageContext<'_>,
 ) -> Tuning {
     ctx.progress.step("tuning the blend on a validation split");
-    let validation = holdout(train, params.validation_fraction, ctx.seed ^ 0x7475_6e65);
-    let inputs = data.inputs(&validation.train);
+    let validation = holdout(
+        &split.train,
+        params.validation_fraction,
+        ctx.seed ^ 0x7475_6e65,
+    );
+    // The products held out for validation were acquired at the latest snapshots: the
+    // last transition could teach `propensity` the very answers, so it is left out.
+    let history = &split.history[..split.history.len().saturating_sub(1)];
+    let inputs = data.inputs(&validation.train, history);
     let fitted = Fitted::fit(&inputs, settings, &|s| ctx.progress.step(s));
     let blended: Vec<usize> = fitted
         .methods

@@ -55,7 +55,7 @@ pub fn write_outputs(
         .iter()
         .map(|m| weights.get(m).copied().unwrap_or(0.0))
         .collect();
-    let inputs = data.inputs(&split.train);
+    let inputs = data.inputs(&split.train, &split.history);
     let lists = write_recommendations(
         params,
         io,

@@ -5,6 +5,7 @@
 
 pub mod gbdt;
 pub mod logistic;
+pub mod method;
 
 /// The logistic function: a raw score (log-odds) to a probability.
 pub fn sigmoid(raw: f64) -> f64 {

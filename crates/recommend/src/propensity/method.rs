@@ -1,0 +1,450 @@
+//! The `propensity` method: per product, a classifier of the chance that a customer
+//! takes it, from the customer's features, the other products they hold and their
+//! segment; the products are then ranked by that probability.
+//!
+//! Training examples, as the holdings allow:
+//! - **transitions** (with at least two snapshots before the one scored, none of them
+//!   the test period): for each pair of consecutive snapshots `s₋₁ → s`, the customers
+//!   who held something but not the product at `s₋₁`, labelled by whether they hold it
+//!   at `s`, described by their holdings at `s₋₁`;
+//! - **look-alike** otherwise: at the scored snapshot, the product's holders against
+//!   everyone else.
+//!
+//! A product with fewer than `propensity_min_positives` takers (or as few non-takers)
+//! among its examples is not learnt: it scores its popularity, and the stage notes say
+//! so.
+//!
+//! Not done yet: point-in-time features (the features table is today's, for every
+//! transition), calibration on a held-out fold, and saving the models in the model
+//! file for `export-sql`.
+
+use serde::{Deserialize, Serialize};
+
+use super::gbdt::{Gbdt, GbdtParams};
+use super::logistic::{Logistic, LogisticParams};
+use crate::holdings::Basket;
+use crate::methods::Inputs;
+use linfa::ParamGuard;
+use ndarray::ArrayView2;
+
+/// The classifier family of the `propensity` method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropensityModel {
+    /// Gradient-boosted trees on histograms.
+    #[default]
+    Gbdt,
+    /// L2-regularised logistic regression.
+    Logistic,
+}
+
+/// How the method is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct PropensitySettings {
+    pub model: PropensityModel,
+    pub min_positives: usize,
+    pub seed: u64,
+}
+
+/// Where the training examples came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Training {
+    /// This many consecutive snapshot pairs.
+    Transitions(usize),
+    LookAlike,
+}
+
+enum ProductModel {
+    Gbdt(Gbdt),
+    Logistic(Logistic),
+    /// Too few examples of one class: the product's popularity.
+    Popularity,
+}
+
+/// The fitted method: one model per product.
+pub struct Propensity {
+    models: Vec<ProductModel>,
+    pub training: Training,
+    /// Segment numbers, in the order of their one-hot columns.
+    segments: Vec<i32>,
+    /// What each input column is, for reasons.
+    columns: Vec<Column>,
+    n_products: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Column {
+    Feature(String),
+    Holds(usize),
+    Segment(i32),
+}
+
+impl Propensity {
+    /// Fits one model per product; returns the notes the stage should show.
+    pub fn fit(inputs: &Inputs<'_>, settings: PropensitySettings) -> Option<(Self, Vec<String>)> {
+        let features = inputs.features?;
+        let n_products = inputs.product_names.len();
+        let mut segments: Vec<i32> = inputs
+            .segments
+            .map(|s| s.iter().flatten().copied().collect())
+            .unwrap_or_default();
+        segments.sort_unstable();
+        segments.dedup();
+        let mut columns: Vec<Column> = features
+            .names
+            .iter()
+            .cloned()
+            .map(Column::Feature)
+            .collect();
+        columns.extend((0..n_products).map(Column::Holds));
+        columns.extend(segments.iter().map(|&s| Column::Segment(s)));
+        let mut method = Propensity {
+            models: Vec::new(),
+            training: Training::LookAlike,
+            segments,
+            columns,
+            n_products,
+        };
+        let transitions = inputs.history.len().saturating_sub(1);
+        method.training = if transitions >= 1 {
+            Training::Transitions(transitions)
+        } else {
+            Training::LookAlike
+        };
+        let mut notes = Vec::new();
+        let mut fallbacks = Vec::new();
+        let width = method.columns.len();
+        let mut models = Vec::with_capacity(n_products);
+        for p in 0..n_products {
+            let (values, labels) = method.examples(inputs, p);
+            let positives = labels.iter().filter(|&&l| l).count();
+            let negatives = labels.len() - positives;
+            if positives < settings.min_positives || negatives < settings.min_positives {
+                fallbacks.push(format!("{} ({positives} takers)", inputs.product_names[p]));
+                models.push(ProductModel::Popularity);
+                continue;
+            }
+            let seed = settings.seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let x = ArrayView2::from_shape((labels.len(), width), &values).ok();
+            let model = x.and_then(|x| match settings.model {
+                PropensityModel::Gbdt => GbdtParams::new()
+                    .seed(seed)
+                    .check()
+                    .and_then(|params| params.fit_rows(x, &labels))
+                    .map(ProductModel::Gbdt)
+                    .ok(),
+                PropensityModel::Logistic => LogisticParams::new()
+                    .check()
+                    .and_then(|params| params.fit_rows(x, &labels))
+                    .map(ProductModel::Logistic)
+                    .ok(),
+            });
+            match model {
+                Some(model) => models.push(model),
+                None => {
+                    fallbacks.push(format!(
+                        "{} (the model did not fit)",
+                        inputs.product_names[p]
+                    ));
+                    models.push(ProductModel::Popularity);
+                }
+            }
+        }
+        method.models = models;
+        notes.push(match method.training {
+            Training::Transitions(n) => format!(
+                "propensity: {n} snapshot transition(s) before the one scored, one {} model per product",
+                settings.model.name()
+            ),
+            Training::LookAlike => format!(
+                "propensity: look-alike (holders against non-holders at the scored snapshot; one snapshot only), one {} model per product",
+                settings.model.name()
+            ),
+        });
+        if !fallbacks.is_empty() {
+            notes.push(format!(
+                "propensity: fewer than {} takers or non-takers to learn from, so ranked by popularity: {}",
+                settings.min_positives,
+                fallbacks.join(", ")
+            ));
+        }
+        Some((method, notes))
+    }
+
+    /// The training examples of product `p`, row-major, and their labels.
+    fn examples(&self, inputs: &Inputs<'_>, p: usize) -> (Vec<f64>, Vec<bool>) {
+        let bit: Basket = 1 << p;
+        let mut values = Vec::new();
+        let mut labels = Vec::new();
+        let mut row = Vec::with_capacity(self.columns.len());
+        match self.training {
+            Training::Transitions(_) => {
+                for pair in inputs.history.windows(2) {
+                    let (before, after) = (&pair[0], &pair[1]);
+                    for (c, &basket) in before.iter().enumerate() {
+                        // Customers who held nothing yet were not customers then.
+                        if basket == 0 || basket & bit != 0 {
+                            continue;
+                        }
+                        if self.row(inputs, c, basket, p, &mut row) {
+                            values.extend_from_slice(&row);
+                            labels.push(after.get(c).is_some_and(|a| a & bit != 0));
+                        }
+                    }
+                }
+            }
+            Training::LookAlike => {
+                for (c, &basket) in inputs.train.iter().enumerate() {
+                    if self.row(inputs, c, basket, p, &mut row) {
+                        values.extend_from_slice(&row);
+                        labels.push(basket & bit != 0);
+                    }
+                }
+            }
+        }
+        (values, labels)
+    }
+
+    /// Customer `c`'s input row for product `p`'s model with holdings `basket` (p's own
+    /// flag left out); false when the customer has no features.
+    fn row(
+        &self,
+        inputs: &Inputs<'_>,
+        c: usize,
+        basket: Basket,
+        p: usize,
+        row: &mut Vec<f64>,
+    ) -> bool {
+        let Some(features) = inputs.features.and_then(|f| f.row(c)) else {
+            return false;
+        };
+        row.clear();
+        row.extend_from_slice(features);
+        row.extend(
+            (0..self.n_products).map(|q| f64::from(u8::from(q != p && basket & (1 << q) != 0))),
+        );
+        let segment = inputs.segments.and_then(|s| s[c]);
+        row.extend(
+            self.segments
+                .iter()
+                .map(|&s| f64::from(u8::from(segment == Some(s)))),
+        );
+        true
+    }
+
+    /// The probability of each product not held; popularity for the products not learnt.
+    pub fn scores(&self, inputs: &Inputs<'_>, c: usize, popularity: &[f64], out: &mut [f64]) {
+        let held = inputs.train[c];
+        let mut row = Vec::with_capacity(self.columns.len());
+        for p in 0..self.n_products {
+            if held & (1 << p) != 0 {
+                continue;
+            }
+            out[p] = match &self.models[p] {
+                ProductModel::Popularity => popularity[p],
+                model => {
+                    if !self.row(inputs, c, held, p, &mut row) {
+                        continue;
+                    }
+                    match model {
+                        ProductModel::Gbdt(m) => m.probability(&row),
+                        ProductModel::Logistic(m) => m.probability(&row),
+                        ProductModel::Popularity => popularity[p],
+                    }
+                }
+            };
+        }
+    }
+
+    /// Why product `p` is recommended to customer `c`: its probability and the two
+    /// inputs that raise it most for this customer.
+    pub fn reason(&self, inputs: &Inputs<'_>, c: usize, p: usize, probability: f64) -> String {
+        let percent = format!("{:.0}%", probability * 100.0);
+        let mut row = Vec::with_capacity(self.columns.len());
+        let model = &self.models[p];
+        if matches!(model, ProductModel::Popularity)
+            || !self.row(inputs, c, inputs.train[c], p, &mut row)
+        {
+            return format!("held by {percent} of customers (too few takers to learn a model)");
+        }
+        let mut contributions = vec![0.0; row.len()];
+        match model {
+            ProductModel::Gbdt(m) => {
+                m.contributions(&row, &mut contributions);
+            }
+            ProductModel::Logistic(m) => {
+                m.contributions(&row, &mut contributions);
+            }
+            ProductModel::Popularity => {}
+        }
+        let mut order: Vec<usize> = (0..row.len()).filter(|&j| contributions[j] > 0.0).collect();
+        order.sort_by(|&a, &b| {
+            contributions[b]
+                .total_cmp(&contributions[a])
+                .then(a.cmp(&b))
+        });
+        let drivers: Vec<String> = order
+            .iter()
+            .take(2)
+            .map(|&j| match &self.columns[j] {
+                Column::Feature(name) => name.clone(),
+                Column::Holds(q) if row[j] > 0.0 => format!("holds {}", inputs.product_names[*q]),
+                Column::Holds(q) => format!("no {} yet", inputs.product_names[*q]),
+                Column::Segment(s) if row[j] > 0.0 => format!(
+                    "segment '{}'",
+                    inputs
+                        .segment_labels
+                        .get(s)
+                        .cloned()
+                        .unwrap_or_else(|| s.to_string())
+                ),
+                Column::Segment(s) => format!(
+                    "not in segment '{}'",
+                    inputs
+                        .segment_labels
+                        .get(s)
+                        .cloned()
+                        .unwrap_or_else(|| s.to_string())
+                ),
+            })
+            .collect();
+        let when = match self.training {
+            Training::Transitions(_) => "to take it by the next snapshot",
+            Training::LookAlike => "to hold it, by customers like you",
+        };
+        if drivers.is_empty() {
+            format!("{percent} likely {when}")
+        } else {
+            format!("{percent} likely {when}: {}", drivers.join(", "))
+        }
+    }
+
+    /// Products with a model of their own.
+    pub fn learnt(&self) -> usize {
+        self.models
+            .iter()
+            .filter(|m| !matches!(m, ProductModel::Popularity))
+            .count()
+    }
+}
+
+impl PropensityModel {
+    pub fn name(self) -> &'static str {
+        match self {
+            PropensityModel::Gbdt => "gbdt",
+            PropensityModel::Logistic => "logistic",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::content::CustomerFeatures;
+
+    /// 400 customers with one noise feature; product 1 is taken (between the two
+    /// snapshots) by exactly the holders of product 0.
+    fn case() -> (CustomerFeatures, Vec<Vec<Basket>>, Vec<String>) {
+        let n = 400;
+        let features = CustomerFeatures {
+            d: 1,
+            names: vec!["income".into()],
+            values: (0..n).map(|c| ((c * 37) % 101) as f64 / 101.0).collect(),
+            row_of: (0..n as u32).map(Some).collect(),
+        };
+        // Customer c holds product 0 when c is even; product 2 (a current account) always.
+        let before: Vec<Basket> = (0..n).map(|c| 0b100 | u128::from(c % 2 == 0)).collect();
+        let after: Vec<Basket> = before.iter().map(|&b| b | ((b & 1) << 1)).collect();
+        let names = vec!["Mortgage".into(), "Home insurance".into(), "Current".into()];
+        (features, vec![before, after], names)
+    }
+
+    fn inputs<'a>(
+        features: &'a CustomerFeatures,
+        history: &'a [Vec<Basket>],
+        names: &'a [String],
+        labels: &'a BTreeMap<i32, String>,
+    ) -> Inputs<'a> {
+        Inputs {
+            product_names: names,
+            train: &history[history.len() - 1],
+            history,
+            segments: None,
+            segment_labels: labels,
+            features: Some(features),
+        }
+    }
+
+    fn settings(model: PropensityModel) -> PropensitySettings {
+        PropensitySettings {
+            model,
+            min_positives: 20,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn transitions_learn_what_holders_of_another_product_take_next() {
+        let (features, history, names) = case();
+        let labels = BTreeMap::new();
+        // Scored at the later snapshot: a customer without the mortgage, and one with it
+        // (who already took the insurance, so it is the customer before taking it that
+        // is asked about: the earlier snapshot).
+        let scored = inputs(&features, &history, &names, &labels);
+        let (method, notes) = Propensity::fit(&scored, settings(PropensityModel::Gbdt)).unwrap();
+        assert_eq!(method.training, Training::Transitions(1));
+        // Product 1 learnt from the transition; products 0 and 2: nobody took them, so
+        // popularity, and the notes say so.
+        assert_eq!(method.learnt(), 1);
+        assert!(
+            notes.iter().any(|n| n.contains("Mortgage (0 takers)")),
+            "{notes:?}"
+        );
+        let (values, labels_1) = method.examples(&scored, 1);
+        // Every customer lacked product 1 before; the row's own flag is 0 and the
+        // mortgage flag is the label.
+        assert_eq!(labels_1.len(), 400);
+        let width = method.columns.len();
+        for (row, &label) in values.chunks_exact(width).zip(&labels_1) {
+            assert_eq!(row[1 + 1], 0.0, "product 1's own flag is left out");
+            assert_eq!(row[1] == 1.0, label);
+        }
+        let earlier = [history[0].clone()];
+        let asked = inputs(&features, &earlier, &names, &labels);
+        let mut out = vec![0.0; 3];
+        method.scores(&asked, 0, &[0.5, 0.5, 1.0], &mut out);
+        let with_mortgage = out[1];
+        method.scores(&asked, 1, &[0.5, 0.5, 1.0], &mut out);
+        let without = out[1];
+        assert!(
+            with_mortgage > 0.9 && without < 0.1,
+            "{with_mortgage} {without}"
+        );
+        let reason = method.reason(&asked, 0, 1, with_mortgage);
+        assert!(
+            reason.contains("likely to take it by the next snapshot: holds Mortgage"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn one_snapshot_gives_look_alike_and_logistic_learns_it_too() {
+        let (features, history, names) = case();
+        let labels = BTreeMap::new();
+        let last = [history[1].clone()];
+        let scored = inputs(&features, &last, &names, &labels);
+        let (method, _) = Propensity::fit(&scored, settings(PropensityModel::Logistic)).unwrap();
+        assert_eq!(method.training, Training::LookAlike);
+        // Holders of 0 hold 1 and the other way round; product 2 is held by everyone.
+        assert_eq!(method.learnt(), 2);
+        let (_, labels_2) = method.examples(&scored, 2);
+        assert!(labels_2.iter().all(|&l| l));
+        let without_features = Inputs {
+            features: None,
+            ..inputs(&features, &last, &names, &labels)
+        };
+        assert!(Propensity::fit(&without_features, settings(PropensityModel::Gbdt)).is_none());
+    }
+}
