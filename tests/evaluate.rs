@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use arrow::array::{Array, Int32Array, StringArray};
-use clientele_numeric::ranking::ranking_metrics;
+use clientele_numeric::ranking::{ranking_metrics_with, Averaging};
 use common::Project;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -79,7 +79,7 @@ fn metrics_score_exactly_the_recommendations_and_the_held_out_split() {
         })
         .collect();
     for k in [3, 5] {
-        let expected = ranking_metrics(&lists, &relevant, k);
+        let expected = ranking_metrics_with(&lists, &relevant, k, Averaging::HeldOut);
         for (name, value) in [
             ("precision", expected.precision),
             ("recall", expected.recall),
@@ -100,6 +100,7 @@ fn metrics_score_exactly_the_recommendations_and_the_held_out_split() {
         "item_knn",
         "content_knn",
         "product_profile",
+        "propensity",
     ] {
         assert!(
             m["metrics"][format!("{method}.map_at_5")].is_f64(),
@@ -116,6 +117,54 @@ fn metrics_score_exactly_the_recommendations_and_the_held_out_split() {
                 .unwrap(),
         relevant.len() as u64
     );
+}
+
+#[test]
+fn the_peers_averaging_leaves_out_the_customers_a_list_does_not_reach() {
+    let p = Project::quickstart_copy();
+    let run = p.run(&[
+        "run",
+        "pipelines/quickstart.toml",
+        "--quiet",
+        "--set",
+        "evaluate.averaging=\"recommended\"",
+        "--set",
+        "evaluate.gate.max_drop=1.0",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let out = p.path("out/quickstart");
+    let m = metrics(&out.join("metrics.json"));
+    assert_eq!(m["ranking"]["averaging"], "recommended");
+    let recs = columns(&out.join("recommendations.parquet"));
+    let test = columns(&out.join("split_test.parquet"));
+    let mut relevant: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (c, p) in test["customer_id"].iter().zip(&test["product"]) {
+        relevant.entry(c.clone()).or_default().insert(p.clone());
+    }
+    let mut ranked: BTreeMap<String, Vec<(i32, String)>> = BTreeMap::new();
+    for ((c, r), p) in recs["customer_id"]
+        .iter()
+        .zip(&recs["rank"])
+        .zip(&recs["product"])
+    {
+        ranked
+            .entry(c.clone())
+            .or_default()
+            .push((r.parse().unwrap(), p.clone()));
+    }
+    let lists: BTreeMap<String, Vec<String>> = ranked
+        .into_iter()
+        .map(|(c, mut l)| {
+            l.sort();
+            (c, l.into_iter().map(|(_, p)| p).collect())
+        })
+        .collect();
+    let peer = ranking_metrics_with(&lists, &relevant, 5, Averaging::Recommended);
+    let ours = ranking_metrics_with(&lists, &relevant, 5, Averaging::HeldOut);
+    assert_eq!(m["metrics"]["map_at_5"].as_f64().unwrap(), peer.map);
+    // Some customers with something held out get no list, so the peer's MAP is higher.
+    assert!(peer.customers_without_recommendations > 0);
+    assert!(peer.map > ours.map);
 }
 
 #[test]

@@ -30,14 +30,19 @@ pub struct MetricsFile {
 pub struct RankingDetails {
     /// `blend`, then the methods of `by_method`.
     pub lists: Vec<String>,
+    /// Who the averages are over.
+    #[serde(default)]
+    pub averaging: clientele_numeric::ranking::Averaging,
     pub products: usize,
     pub customers_with_held_out_products: u64,
-    /// By list: customers with recommendations and something held out (the averages).
+    /// By list: customers with recommendations and something held out (with
+    /// `recommended` averaging, those the averages are over).
     pub customers_counted: BTreeMap<String, u64>,
     /// By list: customers with recommendations but nothing held out (left out).
     pub customers_without_relevant: BTreeMap<String, u64>,
-    /// By list: customers with something held out but no recommendation (left out of
-    /// precision, recall, MAP and hit rate; 0 in NDCG, as the peer).
+    /// By list: customers with something held out but no recommendation (0 in every
+    /// average with `held_out` averaging; with `recommended`, left out of precision,
+    /// recall, MAP and hit rate and 0 in NDCG, as the peer).
     pub customers_without_recommendations: BTreeMap<String, u64>,
 }
 
@@ -85,8 +90,8 @@ pub(crate) fn table(file: &MetricsFile) -> Vec<String> {
     if let Some(r) = &file.ranking {
         for &k in &file.k {
             lines.push(format!(
-                "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9}   (k = {k})",
-                "list", "precision", "recall", "map", "ndcg", "coverage"
+                "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>13}   (k = {k})",
+                "list", "precision", "recall", "map", "ndcg", "coverage", "customers"
             ));
             for list in &r.lists {
                 let get = |m: &str| {
@@ -95,14 +100,21 @@ pub(crate) fn table(file: &MetricsFile) -> Vec<String> {
                         .copied()
                         .unwrap_or(f64::NAN)
                 };
+                // The customers the list recommended to, of those with something held out.
+                let covered = format!(
+                    "{}/{}",
+                    r.customers_counted.get(list).copied().unwrap_or(0),
+                    r.customers_with_held_out_products
+                );
                 lines.push(format!(
-                    "{:<20} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.4}",
+                    "{:<20} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>13}",
                     list,
                     get("precision"),
                     get("recall"),
                     get("map"),
                     get("ndcg"),
-                    get("coverage")
+                    get("coverage"),
+                    covered
                 ));
             }
         }

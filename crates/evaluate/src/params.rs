@@ -4,12 +4,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use clientele_numeric::ranking::Averaging;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateParams {
     /// The cut-offs of the ranking metrics.
     #[serde(default = "ks")]
     pub k: Vec<usize>,
+    /// Who the ranking metrics average over: `held_out` (every customer with something
+    /// held out; a list that recommends nothing to one scores 0 for them) or
+    /// `recommended` (Microsoft Recommenders': the customers each list recommends to).
+    #[serde(default)]
+    pub averaging: Averaging,
     /// Ranking metrics per segment as well (needs `assignments`).
     #[serde(default = "yes")]
     pub per_segment: bool,
@@ -26,6 +33,7 @@ impl Default for EvaluateParams {
     fn default() -> Self {
         EvaluateParams {
             k: ks(),
+            averaging: Averaging::default(),
             per_segment: true,
             silhouette_sample: silhouette_sample(),
             gate: None,

@@ -76,6 +76,7 @@ pub(crate) fn ranking_section(
         io.input("train"),
     )?;
     let mut details = RankingDetails {
+        averaging: params.averaging,
         products: ranked.products.len(),
         customers_with_held_out_products: ranked.relevant.customers.len() as u64,
         ..RankingDetails::default()
@@ -97,7 +98,7 @@ pub(crate) fn ranking_section(
         for &k in &params.k {
             let (overall, by_segment) =
                 score_list(list, &ranked.relevant, segment_of.as_deref(), k);
-            let m = overall.metrics(k);
+            let m = overall.metrics_with(k, params.averaging);
             let mut covered: Vec<u32> = (0..list.customers.len())
                 .flat_map(|i| list.products_of(i).iter().take(k).copied())
                 .collect();
@@ -128,7 +129,7 @@ pub(crate) fn ranking_section(
                     .insert(name.clone(), m.customers_without_recommendations);
             }
             for (segment, sums) in &by_segment {
-                let m = sums.metrics(k);
+                let m = sums.metrics_with(k, params.averaging);
                 for (metric, value) in [
                     ("precision", m.precision),
                     ("recall", m.recall),

@@ -10,16 +10,31 @@
 //! - hit rate@k = customers with at least one hit / customers;
 //! - F1@k = the harmonic mean of the averaged precision@k and recall@k.
 //!
-//! Precision, recall, MAP and hit rate are averaged over the customers who have both
-//! recommendations and something relevant; the others are left out and counted. NDCG, as
-//! the peer computes it, is averaged over every customer with something relevant: one
-//! without recommendations scores 0 (`make_rec_metrics_golden.py` says otherwise in its
-//! header, but Microsoft Recommenders' values have this denominator, and the test holds
-//! us to its values).
+//! Who the averages are over is an [`Averaging`]:
+//! - [`Averaging::HeldOut`] (what the evaluate stage does by default): every customer
+//!   with something relevant; a customer a list recommends nothing to scores 0 in every
+//!   metric, so that lists that cover different customers compare on the same ones;
+//! - [`Averaging::Recommended`], Microsoft Recommenders' convention: precision, recall,
+//!   MAP and hit rate over the customers who have both recommendations and something
+//!   relevant, the others left out and counted; NDCG, as the peer computes it, over every
+//!   customer with something relevant (`make_rec_metrics_golden.py` says otherwise in its
+//!   header, but Microsoft Recommenders' values have this denominator, and the test holds
+//!   us to its values).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// Which customers the metrics average over (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Averaging {
+    /// Every customer with something relevant; no list counts as 0.
+    #[default]
+    HeldOut,
+    /// Microsoft Recommenders': the customers with both a list and something relevant.
+    Recommended,
+}
 
 /// Metrics at one k, averaged over the customers counted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,10 +133,18 @@ impl RankingSums {
         self.without_recommendations += 1;
     }
 
+    /// The metrics with Microsoft Recommenders' averaging ([`Averaging::Recommended`]).
     pub fn metrics(&self, k: usize) -> RankingMetrics {
-        let counted = self.counted;
+        self.metrics_with(k, Averaging::Recommended)
+    }
+
+    pub fn metrics_with(&self, k: usize, averaging: Averaging) -> RankingMetrics {
+        let with_relevant = self.counted + self.without_recommendations;
+        let counted = match averaging {
+            Averaging::HeldOut => with_relevant,
+            Averaging::Recommended => self.counted,
+        };
         let mean = |s: f64| if counted > 0 { s / counted as f64 } else { 0.0 };
-        let with_relevant = counted + self.without_recommendations;
         let (precision, recall) = (mean(self.sums[0]), mean(self.sums[1]));
         RankingMetrics {
             k,
@@ -139,18 +162,29 @@ impl RankingSums {
                 0.0
             },
             hit_rate: mean(self.sums[4]),
-            customers_counted: counted,
+            customers_counted: self.counted,
             customers_without_relevant: self.without_relevant,
             customers_without_recommendations: self.without_recommendations,
         }
     }
 }
 
-/// The metrics at `k` of ranked lists (best first) against relevant sets, by customer.
+/// The metrics at `k` of ranked lists (best first) against relevant sets, by customer,
+/// with Microsoft Recommenders' averaging.
 pub fn ranking_metrics(
     recommended: &BTreeMap<String, Vec<String>>,
     relevant: &BTreeMap<String, BTreeSet<String>>,
     k: usize,
+) -> RankingMetrics {
+    ranking_metrics_with(recommended, relevant, k, Averaging::Recommended)
+}
+
+/// [`ranking_metrics`] with the averaging given.
+pub fn ranking_metrics_with(
+    recommended: &BTreeMap<String, Vec<String>>,
+    relevant: &BTreeMap<String, BTreeSet<String>>,
+    k: usize,
+    averaging: Averaging,
 ) -> RankingMetrics {
     let mut sums = RankingSums::default();
     for (customer, list) in recommended {
@@ -164,7 +198,7 @@ pub fn ranking_metrics(
             sums.add_unrecommended();
         }
     }
-    sums.metrics(k)
+    sums.metrics_with(k, averaging)
 }
 
 #[cfg(test)]
@@ -194,5 +228,21 @@ mod tests {
         assert_eq!(m.hit_rate, 1.0);
         assert_eq!(m.customers_counted, 1);
         assert_eq!(m.customers_without_recommendations, 1);
+    }
+
+    #[test]
+    fn held_out_averaging_counts_a_customer_without_a_list_as_zero() {
+        let mut sums = RankingSums::default();
+        sums.add_list([true, false], 1, 2);
+        sums.add_unrecommended();
+        sums.add_list([true], 0, 2);
+        let all = sums.metrics_with(2, Averaging::HeldOut);
+        let peer = sums.metrics_with(2, Averaging::Recommended);
+        assert_eq!((all.map, peer.map), (0.5, 1.0));
+        assert_eq!((all.precision, peer.precision), (0.25, 0.5));
+        assert_eq!((all.hit_rate, peer.hit_rate), (0.5, 1.0));
+        assert_eq!(all.ndcg, peer.ndcg);
+        assert_eq!(all.customers_counted, 1);
+        assert_eq!(sums.metrics(2), peer);
     }
 }

@@ -74,6 +74,11 @@ pub struct Metrics {
 pub struct RankingDetails {
     /// `blend` first, then each method.
     pub lists: Vec<String>,
+    #[serde(default)]
+    pub customers_with_held_out_products: u64,
+    /// By list: the customers with something held out that it recommended to.
+    #[serde(default)]
+    pub customers_counted: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

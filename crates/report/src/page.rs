@@ -275,6 +275,13 @@ pub(crate) fn tables(metrics: &Metrics) -> Vec<Table> {
             "hit_rate",
             "coverage",
         ];
+        // The share of the customers with something held out that each list reached: a
+        // list that recommends to few of them is scored 0 for the others.
+        let reached = |list: &String| {
+            let counted = ranking.customers_counted.get(list)?;
+            let of = ranking.customers_with_held_out_products;
+            (of > 0).then(|| *counted as f64 / of as f64)
+        };
         let mut rows: Vec<Row> = ranking
             .lists
             .iter()
@@ -283,6 +290,7 @@ pub(crate) fn tables(metrics: &Metrics) -> Vec<Table> {
                 cells: names
                     .iter()
                     .map(|name| metrics.metrics.get(&metric_key(list, name, k)).copied())
+                    .chain(std::iter::once(reached(list)))
                     .collect(),
             })
             .collect();
@@ -295,7 +303,8 @@ pub(crate) fn tables(metrics: &Metrics) -> Vec<Table> {
                 .chain(
                     ["precision", "recall", "F1", "MAP", "NDCG", "hit rate", "coverage"]
                         .iter()
-                        .map(|c| format!("{c}@{k}")),
+                        .map(|c| format!("{c}@{k}"))
+                        .chain(std::iter::once("customers reached".to_string())),
                 )
                 .collect(),
             rows,
@@ -364,7 +373,9 @@ mod tests {
         let m = metrics(
             r#"{"k": [3, 5], "metrics": {"map_at_5": 0.4, "popularity.map_at_5": 0.3,
                 "map_at_3": 0.9, "silhouette": 0.25},
-                "ranking": {"lists": ["popularity", "blend"]}}"#,
+                "ranking": {"lists": ["popularity", "blend"],
+                    "customers_with_held_out_products": 10,
+                    "customers_counted": {"blend": 10, "popularity": 4}}}"#,
         );
         let tables = tables(&m);
         assert_eq!(tables.len(), 2);
@@ -376,6 +387,12 @@ mod tests {
         assert_eq!(
             ranking.rows[1].cells[0], None,
             "a metric not in the file is blank"
+        );
+        assert_eq!(ranking.rows[0].cells[7], Some(1.0));
+        assert_eq!(ranking.rows[1].cells[7], Some(0.4));
+        assert_eq!(
+            ranking.columns.last().map(String::as_str),
+            Some("customers reached")
         );
         assert_eq!(tables[1].rows[0].cells, [Some(0.25)]);
     }
