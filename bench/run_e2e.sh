@@ -44,7 +44,7 @@ for n in "${sizes[@]}"; do
     # The data, not timed: the same CSV files for both sides.
     if [ "$(cat "$work/data/.customers" 2>/dev/null)" != "$n" ]; then
         rm -rf "$work/data"
-        "$bin" generate --customers "$n" --seed 7 --out "$work/data" >&2
+        "$bin" generate --customers "$n" --seed 7 --snapshots 2 --out "$work/data" >&2
         echo "$n" > "$work/data/.customers"
     fi
     : > "$work/ours.txt"

@@ -33,7 +33,7 @@ echo "| customers | clientele s | scikit-learn s | speed-up | clientele MiB | sc
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${sizes[@]}"; do
     rm -rf bench/work/data bench/work/out bench/work/prep
-    "$bin" generate --customers "$n" --seed 7 --out bench/work/data 2>/dev/null
+    "$bin" generate --customers "$n" --seed 7 --snapshots 2 --out bench/work/data 2>/dev/null
     # COLUMNS_WIDE=50 widens the 22 generated columns to 50 (bench/widen_customers.py).
     if [ -n "${COLUMNS_WIDE:-}" ]; then
         "$venv/bin/python" bench/widen_customers.py bench/work/data "$COLUMNS_WIDE"

@@ -22,7 +22,7 @@ bin="$PWD/target/release/clientele"
 
 # Inputs, not timed: generated data, ingested, preprocessed and segmented.
 rm -rf bench/work/data bench/work/out bench/work/prep bench/work/rec
-"$bin" generate --customers "$n" --seed 7 --out bench/work/data 2>/dev/null
+"$bin" generate --customers "$n" --seed 7 --snapshots 2 --out bench/work/data 2>/dev/null
 # Four more products, derived: 24 in all.
 venv="bench/work/venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

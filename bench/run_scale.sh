@@ -17,7 +17,7 @@ work=bench/work/scale
 mkdir -p "$work"
 if [ "$(cat "$work/data/customers.count" 2>/dev/null)" != "$n" ]; then
     rm -rf "$work/data" "$work/fit" "$work/score"
-    "$bin" generate --customers "$n" --seed 7 --out "$work/data" >&2
+    "$bin" generate --customers "$n" --seed 7 --snapshots 2 --out "$work/data" >&2
     echo "$n" > "$work/data/customers.count"
 fi
 : > "$work/results.jsonl"

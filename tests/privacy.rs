@@ -161,7 +161,8 @@ fn a_private_pipeline_writes_no_raw_id_name_or_email_anywhere() {
     let held = read_ids(&p.path("out/quickstart/holdings.parquet"));
     assert!(held.iter().all(|id| ids.contains(id)));
     let recommended = read_ids(&p.path("out/quickstart/recommendations.parquet"));
-    assert!(recommended.len() > 2900);
+    // The others have no product left that they may be offered (tests/recommend.rs).
+    assert!(recommended.len() > 2850);
     assert!(!customers.is_empty());
 }
 

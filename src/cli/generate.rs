@@ -15,6 +15,9 @@ pub struct GenerateArgs {
     customers: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Monthly holdings snapshots, the last at 2026-10-31 (2 to 12).
+    #[arg(long, default_value_t = clientele_generate::DEFAULT_SNAPSHOTS)]
+    snapshots: usize,
     /// Directory for customers.csv, holdings.csv and products.csv.
     #[arg(long)]
     out: PathBuf,
@@ -24,11 +27,16 @@ pub fn execute(args: GenerateArgs) -> ExitCode {
     let GenerateArgs {
         customers,
         seed,
+        snapshots,
         out,
     } = args;
     report(
         clientele_generate::generate(
-            &clientele_generate::GenerateOptions { customers, seed },
+            &clientele_generate::GenerateOptions {
+                customers,
+                seed,
+                snapshots,
+            },
             &out,
         )
         .map(|counts| {

@@ -1,11 +1,15 @@
-//! Deterministic synthetic bank data: customers, product holdings over two monthly
-//! snapshots, and the product catalogue.
+//! Deterministic synthetic bank data: customers, product holdings over monthly
+//! snapshots (six by default), and the product catalogue.
 //!
 //! Customers are drawn from a handful of latent types (young digital, family with a
 //! mortgage, affluent investor, retired saver, small business, credit-reliant). A type
 //! shapes both the customer's behaviour (age, income, balances, spending, digital use)
-//! and which products the customer holds and acquires next, so that segmentation and
-//! recommendation have real structure to find. The data has what real extracts have:
+//! and which products the customer holds at first. Each month after, a customer takes up
+//! products at a rate set by their type, life stage and income and by what they already
+//! hold (a mortgage leads to home and life insurance, a payroll account to a credit
+//! card, a business account to a card terminal, securities to funds), and drops a few:
+//! so that segmentation and recommendation, and a propensity model learning from the
+//! month-to-month transitions, have real structure to find. The data has what real extracts have:
 //! missing values, heavy-tailed money amounts, a few outliers, and direct identifiers
 //! (name, e-mail) for the privacy work to remove. Names and e-mails are invented and use
 //! the reserved `example.com` domain.
@@ -36,13 +40,20 @@ pub enum GenerateError {
     },
     #[error("--customers must be at least 1")]
     NoCustomers,
+    #[error("--snapshots must be between 2 and {max} (monthly, ending {last})", max = ALL_SNAPSHOTS.len(), last = ALL_SNAPSHOTS[ALL_SNAPSHOTS.len() - 1])]
+    Snapshots,
 }
 
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
     pub customers: usize,
     pub seed: u64,
+    /// Monthly holdings snapshots, the last at 2026-10-31.
+    pub snapshots: usize,
 }
+
+/// The default number of monthly snapshots.
+pub const DEFAULT_SNAPSHOTS: usize = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
@@ -51,8 +62,27 @@ pub struct Counts {
     pub products: usize,
 }
 
-/// The snapshot dates of the two monthly holdings extracts.
-pub const SNAPSHOTS: [&str; 2] = ["2026-09-30", "2026-10-31"];
+/// The month ends a generated holdings table may have, oldest first; `--snapshots N`
+/// takes the last N.
+pub const ALL_SNAPSHOTS: [&str; 12] = [
+    "2025-11-30",
+    "2025-12-31",
+    "2026-01-31",
+    "2026-02-28",
+    "2026-03-31",
+    "2026-04-30",
+    "2026-05-31",
+    "2026-06-30",
+    "2026-07-31",
+    "2026-08-31",
+    "2026-09-30",
+    "2026-10-31",
+];
+
+/// The snapshot dates of `count` monthly extracts, oldest first.
+pub fn snapshot_dates(count: usize) -> &'static [&'static str] {
+    &ALL_SNAPSHOTS[ALL_SNAPSHOTS.len() - count.min(ALL_SNAPSHOTS.len())..]
+}
 
 /// (id, name, category, minimum age, minimum annual income)
 pub const PRODUCTS: [(&str, &str, &str, u32, u32); 20] = [
@@ -83,6 +113,26 @@ pub const PRODUCTS: [(&str, &str, &str, u32, u32); 20] = [
     ("business_account", "Business account", "business", 18, 0),
     ("pos_terminal", "Card payment terminal", "business", 18, 0),
 ];
+
+// Indices into `PRODUCTS`, for the take-up rules.
+const CURRENT_ACCOUNT: usize = 0;
+const DEBIT_CARD: usize = 1;
+const E_BANKING: usize = 2;
+const MOBILE_BANKING: usize = 3;
+const SAVINGS_ACCOUNT: usize = 4;
+const TERM_DEPOSIT: usize = 5;
+const CREDIT_CARD: usize = 6;
+const PREMIUM_CARD: usize = 7;
+const OVERDRAFT: usize = 8;
+const MORTGAGE: usize = 11;
+const PAYROLL_ACCOUNT: usize = 12;
+const PENSION_PLAN: usize = 13;
+const SECURITIES: usize = 14;
+const FUNDS: usize = 15;
+const LIFE_INSURANCE: usize = 16;
+const HOME_INSURANCE: usize = 17;
+const BUSINESS_ACCOUNT: usize = 18;
+const POS_TERMINAL: usize = 19;
 
 /// A latent customer type: how its members look and what they hold.
 struct CustomerType {
@@ -242,6 +292,10 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<Counts, Generat
     if options.customers == 0 {
         return Err(GenerateError::NoCustomers);
     }
+    if !(2..=ALL_SNAPSHOTS.len()).contains(&options.snapshots) {
+        return Err(GenerateError::Snapshots);
+    }
+    let dates = snapshot_dates(options.snapshots);
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let customers_path = out.join("customers.csv");
     let holdings_path = out.join("holdings.csv");
@@ -271,10 +325,14 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<Counts, Generat
         customers
             .write_record(&record)
             .map_err(csv_err(&customers_path))?;
-        for (snapshot, held) in customer.snapshots(&mut rng).iter().enumerate() {
+        for (snapshot, held) in customer
+            .snapshots(options.snapshots, &mut rng)
+            .iter()
+            .enumerate()
+        {
             for (p, _) in held.iter().enumerate().filter(|(_, h)| **h) {
                 holdings
-                    .write_record([id.as_str(), PRODUCTS[p].0, SNAPSHOTS[snapshot]])
+                    .write_record([id.as_str(), PRODUCTS[p].0, dates[snapshot]])
                     .map_err(csv_err(&holdings_path))?;
                 holding_rows += 1;
             }
@@ -479,23 +537,65 @@ impl Customer {
         ]
     }
 
-    /// Products held at each snapshot: the second keeps most of the first (a little
-    /// churn) and adds acquisitions drawn from the same type's propensities.
-    fn snapshots(&self, rng: &mut ChaCha8Rng) -> [[bool; 20]; 2] {
+    /// Products held at each of `count` monthly snapshots: the first drawn from the
+    /// type's propensities, each later one keeping most of the month before (a little
+    /// churn) and adding the month's take-ups ([`Customer::monthly_take_up`]).
+    fn snapshots(&self, count: usize, rng: &mut ChaCha8Rng) -> Vec<[bool; 20]> {
         let t = &TYPES[self.kind];
+        let eligible: Vec<bool> = PRODUCTS
+            .iter()
+            .map(|&(_, _, _, min_age, min_income)| {
+                self.age >= min_age && self.income >= min_income as f64
+            })
+            .collect();
         let mut first = [false; 20];
-        let mut second = [false; 20];
-        for (p, &(_, _, _, min_age, min_income)) in PRODUCTS.iter().enumerate() {
-            let eligible = self.age >= min_age && self.income >= min_income as f64;
+        for (p, held) in first.iter_mut().enumerate() {
             let p_hold = (t.holds[p] * self.appetite).min(0.995);
-            first[p] = eligible && rng.random_bool(p_hold);
-            second[p] = if first[p] {
-                !rng.random_bool(0.02)
-            } else {
-                eligible && rng.random_bool((0.12 * p_hold).min(0.5))
-            };
+            *held = eligible[p] && rng.random_bool(p_hold);
         }
-        [first, second]
+        let mut months = vec![first];
+        for _ in 1..count {
+            let before = months[months.len() - 1];
+            let mut next = [false; 20];
+            for p in 0..PRODUCTS.len() {
+                next[p] = if before[p] {
+                    // The current account is where everything else hangs: never closed.
+                    p == CURRENT_ACCOUNT || !rng.random_bool(0.01)
+                } else {
+                    eligible[p] && rng.random_bool(self.monthly_take_up(p, &before))
+                };
+            }
+            months.push(next);
+        }
+        months
+    }
+
+    /// The chance of taking up product `p` in a month, holding `held` at its start: the
+    /// type's propensity for it, raised by life stage and by the products that lead to it.
+    fn monthly_take_up(&self, p: usize, held: &[bool; 20]) -> f64 {
+        let t = &TYPES[self.kind];
+        let base = 0.05 * (t.holds[p] * self.appetite).min(0.995);
+        let has = |q: usize| held[q];
+        let age = self.age;
+        let lift = match p {
+            DEBIT_CARD if has(CURRENT_ACCOUNT) => 3.0,
+            E_BANKING if has(MOBILE_BANKING) => 2.0,
+            MOBILE_BANKING if age < 35 => 2.5,
+            TERM_DEPOSIT if has(SAVINGS_ACCOUNT) && age >= 55 => 2.5,
+            CREDIT_CARD if has(PAYROLL_ACCOUNT) => 4.0,
+            PREMIUM_CARD if has(CREDIT_CARD) && self.income >= 90_000.0 => 5.0,
+            OVERDRAFT if has(CREDIT_CARD) && self.cash > 1.5 => 3.0,
+            MORTGAGE if (28..=45).contains(&age) => 2.0,
+            PENSION_PLAN if (40..65).contains(&age) => 2.5,
+            FUNDS if has(SECURITIES) => 4.0,
+            SECURITIES if has(FUNDS) => 3.0,
+            LIFE_INSURANCE if has(MORTGAGE) => 4.0,
+            HOME_INSURANCE if has(MORTGAGE) => 8.0,
+            HOME_INSURANCE => 0.3,
+            POS_TERMINAL if has(BUSINESS_ACCOUNT) => 6.0,
+            _ => 1.0,
+        };
+        (base * lift).min(0.5)
     }
 }
 
@@ -524,6 +624,7 @@ mod tests {
                 &GenerateOptions {
                     customers: 300,
                     seed,
+                    snapshots: DEFAULT_SNAPSHOTS,
                 },
                 dir.path(),
             )
@@ -548,6 +649,7 @@ mod tests {
             &GenerateOptions {
                 customers: 2000,
                 seed: 1,
+                snapshots: DEFAULT_SNAPSHOTS,
             },
             dir.path(),
         )
@@ -576,11 +678,59 @@ mod tests {
                 .or_default()
                 .insert((row[0].to_string(), row[1].to_string()));
         }
-        assert_eq!(per_snapshot.len(), 2);
-        let first = &per_snapshot[SNAPSHOTS[0]];
-        let second = &per_snapshot[SNAPSHOTS[1]];
-        let acquired = second.difference(first).count();
-        assert!(acquired > 200, "only {acquired} new acquisitions");
+        let dates = snapshot_dates(DEFAULT_SNAPSHOTS);
+        assert_eq!(per_snapshot.len(), 6);
+        assert_eq!(
+            dates,
+            [
+                "2026-05-31",
+                "2026-06-30",
+                "2026-07-31",
+                "2026-08-31",
+                "2026-09-30",
+                "2026-10-31"
+            ]
+        );
+        let first = &per_snapshot[dates[0]];
+        for month in dates.windows(2) {
+            let acquired = per_snapshot[month[1]]
+                .difference(&per_snapshot[month[0]])
+                .count();
+            assert!(
+                acquired > 200,
+                "only {acquired} new acquisitions by {}",
+                month[1]
+            );
+        }
+        // A mortgage leads to home insurance: those with one take it up far more often.
+        let (mut with, mut with_n, mut without, mut without_n) = (0, 0, 0, 0);
+        for month in dates.windows(2) {
+            let (before, after) = (&per_snapshot[month[0]], &per_snapshot[month[1]]);
+            let customers: std::collections::BTreeSet<&String> =
+                before.iter().map(|(c, _)| c).collect();
+            for c in customers {
+                let holds = |set: &std::collections::BTreeSet<(String, String)>, p: &str| {
+                    set.contains(&(c.clone(), p.to_string()))
+                };
+                if holds(before, "home_insurance") {
+                    continue;
+                }
+                let took = usize::from(holds(after, "home_insurance"));
+                if holds(before, "mortgage") {
+                    (with, with_n) = (with + took, with_n + 1);
+                } else {
+                    (without, without_n) = (without + took, without_n + 1);
+                }
+            }
+        }
+        let (rate_with, rate_without) = (
+            with as f64 / with_n as f64,
+            without as f64 / without_n as f64,
+        );
+        assert!(
+            rate_with > 5.0 * rate_without,
+            "{rate_with} against {rate_without}"
+        );
         assert!(
             first.len() > 2000 * 5,
             "about eight products per customer expected, got {}",

@@ -156,11 +156,20 @@ impl Stage for Recommend {
             .tune
             .then(|| tune::tune_blend(params, &data, &split, settings, &weights, ctx));
         if let Some(tuned) = &tuning {
-            weights = tuned.weights.clone();
-            report.notes.push(format!(
-                "tuned the blend on {} validation customers: MAP@{} {:.4}",
-                tuned.validation_customers, params.top_k, tuned.best_map
-            ));
+            if tuned.applied {
+                weights = tuned.weights.clone();
+                report.notes.push(format!(
+                    "tuned the blend on the {} ({} validation customers): MAP@{} {:.4}",
+                    tuned.validation, tuned.validation_customers, params.top_k, tuned.best_map
+                ));
+            } else {
+                report.notes.push(format!(
+                    "tuning found only {} validation customers on the {} (fewer than {}): the configured weights are kept",
+                    tuned.validation_customers,
+                    tuned.validation,
+                    tune::MIN_VALIDATION_CUSTOMERS
+                ));
+            }
         }
 
         let fitted = Fitted::fit(&data.inputs(&split.train, &split.history), settings, &|s| {

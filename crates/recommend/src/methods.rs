@@ -221,7 +221,7 @@ impl Fitted {
                 }
                 Method::Propensity => {
                     if let Some(propensity) = &self.propensity {
-                        propensity.scores(inputs, c, &self.share, out);
+                        propensity.scores(inputs, c, out);
                     }
                 }
             }

@@ -19,6 +19,8 @@ pub struct RecommendModel {
     /// The methods fitted, in the order the stage scores them.
     pub methods: Vec<Method>,
     pub weights: BTreeMap<Method, f64>,
+    /// Whether the weights came from tuning (tuning that found too few validation
+    /// customers keeps the configured weights; its grid is still under `tuning`).
     pub tuned: bool,
     pub top_k: usize,
     pub neighbours: usize,

@@ -1,6 +1,15 @@
-//! Tuning the blend: the methods fitted on a validation holdout of the training
-//! baskets, and the weight grid searched for the best MAP@k on a seeded sample of the
-//! customers with something held out.
+//! Tuning the blend: the weight grid searched for the best MAP@k on a seeded sample of
+//! validation customers, as close to the task as the holdings allow:
+//!
+//! - with at least two snapshots that transitions may be learnt from, on the **last
+//!   transition**: the methods fitted on the snapshot before it (and the transitions
+//!   before that), asked for the products newly held at its end — the task itself, one
+//!   period earlier, never the test period;
+//! - otherwise on a **holdout** of the training baskets (`validation_fraction` of each
+//!   customer's products).
+//!
+//! With fewer than [`MIN_VALIDATION_CUSTOMERS`] customers to validate on, the grid is
+//! still searched and written, but the configured weights are kept.
 
 use std::collections::BTreeMap;
 
@@ -13,13 +22,23 @@ use crate::blend::{self, candidates, normalise, ValidationCase};
 use crate::methods::{Fitted, Settings};
 use crate::params::{Method, RecommendParams};
 use crate::read::StageData;
-use crate::split::{holdout, Split};
+use crate::split::{holdout, Holdout, Split};
+
+/// Below this many validation customers, a tuned weight is noise: the configured
+/// weights are kept, and the notes say so.
+pub const MIN_VALIDATION_CUSTOMERS: usize = 200;
 
 /// The result of tuning the blend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tuning {
+    /// `last transition` or `holdout`.
+    #[serde(default)]
+    pub validation: String,
     pub validation_customers: usize,
+    /// Whether the weights below were used (else too few validation customers).
+    #[serde(default)]
+    pub applied: bool,
     pub best_map: f64,
     pub weights: BTreeMap<Method, f64>,
     pub grid: Vec<GridPoint>,
@@ -44,15 +63,27 @@ pub fn tune_blend(
     configured: &BTreeMap<Method, f64>,
     ctx: &StageContext<'_>,
 ) -> Tuning {
-    ctx.progress.step("tuning the blend on a validation split");
-    let validation = holdout(
-        &split.train,
-        params.validation_fraction,
-        ctx.seed ^ 0x7475_6e65,
-    );
-    // The products held out for validation were acquired at the latest snapshots: the
-    // last transition could teach `propensity` the very answers, so it is left out.
-    let history = &split.history[..split.history.len().saturating_sub(1)];
+    let n = split.history.len();
+    let (validation, history, kind) = if n >= 2 {
+        let (before, after) = (&split.history[n - 2], &split.history[n - 1]);
+        let validation = Holdout {
+            train: before.clone(),
+            test: after.iter().zip(before).map(|(a, b)| a & !b).collect(),
+        };
+        (validation, &split.history[..n - 1], "last transition")
+    } else {
+        let validation = holdout(
+            &split.train,
+            params.validation_fraction,
+            ctx.seed ^ 0x7475_6e65,
+        );
+        // The products held out for validation were acquired at the latest snapshots:
+        // the last transition could teach `propensity` the very answers, so it is left
+        // out.
+        (validation, &split.history[..n.saturating_sub(1)], "holdout")
+    };
+    ctx.progress
+        .step(&format!("tuning the blend on the {kind}"));
     let inputs = data.inputs(&validation.train, history);
     let fitted = Fitted::fit(&inputs, settings, &|s| ctx.progress.step(s));
     let blended: Vec<usize> = fitted
@@ -107,8 +138,11 @@ pub fn tune_blend(
             .collect()
     };
     let best = best_point(&maps);
+    let applied = cases.len() >= MIN_VALIDATION_CUSTOMERS;
     Tuning {
+        validation: kind.to_string(),
         validation_customers: cases.len(),
+        applied,
         best_map: best.map_or(0.0, |b| maps[b]),
         weights: best.map_or_else(|| configured.clone(), |b| as_map(&grid[b])),
         grid: grid

@@ -328,7 +328,7 @@ fn write_model(
         format: model::MODEL_FORMAT,
         methods: fitted.methods.clone(),
         weights: weights.clone(),
-        tuned: tuning.is_some(),
+        tuned: tuning.is_some_and(|t| t.applied),
         top_k: params.top_k,
         neighbours: params.neighbours,
         similarity: params.similarity,

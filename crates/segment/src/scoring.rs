@@ -171,7 +171,7 @@ mod tests {
         let x = two_groups();
         let labels: Vec<usize> = (0..40).map(|i| i / 20).collect();
         let rows: Vec<usize> = (0..40).step_by(2).collect();
-        let first = silhouettes(x.view(), Some(&rows), &[labels.clone()], 10, 7);
+        let first = silhouettes(x.view(), Some(&rows), std::slice::from_ref(&labels), 10, 7);
         let again = silhouettes(x.view(), Some(&rows), &[labels], 10, 7);
         assert_eq!(first, again);
         assert_eq!((first.1, first.2), (10, false));

@@ -11,8 +11,9 @@
 //!   everyone else.
 //!
 //! A product with fewer than `propensity_min_positives` takers (or as few non-takers)
-//! among its examples is not learnt: it scores its popularity, and the stage notes say
-//! so.
+//! among its examples is not learnt: it scores its popularity among them (the share of
+//! its examples that took it, on the same scale as the models' probabilities), and the
+//! stage notes say so.
 //!
 //! Not done yet: point-in-time features (the features table is today's, for every
 //! transition), calibration on a held-out fold, and saving the models in the model
@@ -57,8 +58,8 @@ pub enum Training {
 enum ProductModel {
     Gbdt(Gbdt),
     Logistic(Logistic),
-    /// Too few examples of one class: the product's popularity.
-    Popularity,
+    /// Too few examples of one class: the share of the product's examples that took it.
+    Popularity(f64),
 }
 
 /// The fitted method: one model per product.
@@ -119,9 +120,10 @@ impl Propensity {
             let (values, labels) = method.examples(inputs, p);
             let positives = labels.iter().filter(|&&l| l).count();
             let negatives = labels.len() - positives;
+            let share = positives as f64 / labels.len().max(1) as f64;
             if positives < settings.min_positives || negatives < settings.min_positives {
                 fallbacks.push(format!("{} ({positives} takers)", inputs.product_names[p]));
-                models.push(ProductModel::Popularity);
+                models.push(ProductModel::Popularity(share));
                 continue;
             }
             let seed = settings.seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -146,7 +148,7 @@ impl Propensity {
                         "{} (the model did not fit)",
                         inputs.product_names[p]
                     ));
-                    models.push(ProductModel::Popularity);
+                    models.push(ProductModel::Popularity(share));
                 }
             }
         }
@@ -232,26 +234,24 @@ impl Propensity {
         true
     }
 
-    /// The probability of each product not held; popularity for the products not learnt.
-    pub fn scores(&self, inputs: &Inputs<'_>, c: usize, popularity: &[f64], out: &mut [f64]) {
+    /// The probability of each product not held; the take-up share for the products not
+    /// learnt.
+    pub fn scores(&self, inputs: &Inputs<'_>, c: usize, out: &mut [f64]) {
         let held = inputs.train[c];
         let mut row = Vec::with_capacity(self.columns.len());
-        for p in 0..self.n_products {
+        for (p, (score, model)) in out.iter_mut().zip(&self.models).enumerate() {
             if held & (1 << p) != 0 {
                 continue;
             }
-            out[p] = match &self.models[p] {
-                ProductModel::Popularity => popularity[p],
-                model => {
-                    if !self.row(inputs, c, held, p, &mut row) {
-                        continue;
-                    }
-                    match model {
-                        ProductModel::Gbdt(m) => m.probability(&row),
-                        ProductModel::Logistic(m) => m.probability(&row),
-                        ProductModel::Popularity => popularity[p],
-                    }
+            *score = match model {
+                ProductModel::Popularity(share) => *share,
+                ProductModel::Gbdt(m) if self.row(inputs, c, held, p, &mut row) => {
+                    m.probability(&row)
                 }
+                ProductModel::Logistic(m) if self.row(inputs, c, held, p, &mut row) => {
+                    m.probability(&row)
+                }
+                _ => continue,
             };
         }
     }
@@ -262,10 +262,13 @@ impl Propensity {
         let percent = format!("{:.0}%", probability * 100.0);
         let mut row = Vec::with_capacity(self.columns.len());
         let model = &self.models[p];
-        if matches!(model, ProductModel::Popularity)
-            || !self.row(inputs, c, inputs.train[c], p, &mut row)
-        {
-            return format!("held by {percent} of customers (too few takers to learn a model)");
+        if let ProductModel::Popularity(_) = model {
+            return format!(
+                "taken by {percent} of the customers it was learnt from (too few takers for a model)"
+            );
+        }
+        if !self.row(inputs, c, inputs.train[c], p, &mut row) {
+            return String::new();
         }
         let mut contributions = vec![0.0; row.len()];
         match model {
@@ -275,7 +278,7 @@ impl Propensity {
             ProductModel::Logistic(m) => {
                 m.contributions(&row, &mut contributions);
             }
-            ProductModel::Popularity => {}
+            ProductModel::Popularity(_) => {}
         }
         let mut order: Vec<usize> = (0..row.len()).filter(|&j| contributions[j] > 0.0).collect();
         order.sort_by(|&a, &b| {
@@ -323,7 +326,7 @@ impl Propensity {
     pub fn learnt(&self) -> usize {
         self.models
             .iter()
-            .filter(|m| !matches!(m, ProductModel::Popularity))
+            .filter(|m| !matches!(m, ProductModel::Popularity(_)))
             .count()
     }
 }
@@ -414,9 +417,9 @@ mod tests {
         let earlier = [history[0].clone()];
         let asked = inputs(&features, &earlier, &names, &labels);
         let mut out = vec![0.0; 3];
-        method.scores(&asked, 0, &[0.5, 0.5, 1.0], &mut out);
+        method.scores(&asked, 0, &mut out);
         let with_mortgage = out[1];
-        method.scores(&asked, 1, &[0.5, 0.5, 1.0], &mut out);
+        method.scores(&asked, 1, &mut out);
         let without = out[1];
         assert!(
             with_mortgage > 0.9 && without < 0.1,
