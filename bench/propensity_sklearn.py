@@ -3,10 +3,10 @@ product on the same features and labels as `clientele-bench propensity`, with th
 number of trees (100, no early stopping), bins (255), leaves (31) and learning rate (0.1),
 then every customer scored for every product.
 
-Usage: python propensity_sklearn.py FEATURES.parquet LABELS.parquet
+Usage: python propensity_sklearn.py FEATURES.parquet HOLDINGS.parquet
 FEATURES: `customer_id` and Float64 features (the preprocess stage's output).
-LABELS: `customer_id`, `product`: the products each customer holds (the target of each
-product's model: holds it or not). Prints one JSON line: seconds to fit, to score, rows,
+HOLDINGS: the long holdings table (`customer_id`, `product`, `snapshot`); the products
+held at its last snapshot are the labels (each product's model: holds it or not). Prints one JSON line: seconds to fit, to score, rows,
 products, and the mean training ROC AUC (a check that both sides learnt the same thing).
 Reading the files is not timed.
 """
@@ -20,7 +20,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 features = pq.read_table(sys.argv[1]).to_pandas()
-labels = pq.read_table(sys.argv[2]).to_pandas()
+holdings = pq.read_table(sys.argv[2]).to_pandas()
+labels = holdings[holdings["snapshot"] == holdings["snapshot"].max()]
+labels = labels.assign(
+    customer_id=labels["customer_id"].astype(str), product=labels["product"].astype(str)
+)
 ids = features["customer_id"].to_numpy()
 X = features.drop(columns=["customer_id"]).select_dtypes("number").to_numpy(dtype=np.float64)
 index = {c: i for i, c in enumerate(ids)}
@@ -28,7 +32,8 @@ products = sorted(labels["product"].unique())
 Y = np.zeros((len(ids), len(products)), dtype=bool)
 rows = labels["customer_id"].map(index)
 keep = rows.notna().to_numpy()
-Y[rows[keep].astype(int).to_numpy(), labels["product"][keep].map({p: j for j, p in enumerate(products)}).to_numpy()] = True
+product_index = {p: j for j, p in enumerate(products)}
+Y[rows[keep].astype(int).to_numpy(), labels["product"][keep].map(product_index).to_numpy()] = True
 
 fit_seconds = 0.0
 score_seconds = 0.0

@@ -4,6 +4,8 @@
 //! `bench/segment_sklearn.py`, which does the same with scikit-learn, so that the two
 //! are timed on the same work. `neighbours` reads a holdings table and times the
 //! recommend stage's exact user-kNN against linfa-nn's KD-tree and ball tree.
+//! `propensity` trains one gradient-boosted model per product, beside
+//! `bench/propensity_sklearn.py`.
 //!
 //! Reading the file is not timed; the process's peak memory (GNU time) includes it on
 //! both sides.
@@ -18,6 +20,7 @@ use clap::{Parser, Subcommand};
 use clientele_segment::{dbscan, k_means, metrics, read_features};
 
 mod neighbours;
+mod propensity;
 
 #[derive(Parser)]
 struct Cli {
@@ -57,6 +60,13 @@ enum Kernel {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// One gradient-boosted model per product on the features (INPUT), labelled by the
+    /// holdings' last snapshot, then every customer scored (`bench/run_propensity.sh`).
+    Propensity {
+        /// The long holdings table (`customer_id`, `product`, `snapshot`).
+        #[arg(long)]
+        holdings: PathBuf,
+    },
     /// DBSCAN.
     Dbscan {
         #[arg(long)]
@@ -76,6 +86,10 @@ fn main() -> anyhow::Result<()> {
     {
         let result = neighbours::compare(&cli.input, neighbours, queries, limit)?;
         println!("{result}");
+        return Ok(());
+    }
+    if let Kernel::Propensity { holdings } = &cli.kernel {
+        println!("{}", propensity::run(&cli.input, holdings)?);
         return Ok(());
     }
     let table = read_features(&cli.input, None)
@@ -109,7 +123,7 @@ fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        Kernel::Neighbours { .. } => unreachable!("handled above"),
+        Kernel::Neighbours { .. } | Kernel::Propensity { .. } => unreachable!("handled above"),
         Kernel::Dbscan { eps, min_samples } => {
             let fit = dbscan::fit(x, &dbscan::DbscanParams::new(eps, min_samples))?;
             let noise = fit.labels.iter().filter(|&&l| l < 0).count();

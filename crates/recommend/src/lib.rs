@@ -150,6 +150,7 @@ impl Stage for Recommend {
             seed: ctx.seed,
             propensity_model: params.propensity_model,
             propensity_min_positives: params.propensity_min_positives,
+            propensity_calibration: params.propensity_calibration,
         };
         let mut weights = check::resolve_weights(params, &data.available_methods());
         let tuning = params

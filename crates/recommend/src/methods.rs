@@ -31,6 +31,7 @@ pub struct Settings {
     pub seed: u64,
     pub propensity_model: PropensityModel,
     pub propensity_min_positives: usize,
+    pub propensity_calibration: bool,
 }
 
 /// Every method the inputs allow, fitted.
@@ -118,6 +119,7 @@ impl Fitted {
             let settings = PropensitySettings {
                 model: settings.propensity_model,
                 min_positives: settings.propensity_min_positives,
+                calibrate: settings.propensity_calibration,
                 seed: settings.seed,
             };
             Propensity::fit(inputs, settings).map(|(method, found)| {

@@ -15,18 +15,23 @@
 //! its examples that took it, on the same scale as the models' probabilities), and the
 //! stage notes say so.
 //!
+//! With `propensity_calibration` (the default), each model learns from a seeded,
+//! stratified 80 % of its product's examples and its scores are mapped to probabilities
+//! by Platt scaling fitted on the other 20 % ([`Platt`]).
+//!
 //! Not done yet: point-in-time features (the features table is today's, for every
-//! transition), calibration on a held-out fold, and saving the models in the model
-//! file for `export-sql`.
+//! transition), and saving the models in the model file for `export-sql`.
 
 use serde::{Deserialize, Serialize};
 
+use super::calibration::Platt;
 use super::gbdt::{Gbdt, GbdtParams};
 use super::logistic::{Logistic, LogisticParams};
+use super::stratified_split;
 use crate::holdings::Basket;
 use crate::methods::Inputs;
 use linfa::ParamGuard;
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis};
 
 /// The classifier family of the `propensity` method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -44,8 +49,15 @@ pub enum PropensityModel {
 pub struct PropensitySettings {
     pub model: PropensityModel,
     pub min_positives: usize,
+    /// Platt scaling on a held-out fifth of the examples.
+    pub calibrate: bool,
     pub seed: u64,
 }
+
+/// The share of each product's examples held out to calibrate its model.
+const CALIBRATION_FRACTION: f64 = 0.2;
+/// The seed of the calibration fold, apart from the model's.
+const CALIBRATION_SALT: u64 = 0xca1b_7a7e;
 
 /// Where the training examples came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +68,8 @@ pub enum Training {
 }
 
 enum ProductModel {
-    Gbdt(Gbdt),
-    Logistic(Logistic),
+    Gbdt(Gbdt, Platt),
+    Logistic(Logistic, Platt),
     /// Too few examples of one class: the share of the product's examples that took it.
     Popularity(f64),
 }
@@ -127,20 +139,9 @@ impl Propensity {
                 continue;
             }
             let seed = settings.seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let x = ArrayView2::from_shape((labels.len(), width), &values).ok();
-            let model = x.and_then(|x| match settings.model {
-                PropensityModel::Gbdt => GbdtParams::new()
-                    .seed(seed)
-                    .check()
-                    .and_then(|params| params.fit_rows(x, &labels))
-                    .map(ProductModel::Gbdt)
-                    .ok(),
-                PropensityModel::Logistic => LogisticParams::new()
-                    .check()
-                    .and_then(|params| params.fit_rows(x, &labels))
-                    .map(ProductModel::Logistic)
-                    .ok(),
-            });
+            let model = ArrayView2::from_shape((labels.len(), width), &values)
+                .ok()
+                .and_then(|x| fit_product(settings, x, &labels, seed));
             match model {
                 Some(model) => models.push(model),
                 None => {
@@ -155,8 +156,9 @@ impl Propensity {
         method.models = models;
         notes.push(match method.training {
             Training::Transitions(n) => format!(
-                "propensity: {n} snapshot transition(s) before the one scored, one {} model per product",
-                settings.model.name()
+                "propensity: {n} snapshot transition(s) before the one scored, one {} model per product{}",
+                settings.model.name(),
+                if settings.calibrate { ", calibrated by Platt scaling on a held-out 20 %" } else { "" }
             ),
             Training::LookAlike => format!(
                 "propensity: look-alike (holders against non-holders at the scored snapshot; one snapshot only), one {} model per product",
@@ -245,11 +247,11 @@ impl Propensity {
             }
             *score = match model {
                 ProductModel::Popularity(share) => *share,
-                ProductModel::Gbdt(m) if self.row(inputs, c, held, p, &mut row) => {
-                    m.probability(&row)
+                ProductModel::Gbdt(m, platt) if self.row(inputs, c, held, p, &mut row) => {
+                    platt.probability(m.raw_score(&row))
                 }
-                ProductModel::Logistic(m) if self.row(inputs, c, held, p, &mut row) => {
-                    m.probability(&row)
+                ProductModel::Logistic(m, platt) if self.row(inputs, c, held, p, &mut row) => {
+                    platt.probability(m.raw_score(&row))
                 }
                 _ => continue,
             };
@@ -272,10 +274,12 @@ impl Propensity {
         }
         let mut contributions = vec![0.0; row.len()];
         match model {
-            ProductModel::Gbdt(m) => {
+            // Platt's curve rises with the raw score (when it does not, the largest terms
+            // still say what moves the score most), so the raw contributions rank them.
+            ProductModel::Gbdt(m, _) => {
                 m.contributions(&row, &mut contributions);
             }
-            ProductModel::Logistic(m) => {
+            ProductModel::Logistic(m, _) => {
                 m.contributions(&row, &mut contributions);
             }
             ProductModel::Popularity(_) => {}
@@ -328,6 +332,53 @@ impl Propensity {
             .iter()
             .filter(|m| !matches!(m, ProductModel::Popularity(_)))
             .count()
+    }
+}
+
+/// One product's model on its examples `x` and `labels`: fitted on all of them, or on
+/// a seeded 80 % with Platt scaling fitted on the rest. `None` when it does not fit.
+fn fit_product(
+    settings: PropensitySettings,
+    x: ArrayView2<f64>,
+    labels: &[bool],
+    seed: u64,
+) -> Option<ProductModel> {
+    let (fit_rows, calibration_rows) = if settings.calibrate {
+        stratified_split(labels, CALIBRATION_FRACTION, seed ^ CALIBRATION_SALT)
+    } else {
+        ((0..labels.len()).collect(), Vec::new())
+    };
+    let x_fit = x.select(Axis(0), &fit_rows);
+    let y_fit: Vec<bool> = fit_rows.iter().map(|&r| labels[r]).collect();
+    let calibrate = |raw: &dyn Fn(&[f64]) -> f64| -> Platt {
+        if calibration_rows.is_empty() {
+            return Platt::IDENTITY;
+        }
+        let scores: Vec<f64> = calibration_rows
+            .iter()
+            .map(|&r| x.row(r).as_slice().map_or(0.0, raw))
+            .collect();
+        let y: Vec<bool> = calibration_rows.iter().map(|&r| labels[r]).collect();
+        Platt::fit(&scores, &y)
+    };
+    match settings.model {
+        PropensityModel::Gbdt => {
+            let model = GbdtParams::new()
+                .seed(seed)
+                .check()
+                .and_then(|params| params.fit_rows(x_fit.view(), &y_fit))
+                .ok()?;
+            let platt = calibrate(&|row| model.raw_score(row));
+            Some(ProductModel::Gbdt(model, platt))
+        }
+        PropensityModel::Logistic => {
+            let model = LogisticParams::new()
+                .check()
+                .and_then(|params| params.fit_rows(x_fit.view(), &y_fit))
+                .ok()?;
+            let platt = calibrate(&|row| model.raw_score(row));
+            Some(ProductModel::Logistic(model, platt))
+        }
     }
 }
 
@@ -384,6 +435,7 @@ mod tests {
         PropensitySettings {
             model,
             min_positives: 20,
+            calibrate: true,
             seed: 1,
         }
     }

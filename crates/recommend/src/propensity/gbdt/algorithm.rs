@@ -7,9 +7,6 @@
 use linfa::dataset::DatasetBase;
 use linfa::traits::Fit;
 use ndarray::{Array1, ArrayBase, ArrayView2, Axis, Data, Ix2};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::binning::{BinMapper, Binned, MISSING_BIN};
@@ -17,7 +14,7 @@ use super::errors::GbdtError;
 use super::grower::grow;
 use super::hyperparams::GbdtValidParams;
 use super::model::{Gbdt, Tree};
-use crate::propensity::{sigmoid, softplus};
+use crate::propensity::{sigmoid, softplus, stratified_split};
 
 /// The seed of the validation fold, apart from the binning's.
 const VALIDATION_SALT: u64 = 0x7661_6c69_6461_7465;
@@ -176,28 +173,12 @@ pub(crate) fn log_loss(raw: &[f64], y: &[f64]) -> f64 {
     total / raw.len().max(1) as f64
 }
 
-/// A seeded split of the rows into training and validation, each class shuffled and
-/// `fraction` of it (rounded up) held out; both sides ascending.
-fn stratified_split(labels: &[bool], fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut train = Vec::new();
-    let mut validation = Vec::new();
-    for class in [false, true] {
-        let mut rows: Vec<usize> = (0..labels.len()).filter(|&r| labels[r] == class).collect();
-        rows.shuffle(&mut rng);
-        let held = ((rows.len() as f64) * fraction).ceil() as usize;
-        validation.extend_from_slice(&rows[..held.min(rows.len())]);
-        train.extend_from_slice(&rows[held.min(rows.len())..]);
-    }
-    train.sort_unstable();
-    validation.sort_unstable();
-    (train, validation)
-}
-
 #[cfg(test)]
 mod tests {
     use linfa::ParamGuard;
     use ndarray::Array2;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     use super::super::{EarlyStopping, GbdtParams};
     use super::*;
