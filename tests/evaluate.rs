@@ -7,7 +7,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use arrow::array::{Array, Int32Array, StringArray};
+use arrow::array::{Array, Float64Array, Int32Array, StringArray};
+use clientele_numeric::classification::{average_precision, roc_auc};
 use clientele_numeric::ranking::{ranking_metrics_with, Averaging};
 use common::Project;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -28,6 +29,9 @@ fn columns(path: &Path) -> BTreeMap<String, Vec<String>> {
                 values.extend((0..s.len()).map(|r| s.value(r).to_string()));
             } else if let Some(i) = column.as_any().downcast_ref::<Int32Array>() {
                 values.extend((0..i.len()).map(|r| i.value(r).to_string()));
+            } else if let Some(f) = column.as_any().downcast_ref::<Float64Array>() {
+                // Rust prints the shortest text that parses back to the same f64.
+                values.extend((0..f.len()).map(|r| f.value(r).to_string()));
             }
         }
     }
@@ -108,6 +112,40 @@ fn metrics_score_exactly_the_recommendations_and_the_held_out_split() {
         );
         assert!(m["metrics"][format!("segment.0.{method}.map_at_5")].is_f64());
     }
+    // The propensity probabilities, product by product, against who took the product.
+    let probabilities = columns(&out.join("propensity_probabilities.parquet"));
+    let taken: BTreeSet<(String, String)> = test["customer_id"]
+        .iter()
+        .cloned()
+        .zip(test["product"].iter().cloned())
+        .collect();
+    for product in ["home_insurance", "credit_card"] {
+        let (mut scores, mut labels) = (Vec::new(), Vec::new());
+        for ((c, p), v) in probabilities["customer_id"]
+            .iter()
+            .zip(&probabilities["product"])
+            .zip(&probabilities["probability"])
+        {
+            if p == product {
+                scores.push(v.parse::<f64>().unwrap());
+                labels.push(taken.contains(&(c.clone(), p.clone())));
+            }
+        }
+        let key = |name: &str| m["metrics"][format!("propensity.{product}.{name}")].as_f64();
+        assert_eq!(key("auc"), roc_auc(&scores, &labels), "{product}");
+        assert_eq!(
+            key("average_precision"),
+            average_precision(&scores, &labels),
+            "{product}"
+        );
+    }
+    // Mortgage holders take up home insurance: the model separates them.
+    assert!(
+        m["metrics"]["propensity.home_insurance.auc"]
+            .as_f64()
+            .unwrap()
+            > 0.85
+    );
     // Customers left out are counted.
     let counted = m["ranking"]["customers_counted"]["blend"].as_u64().unwrap();
     assert_eq!(

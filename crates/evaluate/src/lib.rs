@@ -1,6 +1,7 @@
 //! The evaluate stage: ranking metrics of the recommendations (the blend and every
-//! method side by side, overall and per segment), clustering metrics of the segments,
-//! and a regression gate for CI.
+//! method side by side, overall and per segment), ROC AUC and average precision of the
+//! propensity probabilities per product, clustering metrics of the segments, and a
+//! regression gate for CI.
 //!
 //! - [`ranking`]: the ranking metrics at k, defined once in `clientele-numeric` (the
 //!   recommend stage tunes its blend on the same MAP@k), equal to Microsoft
@@ -21,6 +22,7 @@ pub mod gate;
 mod lists;
 mod metrics_file;
 mod params;
+mod probability_section;
 mod ranking_section;
 
 pub use clientele_numeric::ranking;
@@ -29,6 +31,7 @@ use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 
 use clustering_section::{clustering_section, read_assignments};
 use metrics_file::{table, write_metrics};
+use probability_section::probability_section;
 use ranking_section::ranking_section;
 
 pub use check::check_params;
@@ -78,6 +81,11 @@ impl Stage for Evaluate {
             doc: "assignments of the same customers from a run with another seed: stability (adjusted Rand index)",
         },
         Port {
+            name: "probabilities",
+            required: false,
+            doc: "the recommend stage's propensity probabilities (customer_id, product, probability): ROC AUC and average precision per product against `test`",
+        },
+        Port {
             name: "baseline",
             required: false,
             doc: "a metrics.json of an earlier run, for the gate's max_drop",
@@ -111,6 +119,10 @@ impl Stage for Evaluate {
         if let Some(test) = io.input("test") {
             ctx.progress.step("ranking metrics");
             ranking_section(params, io, test, segments.as_ref(), &mut file)?;
+        }
+        if let (Some(probabilities), Some(test)) = (io.input("probabilities"), io.input("test")) {
+            ctx.progress.step("probability metrics");
+            probability_section(probabilities, test, &mut file)?;
         }
         if let Some(segments) = &segments {
             ctx.progress.step("clustering metrics");

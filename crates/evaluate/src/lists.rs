@@ -225,7 +225,10 @@ fn read_lists(
 }
 
 /// Calls `each(customer, product)` for every complete row of a split file.
-fn read_pairs(path: &Path, mut each: impl FnMut(&str, &str)) -> Result<(), EvaluateError> {
+pub(crate) fn read_pairs(
+    path: &Path,
+    mut each: impl FnMut(&str, &str),
+) -> Result<(), EvaluateError> {
     let mut source = ParquetSource::open_named(path, &[CUSTOMER_ID, PRODUCT], "a split file has")?;
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;

@@ -58,6 +58,9 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
             }
         }
     }
+    if io.output("probabilities").is_some() && io.input("features").is_none() {
+        return Err(ParamError::ProbabilitiesWithoutPropensity);
+    }
     if params.test_snapshot.is_some() && params.split != SplitKind::Temporal {
         return Err(ParamError::TestSnapshotWithoutTemporal);
     }
@@ -139,5 +142,54 @@ pub fn resolve_weights(params: &RecommendParams, available: &[Method]) -> BTreeM
             .map(|m| (*m, weights.get(m).copied().unwrap_or(0.0)))
             .collect(),
         None => available.iter().map(|m| (*m, m.default_weight())).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(inputs: &[&str], outputs: &[&str]) -> StageIo {
+        let mut io = StageIo::default();
+        for port in inputs {
+            io.inputs
+                .insert(port.to_string(), format!("{port}.x").into());
+        }
+        for port in outputs {
+            io.outputs
+                .insert(port.to_string(), format!("{port}.x").into());
+        }
+        io
+    }
+
+    #[test]
+    fn the_propensity_rules_name_their_keys() {
+        let refused = |params: &RecommendParams, io: &StageIo| check(params, io).err();
+        let params = RecommendParams::default();
+        let plain = io(&["holdings"], &["recommendations"]);
+        assert!(refused(&params, &plain).is_none());
+        let asked = io(&["holdings"], &["recommendations", "probabilities"]);
+        let e = refused(&params, &asked)
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("`probabilities`") && e.contains("`features`"),
+            "{e}"
+        );
+        let with_features = io(
+            &["holdings", "features"],
+            &["recommendations", "probabilities"],
+        );
+        assert!(refused(&params, &with_features).is_none());
+        let zero = RecommendParams {
+            propensity_min_positives: 0,
+            ..RecommendParams::default()
+        };
+        let e = refused(&zero, &plain)
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with("propensity_min_positives"), "{e}");
+        assert!(available_methods(false, true).contains(&Method::Propensity));
+        assert!(!available_methods(true, false).contains(&Method::Propensity));
     }
 }

@@ -50,6 +50,10 @@ pub enum ParamError {
     TestSnapshotWithoutTemporal,
     #[error("an output `test` needs split = \"holdout\" or \"temporal\"")]
     TestOutputWithoutSplit,
+    #[error(
+        "an output `probabilities` needs the propensity method, which needs a `features` input"
+    )]
+    ProbabilitiesWithoutPropensity,
     #[error("with a split, name an output `test`: the held-out products that evaluate scores")]
     SplitWithoutTestOutput,
     #[error("give the catalogue either as an input `catalogue` or as `products`, not both")]

@@ -64,7 +64,7 @@ impl Stage for Recommend {
         Port {
             name: "features",
             required: false,
-            doc: "the features table from preprocess, for content_knn and product_profile",
+            doc: "the features table from preprocess, for content_knn, product_profile and propensity",
         },
         Port {
             name: "assignments",
@@ -107,6 +107,11 @@ impl Stage for Recommend {
             name: "test",
             required: false,
             doc: "the held-out products to be predicted (split = \"holdout\" or \"temporal\"): customer_id, product",
+        },
+        Port {
+            name: "probabilities",
+            required: false,
+            doc: "the propensity method's probability for every customer and every product they may be offered: customer_id, product, probability (needs features)",
         },
         Port {
             name: "model",

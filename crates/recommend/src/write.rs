@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use clientele_shared::parquet_io::ParquetSink;
 use clientele_shared::schema::{
-    method_recommendations_schema, pairs_schema, recommendations_schema,
+    method_recommendations_schema, pairs_schema, probabilities_schema, recommendations_schema,
 };
 use clientele_shared::stage::{StageContext, StageIo};
 use clientele_shared::SharedError;
@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::blend::{blend, candidates, normalise, top_k};
 use crate::catalogue::Eligibility;
-use crate::errors::RecommendError;
+use crate::errors::{ParamError, RecommendError};
 use crate::holdings::{products_of, Basket};
 use crate::methods::{Fitted, Inputs};
 use crate::model::{self, RecommendModel};
@@ -138,6 +138,13 @@ fn write_recommendations(
         Some(p) => Some(ParquetSink::create(p, method_recommendations_schema())?),
         None => None,
     };
+    let propensity = fitted.methods.iter().position(|m| *m == Method::Propensity);
+    let mut probabilities = match (io.output("probabilities"), propensity) {
+        (Some(p), Some(_)) => Some(ParquetSink::create(p, probabilities_schema())?),
+        (Some(_), None) => return Err(ParamError::ProbabilitiesWithoutPropensity.into()),
+        (None, _) => None,
+    };
+    let with_probabilities = probabilities.is_some();
     let n = universe.customers.len();
     let np = universe.products.len();
     let k = params.top_k;
@@ -146,7 +153,7 @@ fn write_recommendations(
     let with_method_lists = by_method.is_some();
     for start in (0..n).step_by(BLOCK) {
         let end = (start + BLOCK).min(n);
-        let chunks: Vec<(Vec<Row>, Vec<MethodRow>, u64)> = (start..end)
+        let chunks: Vec<Chunk> = (start..end)
             .collect::<Vec<_>>()
             .par_chunks(1024)
             .map(|chunk| {
@@ -155,6 +162,7 @@ fn write_recommendations(
                 let mut blended = vec![0.0; np];
                 let mut list = Vec::with_capacity(np);
                 let (mut rows, mut method_rows, mut without) = (Vec::new(), Vec::new(), 0u64);
+                let mut probability_rows = Vec::new();
                 for &c in chunk {
                     fitted.score(inputs, c, &mut scores);
                     let allowed = candidates(eligibility, inputs, c);
@@ -164,6 +172,11 @@ fn write_recommendations(
                             allowed,
                             &mut normalised[m * np..(m + 1) * np],
                         );
+                    }
+                    if let (true, Some(m)) = (with_probabilities, propensity) {
+                        for p in products_of(allowed) {
+                            probability_rows.push((c as u32, p as u16, scores.raw[m * np + p]));
+                        }
                     }
                     if with_method_lists {
                         for m in 0..fitted.methods.len() {
@@ -212,10 +225,13 @@ fn write_recommendations(
                         });
                     }
                 }
-                (rows, method_rows, without)
+                (rows, method_rows, probability_rows, without)
             })
             .collect();
-        for (rows, method_rows, without) in chunks {
+        for (rows, method_rows, probability_rows, without) in chunks {
+            if let (Some(s), false) = (probabilities.as_mut(), probability_rows.is_empty()) {
+                s.write(&probability_batch(universe, &probability_rows)?)?;
+            }
             customers_without += without;
             if !rows.is_empty() {
                 sink.write(&recommendation_batch(universe, &rows)?)?;
@@ -228,6 +244,9 @@ fn write_recommendations(
     }
     let rows = sink.finish()?;
     if let Some(s) = by_method {
+        s.finish()?;
+    }
+    if let Some(s) = probabilities {
         s.finish()?;
     }
     Ok(Lists {
@@ -278,6 +297,27 @@ fn method_batch(
         Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.score))),
     ];
     RecordBatch::try_new(method_recommendations_schema(), columns).map_err(RecommendError::from)
+}
+
+/// One chunk's lists, method lists, probabilities and customers without a list.
+type Chunk = (Vec<Row>, Vec<MethodRow>, Vec<ProbabilityRow>, u64);
+/// (customer, product, probability) by universe index.
+type ProbabilityRow = (u32, u16, f64);
+
+fn probability_batch(
+    universe: &Universe,
+    rows: &[ProbabilityRow],
+) -> Result<RecordBatch, RecommendError> {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &universe.customers[r.0 as usize]),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &universe.products[r.1 as usize]),
+        )),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+    ];
+    RecordBatch::try_new(probabilities_schema(), columns).map_err(RecommendError::from)
 }
 
 /// Writes `(customer, product)` for every product of every basket.

@@ -108,6 +108,20 @@ pub fn method_recommendations_schema() -> SchemaRef {
     ]))
 }
 
+/// The probability, from the `propensity` method, that the customer takes the product.
+pub const PROBABILITY: &str = "probability";
+
+/// Every customer's probability of taking each product they may be offered and do not
+/// hold, from the `propensity` method: [`CUSTOMER_ID`], [`PRODUCT`], [`PROBABILITY`]
+/// (Float64), customers in id order, products in catalogue order.
+pub fn probabilities_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(CUSTOMER_ID, DataType::Utf8, false),
+        Field::new(PRODUCT, DataType::Utf8, false),
+        Field::new(PROBABILITY, DataType::Float64, false),
+    ]))
+}
+
 /// (customer, product) pairs: the train and test sides of a recommendation split.
 pub fn pairs_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
