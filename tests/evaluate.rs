@@ -42,22 +42,15 @@ fn metrics(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The quickstart run once, up to its evaluate stage.
-fn quickstart() -> &'static Project {
-    static RUN: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
-    RUN.get_or_init(|| {
-        let p = Project::quickstart_copy();
-        let run = p.run(&["run", "pipelines/quickstart.toml", "--quiet"]);
-        assert_eq!(run.code(), 0, "{}", run.stderr());
-        p
-    })
-}
-
-#[test]
-fn metrics_score_exactly_the_recommendations_and_the_held_out_split() {
-    let p = quickstart();
-    let out = p.path("out/quickstart");
-    let m = metrics(&out.join("metrics.json"));
+/// The held-out products by customer, and the blended lists by customer (best first),
+/// as the quickstart's evaluate stage read them.
+#[allow(clippy::type_complexity)]
+fn held_out_and_lists(
+    out: &Path,
+) -> (
+    BTreeMap<String, BTreeSet<String>>,
+    BTreeMap<String, Vec<String>>,
+) {
     let recs = columns(&out.join("recommendations.parquet"));
     let test = columns(&out.join("split_test.parquet"));
     let mut relevant: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -82,6 +75,27 @@ fn metrics_score_exactly_the_recommendations_and_the_held_out_split() {
             (c, l.into_iter().map(|(_, p)| p).collect())
         })
         .collect();
+    (relevant, lists)
+}
+
+/// The quickstart run once, up to its evaluate stage.
+fn quickstart() -> &'static Project {
+    static RUN: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let p = Project::quickstart_copy();
+        let run = p.run(&["run", "pipelines/quickstart.toml", "--quiet"]);
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        p
+    })
+}
+
+#[test]
+fn metrics_score_exactly_the_recommendations_and_the_held_out_split() {
+    let p = quickstart();
+    let out = p.path("out/quickstart");
+    let m = metrics(&out.join("metrics.json"));
+    let test = columns(&out.join("split_test.parquet"));
+    let (relevant, lists) = held_out_and_lists(&out);
     for k in [3, 5] {
         let expected = ranking_metrics_with(&lists, &relevant, k, Averaging::HeldOut);
         for (name, value) in [
@@ -173,30 +187,7 @@ fn the_peers_averaging_leaves_out_the_customers_a_list_does_not_reach() {
     let out = p.path("out/quickstart");
     let m = metrics(&out.join("metrics.json"));
     assert_eq!(m["ranking"]["averaging"], "recommended");
-    let recs = columns(&out.join("recommendations.parquet"));
-    let test = columns(&out.join("split_test.parquet"));
-    let mut relevant: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (c, p) in test["customer_id"].iter().zip(&test["product"]) {
-        relevant.entry(c.clone()).or_default().insert(p.clone());
-    }
-    let mut ranked: BTreeMap<String, Vec<(i32, String)>> = BTreeMap::new();
-    for ((c, r), p) in recs["customer_id"]
-        .iter()
-        .zip(&recs["rank"])
-        .zip(&recs["product"])
-    {
-        ranked
-            .entry(c.clone())
-            .or_default()
-            .push((r.parse().unwrap(), p.clone()));
-    }
-    let lists: BTreeMap<String, Vec<String>> = ranked
-        .into_iter()
-        .map(|(c, mut l)| {
-            l.sort();
-            (c, l.into_iter().map(|(_, p)| p).collect())
-        })
-        .collect();
+    let (relevant, lists) = held_out_and_lists(&out);
     let peer = ranking_metrics_with(&lists, &relevant, 5, Averaging::Recommended);
     let ours = ranking_metrics_with(&lists, &relevant, 5, Averaging::HeldOut);
     assert_eq!(m["metrics"]["map_at_5"].as_f64().unwrap(), peer.map);

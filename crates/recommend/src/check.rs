@@ -150,16 +150,7 @@ mod tests {
     use super::*;
 
     fn io(inputs: &[&str], outputs: &[&str]) -> StageIo {
-        let mut io = StageIo::default();
-        for port in inputs {
-            io.inputs
-                .insert(port.to_string(), format!("{port}.x").into());
-        }
-        for port in outputs {
-            io.outputs
-                .insert(port.to_string(), format!("{port}.x").into());
-        }
-        io
+        StageIo::with_ports(inputs, outputs)
     }
 
     #[test]

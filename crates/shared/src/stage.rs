@@ -63,6 +63,16 @@ impl StageIo {
     pub fn output(&self, port: &str) -> Option<&Path> {
         self.outputs.get(port).map(PathBuf::as_path)
     }
+
+    /// Ports with placeholder paths (`PORT.x`), for the checks that only ask which
+    /// ports are given (a stage's parameter checks, in its tests).
+    pub fn with_ports(inputs: &[&str], outputs: &[&str]) -> Self {
+        let placeholder = |port: &&str| (port.to_string(), PathBuf::from(format!("{port}.x")));
+        StageIo {
+            inputs: inputs.iter().map(placeholder).collect(),
+            outputs: outputs.iter().map(placeholder).collect(),
+        }
+    }
 }
 
 /// Where a stage reports progress. Implementations decide whether and how often to draw.
