@@ -294,7 +294,7 @@ impl Propensity {
             .iter()
             .take(2)
             .map(|&j| match &self.columns[j] {
-                Column::Feature(name) => name.clone(),
+                Column::Feature(name) => describe_feature(name, row[j]),
                 Column::Holds(q) if row[j] > 0.0 => format!("holds {}", inputs.product_names[*q]),
                 Column::Holds(q) => format!("no {} yet", inputs.product_names[*q]),
                 Column::Segment(s) if row[j] > 0.0 => format!(
@@ -333,6 +333,39 @@ impl Propensity {
             .filter(|m| !matches!(m, ProductModel::Popularity(_)))
             .count()
     }
+}
+
+/// A feature and the customer's value of it in words, from the feature's origin as its
+/// name records it (`COLUMN__transform__scale`, `COLUMN=category`, `COLUMN__missing`):
+/// "income above average", "job management", "income missing".
+fn describe_feature(name: &str, value: f64) -> String {
+    let words = |text: &str| text.replace('_', " ");
+    if let Some((column, category)) = name.split_once('=') {
+        return if value > 0.5 {
+            format!("{} {}", words(column), words(category))
+        } else {
+            format!("{} not {}", words(column), words(category))
+        };
+    }
+    let source = words(name.split("__").next().unwrap_or(name));
+    if name.ends_with("__missing") {
+        return if value > 0.5 {
+            format!("{source} missing")
+        } else {
+            format!("{source} known")
+        };
+    }
+    // Standard and robust scaling centre a column on its mean or median, so the sign
+    // says which side of it the customer is on; other scalings say only the column.
+    let centre = if name.ends_with("__standard") {
+        "average"
+    } else if name.ends_with("__robust") {
+        "median"
+    } else {
+        return source;
+    };
+    let side = if value >= 0.0 { "above" } else { "below" };
+    format!("{source} {side} {centre}")
 }
 
 /// One product's model on its examples `x` and `labels`: fitted on all of them, or on
@@ -482,6 +515,25 @@ mod tests {
             reason.contains("likely to take it by the next snapshot: holds Mortgage"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn features_are_described_from_their_origins() {
+        assert_eq!(
+            describe_feature("income__log1p__standard", 0.7),
+            "income above average"
+        );
+        assert_eq!(
+            describe_feature("spend_travel__robust", -0.1),
+            "spend travel below median"
+        );
+        assert_eq!(
+            describe_feature("job=self_employed", 1.0),
+            "job self employed"
+        );
+        assert_eq!(describe_feature("job=admin", 0.0), "job not admin");
+        assert_eq!(describe_feature("income__missing", 1.0), "income missing");
+        assert_eq!(describe_feature("age__minmax", 0.3), "age");
     }
 
     #[test]
