@@ -72,6 +72,15 @@ fn bank_matrix(path: &std::path::Path) -> (Vec<String>, Array2<f64>, Vec<bool>) 
     (names, x, labels)
 }
 
+/// The golden script's split: (training rows, test rows), both ascending.
+fn golden_split(golden: &serde_json::Value, rows: usize) -> (Vec<usize>, Vec<usize>) {
+    let test: Vec<usize> = serde_json::from_value(golden["test_rows"].clone()).unwrap();
+    let mut is_test = vec![false; rows];
+    test.iter().for_each(|&r| is_test[r] = true);
+    let train = (0..rows).filter(|&r| !is_test[r]).collect();
+    (train, test)
+}
+
 #[test]
 fn gradient_boosting_reaches_scikit_learn_on_the_real_bank_clients() {
     let Some(shared) = common::shared() else {
@@ -81,10 +90,7 @@ fn gradient_boosting_reaches_scikit_learn_on_the_real_bank_clients() {
     let (names, x, labels) = bank_matrix(&shared.join("data/bank_full.csv"));
     let expected_names: Vec<String> = serde_json::from_value(golden["features"].clone()).unwrap();
     assert_eq!(names, expected_names, "the matrix is the golden script's");
-    let test: Vec<usize> = serde_json::from_value(golden["test_rows"].clone()).unwrap();
-    let mut is_test = vec![false; labels.len()];
-    test.iter().for_each(|&r| is_test[r] = true);
-    let train: Vec<usize> = (0..labels.len()).filter(|&r| !is_test[r]).collect();
+    let (train, test) = golden_split(&golden, labels.len());
     let train_labels: Vec<bool> = train.iter().map(|&r| labels[r]).collect();
     let test_labels: Vec<bool> = test.iter().map(|&r| labels[r]).collect();
 
@@ -145,10 +151,7 @@ fn calibrated_probabilities_match_the_share_of_takers_on_the_real_bank_clients()
     };
     let golden = golden();
     let (_, x, labels) = bank_matrix(&shared.join("data/bank_full.csv"));
-    let test: Vec<usize> = serde_json::from_value(golden["test_rows"].clone()).unwrap();
-    let mut is_test = vec![false; labels.len()];
-    test.iter().for_each(|&r| is_test[r] = true);
-    let train: Vec<usize> = (0..labels.len()).filter(|&r| !is_test[r]).collect();
+    let (train, test) = golden_split(&golden, labels.len());
     // Every fifth training row calibrates; the others fit.
     let (calibration, fit): (Vec<usize>, Vec<usize>) = train.iter().partition(|&&r| r % 5 == 0);
     let pick = |rows: &[usize]| -> Vec<bool> { rows.iter().map(|&r| labels[r]).collect() };

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use clientele_numeric::ranking::RankingSums;
+use clientele_numeric::ranking::{RankingMetrics, RankingSums};
 use clientele_shared::stage::StageIo;
 
 use crate::errors::EvaluateError;
@@ -62,6 +62,18 @@ pub(crate) fn score_list(
     (overall, by_segment)
 }
 
+/// The metrics averaged over customers, by their names in metrics.json.
+fn per_customer(m: &RankingMetrics) -> [(&'static str, f64); 6] {
+    [
+        ("precision", m.precision),
+        ("recall", m.recall),
+        ("f1", m.f1),
+        ("map", m.map),
+        ("ndcg", m.ndcg),
+        ("hit_rate", m.hit_rate),
+    ]
+}
+
 pub(crate) fn ranking_section(
     params: &EvaluateParams,
     io: &StageIo,
@@ -105,15 +117,7 @@ pub(crate) fn ranking_section(
             covered.sort_unstable();
             covered.dedup();
             let coverage = covered.len() as f64 / ranked.products.len().max(1) as f64;
-            for (metric, value) in [
-                ("precision", m.precision),
-                ("recall", m.recall),
-                ("f1", m.f1),
-                ("map", m.map),
-                ("ndcg", m.ndcg),
-                ("hit_rate", m.hit_rate),
-                ("coverage", coverage),
-            ] {
+            for (metric, value) in per_customer(&m).into_iter().chain([("coverage", coverage)]) {
                 file.metrics
                     .insert(flat("", name, &format!("{metric}_at_{k}")), value);
             }
@@ -130,14 +134,7 @@ pub(crate) fn ranking_section(
             }
             for (segment, sums) in &by_segment {
                 let m = sums.metrics_with(k, params.averaging);
-                for (metric, value) in [
-                    ("precision", m.precision),
-                    ("recall", m.recall),
-                    ("f1", m.f1),
-                    ("map", m.map),
-                    ("ndcg", m.ndcg),
-                    ("hit_rate", m.hit_rate),
-                ] {
+                for (metric, value) in per_customer(&m) {
                     file.metrics.insert(
                         flat(
                             &format!("segment.{segment}."),

@@ -111,18 +111,16 @@ impl Propensity {
             .collect();
         columns.extend((0..n_products).map(Column::Holds));
         columns.extend(segments.iter().map(|&s| Column::Segment(s)));
+        let training = match inputs.history.len().saturating_sub(1) {
+            0 => Training::LookAlike,
+            transitions => Training::Transitions(transitions),
+        };
         let mut method = Propensity {
             models: Vec::new(),
-            training: Training::LookAlike,
+            training,
             segments,
             columns,
             n_products,
-        };
-        let transitions = inputs.history.len().saturating_sub(1);
-        method.training = if transitions >= 1 {
-            Training::Transitions(transitions)
-        } else {
-            Training::LookAlike
         };
         let mut notes = Vec::new();
         let mut fallbacks = Vec::new();
@@ -190,7 +188,7 @@ impl Propensity {
                         if basket == 0 || basket & bit != 0 {
                             continue;
                         }
-                        if self.row(inputs, c, basket, p, &mut row) {
+                        if self.row(inputs, c, basket, &mut row) {
                             values.extend_from_slice(&row);
                             labels.push(after.get(c).is_some_and(|a| a & bit != 0));
                         }
@@ -199,7 +197,8 @@ impl Propensity {
             }
             Training::LookAlike => {
                 for (c, &basket) in inputs.train.iter().enumerate() {
-                    if self.row(inputs, c, basket, p, &mut row) {
+                    // The label is the product's own flag: it is left out of the row.
+                    if self.row(inputs, c, basket & !bit, &mut row) {
                         values.extend_from_slice(&row);
                         labels.push(basket & bit != 0);
                     }
@@ -209,24 +208,17 @@ impl Propensity {
         (values, labels)
     }
 
-    /// Customer `c`'s input row for product `p`'s model with holdings `basket` (p's own
-    /// flag left out); false when the customer has no features.
-    fn row(
-        &self,
-        inputs: &Inputs<'_>,
-        c: usize,
-        basket: Basket,
-        p: usize,
-        row: &mut Vec<f64>,
-    ) -> bool {
+    /// Customer `c`'s input row with holdings `basket`; false when the customer has no
+    /// features. A product's model sees rows without its own flag: its examples lack
+    /// the product (transitions) or have it cleared (look-alike), and it scores only
+    /// customers who do not hold it, so one row serves every product of a customer.
+    fn row(&self, inputs: &Inputs<'_>, c: usize, basket: Basket, row: &mut Vec<f64>) -> bool {
         let Some(features) = inputs.features.and_then(|f| f.row(c)) else {
             return false;
         };
         row.clear();
         row.extend_from_slice(features);
-        row.extend(
-            (0..self.n_products).map(|q| f64::from(u8::from(q != p && basket & (1 << q) != 0))),
-        );
+        row.extend((0..self.n_products).map(|q| f64::from(u8::from(basket & (1 << q) != 0))));
         let segment = inputs.segments.and_then(|s| s[c]);
         row.extend(
             self.segments
@@ -241,18 +233,15 @@ impl Propensity {
     pub fn scores(&self, inputs: &Inputs<'_>, c: usize, out: &mut [f64]) {
         let held = inputs.train[c];
         let mut row = Vec::with_capacity(self.columns.len());
+        let has_row = self.row(inputs, c, held, &mut row);
         for (p, (score, model)) in out.iter_mut().zip(&self.models).enumerate() {
             if held & (1 << p) != 0 {
                 continue;
             }
             *score = match model {
                 ProductModel::Popularity(share) => *share,
-                ProductModel::Gbdt(m, platt) if self.row(inputs, c, held, p, &mut row) => {
-                    platt.probability(m.raw_score(&row))
-                }
-                ProductModel::Logistic(m, platt) if self.row(inputs, c, held, p, &mut row) => {
-                    platt.probability(m.raw_score(&row))
-                }
+                ProductModel::Gbdt(m, platt) if has_row => platt.probability(m.raw_score(&row)),
+                ProductModel::Logistic(m, platt) if has_row => platt.probability(m.raw_score(&row)),
                 _ => continue,
             };
         }
@@ -269,7 +258,7 @@ impl Propensity {
                 "taken by {percent} of the customers it was learnt from (too few takers for a model)"
             );
         }
-        if !self.row(inputs, c, inputs.train[c], p, &mut row) {
+        if !self.row(inputs, c, inputs.train[c] & !(1 << p), &mut row) {
             return String::new();
         }
         let mut contributions = vec![0.0; row.len()];

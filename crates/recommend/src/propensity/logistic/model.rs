@@ -31,8 +31,9 @@ impl Logistic {
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
         x.rows()
             .into_iter()
-            .map(|r| {
-                sigmoid(self.intercept + r.dot(&ndarray::ArrayView1::from(&self.coefficients)))
+            .map(|r| match r.as_slice() {
+                Some(row) => self.probability(row),
+                None => self.probability(&r.to_vec()),
             })
             .collect()
     }
