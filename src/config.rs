@@ -516,6 +516,20 @@ fn resolve_stages(
         for (port, path) in &s.outputs {
             let resolved = normalize(&output_dir.join(path.get_ref()));
             let here = src.line(&path.span());
+            let inside = resolved
+                .strip_prefix(output_dir)
+                .map_err(|_| {
+                    "an output must be a path inside the pipeline's output_dir".to_string()
+                })
+                .and_then(crate::outdir::check_output_path);
+            if let Err(why) = inside {
+                errors.push(src.error(
+                    Some(&path.span()),
+                    Some(name),
+                    Some(&format!("outputs.{}", port.get_ref())),
+                    format!("`{}`: {why}", path.get_ref()),
+                ));
+            }
             if let Some((other, other_line)) = writers.insert(resolved.clone(), (i, here)) {
                 let other_name = raw.stage[other].get_ref().name.get_ref();
                 errors.push(src.error(Some(&path.span()), Some(name), Some(&format!("outputs.{}", port.get_ref())),

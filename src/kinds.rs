@@ -47,6 +47,18 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// The stage crate's `Stage::ALGORITHM_VERSION`.
+    pub fn algorithm_version(self) -> u32 {
+        match self {
+            Kind::Ingest => Ingest::ALGORITHM_VERSION,
+            Kind::Preprocess => Preprocess::ALGORITHM_VERSION,
+            Kind::Segment => Segment::ALGORITHM_VERSION,
+            Kind::Recommend => Recommend::ALGORITHM_VERSION,
+            Kind::Evaluate => Evaluate::ALGORITHM_VERSION,
+            Kind::Report => Report::ALGORITHM_VERSION,
+        }
+    }
+
     pub fn inputs(self) -> &'static [Port] {
         match self {
             Kind::Ingest => Ingest::INPUTS,

@@ -16,6 +16,7 @@ mod cli;
 mod config;
 mod export;
 mod kinds;
+mod outdir;
 mod partition;
 mod rekey;
 mod run;

@@ -17,6 +17,7 @@ use clientele_shared::stage::Mode;
 
 use crate::config::{Pipeline, StageSpec};
 use crate::kinds::StageParams;
+use crate::outdir::Commit;
 
 /// What a partitioned run adds to a pipeline.
 #[derive(Debug, Clone)]
@@ -106,7 +107,9 @@ pub fn partitioned(
 }
 
 /// Merges the `count` parts of every output of the stages `order`; returns each output
-/// with what the merge found. Checks every stage before merging anything.
+/// with what the merge found. Checks every stage before merging anything, and publishes
+/// the merged outputs in one commit of the output directory, so a failed check writes
+/// nothing.
 pub fn merge(
     pipeline: &Pipeline,
     count: usize,
@@ -119,11 +122,17 @@ pub fn merge(
         check_outputs(stage, writes).map_err(anyhow::Error::msg)?;
         outputs.extend(stage.io.outputs.values().map(PathBuf::as_path));
     }
+    let key = crate::run::pipeline_key(pipeline)?;
+    let outdir = crate::run::open_output_dir(pipeline, "run.lock", true)?;
     let mut merged = Vec::new();
+    let mut commit = Commit::default();
     for path in outputs {
-        let found = merge_parts(path, count)
+        let relative = crate::state::relative_output(pipeline, path);
+        let found = merge_parts(path, count, &outdir.staged(&relative), key.as_ref())
             .map_err(|e| anyhow::anyhow!("cannot merge into `{}`: {e}", path.display()))?;
+        commit.outputs.push(relative);
         merged.push((path.to_path_buf(), found));
     }
+    outdir.commit(&commit)?;
     Ok(merged)
 }

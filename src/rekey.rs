@@ -1,21 +1,22 @@
 //! `clientele rekey`: re-encrypts a pipeline's Parquet outputs under a new key (rotation).
 //!
-//! Each file is read under the old key and written whole under the new one, through a
-//! temporary file renamed into place, so that at any instant every file is complete and
-//! readable under one of the two keys. A file already under the new key (a rekey that was
-//! interrupted) is left as it is, so running the command again finishes the rotation.
-//! Stages that were up to date before are recorded as up to date after, with their new
-//! hashes.
+//! Each file is read under the old key and written whole under the new one into the
+//! run's staging area; one commit of the output directory (see [`crate::outdir`]) then
+//! publishes every re-encrypted file together with the records of the stages that were
+//! up to date before (with their new hashes), so a reader sees every file under the old
+//! key or every file under the new one. A file already under the new key (rotated by hand,
+//! or by an older clientele) is left as it is.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clientele_shared::encryption::{is_encrypted, set_parquet_key, ParquetKey};
+use clientele_shared::encryption::{is_encrypted, ParquetKey};
 use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
 use clientele_shared::SharedError;
 
 use crate::config::{KeyLocation, Pipeline};
+use crate::outdir::Commit;
 use crate::state::{self, Status};
 
 /// What a rekey did.
@@ -39,6 +40,7 @@ pub fn rekey(pipeline: &Pipeline, new_key: ParquetKey) -> anyhow::Result<RekeySu
         ),
     };
     // Which stages are up to date now, before any file changes.
+    let outdir = crate::run::open_output_dir(pipeline, "run.lock", true)?;
     let mut up_to_date = Vec::new();
     for stage in &pipeline.stages {
         let Ok(inputs) = state::input_hashes(stage) else {
@@ -67,8 +69,7 @@ pub fn rekey(pipeline: &Pipeline, new_key: ParquetKey) -> anyhow::Result<RekeySu
                     file.display()
                 );
             }
-            set_parquet_key(Some(old_key.clone()));
-            let read = ParquetSource::open(file).and_then(|source| {
+            let read = ParquetSource::open(file, Some(&old_key)).and_then(|source| {
                 let schema = source.schema().clone();
                 Ok((schema, source.read_all()?))
             });
@@ -76,8 +77,7 @@ pub fn rekey(pipeline: &Pipeline, new_key: ParquetKey) -> anyhow::Result<RekeySu
                 Ok(read) => read,
                 Err(SharedError::Decrypt { .. }) => {
                     // Interrupted earlier: already under the new key?
-                    set_parquet_key(Some(new_key.clone()));
-                    ParquetSource::open(file).with_context(|| {
+                    ParquetSource::open(file, Some(&new_key)).with_context(|| {
                         format!(
                             "`{}` opens under neither the old key nor the new one",
                             file.display()
@@ -88,8 +88,11 @@ pub fn rekey(pipeline: &Pipeline, new_key: ParquetKey) -> anyhow::Result<RekeySu
                 }
                 Err(e) => return Err(e.into()),
             };
-            set_parquet_key(Some(new_key.clone()));
-            let mut sink = ParquetSink::create(file, schema)?;
+            let mut sink = ParquetSink::create(
+                &outdir.staged(&state::relative_output(pipeline, file)),
+                schema,
+                Some(&new_key),
+            )?;
             for batch in &batches {
                 sink.write(batch)?;
             }
@@ -98,12 +101,48 @@ pub fn rekey(pipeline: &Pipeline, new_key: ParquetKey) -> anyhow::Result<RekeySu
         }
         Ok(())
     })();
-    set_parquet_key(None);
     result?;
+    let rekeyed: BTreeSet<PathBuf> = summary.rekeyed.iter().map(PathBuf::from).collect();
+    // Where each file is now: staged if re-encrypted, else in place.
+    let now = |path: &PathBuf| {
+        if rekeyed.contains(path) {
+            outdir.staged(&state::relative_output(pipeline, path))
+        } else {
+            path.clone()
+        }
+    };
+    let mut commit = Commit {
+        outputs: rekeyed
+            .iter()
+            .map(|path| state::relative_output(pipeline, path))
+            .collect(),
+        states: Vec::new(),
+    };
     for stage in up_to_date {
-        let expected = state::expected_state(pipeline, stage, state::input_hashes(stage)?);
-        state::record(pipeline, stage, expected)?;
+        // Inputs are hashed where the stage reads them after the commit.
+        let inputs = stage
+            .io
+            .inputs
+            .iter()
+            .map(|(port, path)| {
+                state::sha256_file(&now(path))
+                    .map(|sha| (port.clone(), sha))
+                    .with_context(|| format!("cannot read `{}`", path.display()))
+            })
+            .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
+        let expected = state::expected_state(pipeline, stage, inputs);
+        let written = stage
+            .io
+            .outputs
+            .iter()
+            .map(|(port, path)| (port.clone(), now(path)))
+            .collect();
+        commit.states.push((
+            state::state_name(pipeline, stage),
+            Some(state::record(expected, &written)?),
+        ));
         summary.stages_kept_up_to_date.push(stage.name.clone());
     }
+    outdir.commit(&commit)?;
     Ok(summary)
 }

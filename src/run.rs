@@ -5,12 +5,13 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use clientele_shared::encryption::{set_parquet_key, ParquetKey};
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::partition::write_partition;
-use clientele_shared::stage::{Progress, StageContext};
+use clientele_shared::stage::{Progress, StageContext, StageIo};
 use serde::Serialize;
 
 use crate::config::{KeyLocation, Pipeline};
+use crate::outdir::{Busy, Commit, OutputDir};
 use crate::state::{self, Status};
 
 pub struct RunOptions {
@@ -54,6 +55,9 @@ pub struct RunSummary {
     pub error: Option<String>,
     /// Whether a quality gate failed (every stage ran; the exit code is 3).
     pub gate_failed: bool,
+    /// Whether nothing could run because another run holds the output directory.
+    #[serde(skip)]
+    pub busy: bool,
 }
 
 /// The stages to consider: those named with `--stage` and everything upstream of them,
@@ -123,16 +127,16 @@ impl Progress for StderrProgress<'_> {
     }
 }
 
-/// Sets the key every Parquet file of this process is written and read with; the key
-/// itself is never printed or recorded.
-pub fn use_pipeline_key(pipeline: &Pipeline) -> Result<(), clientele_shared::SharedError> {
-    let key = match &pipeline.encryption {
+/// The key the pipeline's Parquet files are written and read with (`None`: plain files);
+/// it is handed to each stage in its context, and never printed or recorded.
+pub fn pipeline_key(
+    pipeline: &Pipeline,
+) -> Result<Option<ParquetKey>, clientele_shared::SharedError> {
+    Ok(match &pipeline.encryption {
         None => None,
         Some(KeyLocation::Env(name)) => Some(ParquetKey::from_env(name)?),
         Some(KeyLocation::File(path)) => Some(ParquetKey::from_file(path)?),
-    };
-    set_parquet_key(key);
-    Ok(())
+    })
 }
 
 pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
@@ -144,6 +148,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
         stages: Vec::new(),
         error: None,
         gate_failed: false,
+        busy: false,
     };
     let order = match selected(pipeline, &options.stages) {
         Ok(order) => order,
@@ -153,14 +158,30 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
             return summary;
         }
     };
-    if let Err(e) = use_pipeline_key(pipeline) {
-        summary.ok = false;
-        summary.error = Some(e.to_string());
-        return summary;
-    }
+    let key = match pipeline_key(pipeline) {
+        Ok(key) => key,
+        Err(e) => {
+            summary.ok = false;
+            summary.error = Some(e.to_string());
+            return summary;
+        }
+    };
+    let lock_name = match &pipeline.partition {
+        Some(plan) => format!("run.part-{}-of-{}.lock", plan.part.index, plan.part.count),
+        None => "run.lock".to_string(),
+    };
+    let outdir = match open_output_dir(pipeline, &lock_name, options.quiet) {
+        Ok(outdir) => outdir,
+        Err(e) => {
+            summary.ok = false;
+            summary.busy = e.is::<Busy>();
+            summary.error = Some(format!("{e:#}"));
+            return summary;
+        }
+    };
     if let Some(plan) = &pipeline.partition {
         for (table, copy) in &plan.inputs {
-            match write_partition(table, copy, plan.part) {
+            match write_partition(table, copy, plan.part, key.as_ref()) {
                 Ok(rows) if !options.quiet => eprintln!(
                     "partition {}: {rows} customer(s) of `{}`",
                     plan.part,
@@ -233,17 +254,43 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
                 stage: &stage.name,
                 seed: pipeline.seed,
                 progress: &progress,
+                parquet_key: key.as_ref(),
             };
-            let report = stage.params.run(&stage.io, &ctx)?;
+            // The stage writes into this run's staging area; the commit then publishes
+            // its outputs and its record together (see `crate::outdir`).
+            outdir.clear_staging()?;
+            let relative: Vec<_> = stage
+                .io
+                .outputs
+                .values()
+                .map(|path| state::relative_output(pipeline, path))
+                .collect();
+            let staged = StageIo {
+                inputs: stage.io.inputs.clone(),
+                outputs: stage
+                    .io
+                    .outputs
+                    .keys()
+                    .cloned()
+                    .zip(relative.iter().map(|rel| outdir.staged(rel)))
+                    .collect(),
+            };
+            let report = stage.params.run(&staged, &ctx)?;
             entry.rows = Some(report.rows);
             entry.counts = report.counts;
             entry.notes = report.notes;
             entry.checks = report.checks;
             entry.gate_failed = report.gate_failed;
             // A failed gate is not up to date: the next run checks again.
-            if !report.gate_failed {
-                state::record(pipeline, stage, expected)?;
-            }
+            let record = if report.gate_failed {
+                None
+            } else {
+                Some(state::record(expected, &staged.outputs)?)
+            };
+            outdir.commit(&Commit {
+                outputs: relative,
+                states: vec![(state::state_name(pipeline, stage), record)],
+            })?;
             entry.status = Outcome::Ran;
             Ok(())
         })();
@@ -285,6 +332,36 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary
+}
+
+/// Takes the output directory's run lock, clears what dead runs left, and turns outputs
+/// an older clientele wrote in place into committed ones.
+pub fn open_output_dir(
+    pipeline: &Pipeline,
+    lock_name: &str,
+    quiet: bool,
+) -> anyhow::Result<OutputDir> {
+    let outdir = OutputDir::open(&pipeline.output_dir, lock_name)?;
+    let outputs: Vec<_> = pipeline
+        .stages
+        .iter()
+        .flat_map(|s| s.io.outputs.values())
+        .map(|path| state::relative_output(pipeline, path))
+        .collect();
+    let adopted = outdir.adopt(&outputs)?;
+    if !quiet {
+        for note in &outdir.notes {
+            eprintln!("{note}");
+        }
+        if !adopted.is_empty() {
+            eprintln!(
+                "{} output(s) written in place by an older clientele now live in {}/.clientele (see ARCHITECTURE.md)",
+                adopted.len(),
+                pipeline.output_dir.display()
+            );
+        }
+    }
+    Ok(outdir)
 }
 
 /// The `plan` command's table.

@@ -1,10 +1,19 @@
 //! Whether a stage is up to date, as `dvc repro` decides it.
 //!
-//! After a stage runs, the runner records beside its outputs (in
-//! `OUTPUT_DIR/.clientele/STAGE.json`) a fingerprint of the tool version, the stage's kind
-//! and parameters, the pipeline seed, and the content of each input file, together with
-//! the content hash of each output. The stage is up to date when the fingerprint computed
-//! now equals the recorded one and every output is still there, unchanged.
+//! After a stage runs, its commit records, beside its outputs (in the output directory's
+//! committed generation, `.clientele/current/state/STAGE.json`, see [`crate::outdir`]), a
+//! fingerprint of what decides the bytes of its outputs: the stage kind and its
+//! algorithm version, its parameters, the pipeline seed, the content of each input file,
+//! the output paths relative to the output directory, and whether Parquet is encrypted;
+//! and the content hash of each output. The stage is up to date when the fingerprint
+//! computed now equals the recorded one and every output is still there, unchanged.
+//!
+//! No absolute path and no build identity enters the fingerprint: a copy of a finished
+//! project in another directory, or an output directory restored from a CI cache, is up
+//! to date. A change of a stage's code that changes its outputs bumps that stage's
+//! `ALGORITHM_VERSION` (enforced by `tests/stage_versions.rs`), which re-runs the stage
+//! and everything downstream; the clientele version is recorded for people but decides
+//! nothing, since a release that changes no algorithm need not redo any work.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,12 +25,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Pipeline, StageSpec};
+use crate::outdir::OutputDir;
 
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageState {
+    /// For people reading the record; not compared.
     pub tool_version: String,
+    /// The stage kind's algorithm version; 0 in records written before there was one.
+    #[serde(default)]
+    pub algorithm_version: u32,
     pub fingerprint: String,
     pub params_sha256: String,
     pub inputs_sha256: BTreeMap<String, String>,
@@ -47,18 +61,28 @@ impl Status {
     }
 }
 
+/// The file name of a stage's record in the generation's `state/`.
+pub fn state_name(pipeline: &Pipeline, stage: &StageSpec) -> String {
+    match &pipeline.partition {
+        // Each partition's run keeps its own record, beside the whole run's.
+        Some(plan) => format!(
+            "{}.part-{}-of-{}.json",
+            stage.name, plan.part.index, plan.part.count
+        ),
+        None => format!("{}.json", stage.name),
+    }
+}
+
 pub fn state_path(pipeline: &Pipeline, stage: &StageSpec) -> PathBuf {
-    pipeline
-        .output_dir
-        .join(".clientele")
-        .join(match &pipeline.partition {
-            // Each partition's run keeps its own record, beside the whole run's.
-            Some(plan) => format!(
-                "{}.part-{}-of-{}.json",
-                stage.name, plan.part.index, plan.part.count
-            ),
-            None => format!("{}.json", stage.name),
-        })
+    OutputDir::state_path(&pipeline.output_dir, &state_name(pipeline, stage))
+}
+
+/// An output's path relative to the output directory (config checks that every output
+/// lies inside it).
+pub fn relative_output(pipeline: &Pipeline, path: &Path) -> PathBuf {
+    path.strip_prefix(&pipeline.output_dir)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -130,15 +154,23 @@ pub fn expected_state(
     inputs_sha256: BTreeMap<String, String>,
 ) -> StageState {
     let params_sha256 = sha256_text(&stage.params.canonical_json());
+    let algorithm_version = stage.kind.algorithm_version();
     let mut text = format!(
-        "clientele {TOOL_VERSION}\nkind {}\nparams {params_sha256}\nseed {}\n",
+        "kind {} version {algorithm_version}\nparams {params_sha256}\nseed {}\n",
         stage.kind, pipeline.seed
     );
     for (port, sha) in &inputs_sha256 {
         text.push_str(&format!("input {port} {sha}\n"));
     }
     for (port, path) in &stage.io.outputs {
-        text.push_str(&format!("output {port} {}\n", path.display()));
+        // Relative, so that a moved or restored output directory stays up to date; with
+        // `/` on every platform, so that the fingerprint is the same on each.
+        let relative = relative_output(pipeline, path);
+        let parts: Vec<String> = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        text.push_str(&format!("output {port} {}\n", parts.join("/")));
     }
     if pipeline.encryption.is_some() {
         // Switching encryption on or off rewrites every Parquet output.
@@ -146,6 +178,7 @@ pub fn expected_state(
     }
     StageState {
         tool_version: TOOL_VERSION.to_string(),
+        algorithm_version,
         fingerprint: sha256_text(&text),
         params_sha256,
         inputs_sha256,
@@ -163,8 +196,11 @@ pub fn status(recorded: Option<&StageState>, expected: &StageState, stage: &Stag
     let Some(recorded) = recorded else {
         return Status::Stale("never run".to_string());
     };
-    if recorded.tool_version != expected.tool_version {
-        return Status::Stale(format!("last run by clientele {}", recorded.tool_version));
+    if recorded.algorithm_version != expected.algorithm_version {
+        return Status::Stale(format!(
+            "the {} algorithm changed (version {} then, {} now)",
+            stage.kind, recorded.algorithm_version, expected.algorithm_version
+        ));
     }
     if recorded.params_sha256 != expected.params_sha256 {
         return Status::Stale("parameters changed".to_string());
@@ -188,16 +224,18 @@ pub fn status(recorded: Option<&StageState>, expected: &StageState, stage: &Stag
     Status::UpToDate
 }
 
-/// Records that `stage` ran: the expected state plus the hashes of its outputs.
-pub fn record(pipeline: &Pipeline, stage: &StageSpec, mut state: StageState) -> anyhow::Result<()> {
-    for (port, path) in &stage.io.outputs {
+/// The record of a stage that ran: the expected state plus the hashes of its outputs,
+/// read where the stage wrote them (`written`: each output port's staged path).
+pub fn record(
+    mut state: StageState,
+    written: &BTreeMap<String, PathBuf>,
+) -> anyhow::Result<Vec<u8>> {
+    for (port, path) in written {
         if path.exists() {
             let sha = sha256_file(path)
                 .with_context(|| format!("cannot read output `{}`", path.display()))?;
             state.outputs_sha256.insert(port.clone(), sha);
         }
     }
-    let json = serde_json::to_string_pretty(&state)?;
-    clientele_shared::atomic::write_file(&state_path(pipeline, stage), json.as_bytes())?;
-    Ok(())
+    Ok(serde_json::to_string_pretty(&state)?.into_bytes())
 }

@@ -8,7 +8,7 @@ use common::Project;
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
-use clientele_shared::encryption::{is_encrypted, set_parquet_key, ParquetKey};
+use clientele_shared::encryption::{is_encrypted, ParquetKey};
 use clientele_shared::parquet_io::ParquetSource;
 
 const KEY_VAR: &str = "CLIENTELE_TEST_PARQUET_KEY";
@@ -52,11 +52,15 @@ fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Tests that set this process's key take turns.
-static KEY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+fn key(hex: &str) -> ParquetKey {
+    ParquetKey::from_hex(hex, "test").unwrap()
+}
 
-fn read(path: &Path) -> Vec<RecordBatch> {
-    ParquetSource::open(path).unwrap().read_all().unwrap()
+fn read(path: &Path, key: &ParquetKey) -> Vec<RecordBatch> {
+    ParquetSource::open(path, Some(key))
+        .unwrap()
+        .read_all()
+        .unwrap()
 }
 
 #[test]
@@ -80,16 +84,19 @@ fn an_encrypted_run_writes_every_table_encrypted_and_reads_it_back() {
         assert!(is_encrypted(file));
     }
     // Read back with the key: the same batches as the plain run's.
-    let _turn = KEY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    set_parquet_key(Some(ParquetKey::from_hex(KEY, "test").unwrap()));
     for file in &files {
         let name = file.file_name().unwrap();
-        let theirs = read(&plain.path("out/quickstart").join(name));
-        let ours = read(file);
+        let theirs = ParquetSource::open(&plain.path("out/quickstart").join(name), None)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        let ours = read(file, &key(KEY));
         assert_eq!(ours, theirs, "{}", name.to_string_lossy());
     }
-    set_parquet_key(None);
-    let err = ParquetSource::open(&files[0]).err().unwrap().to_string();
+    let err = ParquetSource::open(&files[0], None)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         err.contains("is encrypted, and this pipeline has no encryption key"),
         "{err}"
@@ -220,9 +227,7 @@ fn rekey_rotates_every_table_and_a_rerun_finishes_an_interrupted_rotation() {
         String::from_utf8_lossy(&out.stderr)
     );
     let files = parquet_files(&p.path("out/quickstart"));
-    let _turn = KEY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    set_parquet_key(Some(ParquetKey::from_hex(KEY, "test").unwrap()));
-    let before: Vec<Vec<RecordBatch>> = files.iter().map(|f| read(f)).collect();
+    let before: Vec<Vec<RecordBatch>> = files.iter().map(|f| read(f, &key(KEY))).collect();
     let old_bytes = std::fs::read(&files[0]).unwrap();
 
     let rekey = [
@@ -241,16 +246,13 @@ fn rekey_rotates_every_table_and_a_rerun_finishes_an_interrupted_rotation() {
 
     // Every table opens under the new key only, with the same rows.
     for (file, batches) in files.iter().zip(&before) {
-        set_parquet_key(Some(ParquetKey::from_hex(KEY, "test").unwrap()));
         assert!(
-            ParquetSource::open(file).is_err(),
+            ParquetSource::open(file, Some(&key(KEY))).is_err(),
             "{} opens under the old key",
             file.display()
         );
-        set_parquet_key(Some(ParquetKey::from_hex(NEW_KEY, "test").unwrap()));
-        assert_eq!(&read(file), batches, "{}", file.display());
+        assert_eq!(&read(file, &key(NEW_KEY)), batches, "{}", file.display());
     }
-    set_parquet_key(None);
     // With the pipeline pointed at the new key, nothing needs to run again.
     let out = run(NEW_KEY, &["run", "pipelines/quickstart.toml", "--json"]);
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -271,9 +273,7 @@ fn rekey_rotates_every_table_and_a_rerun_finishes_an_interrupted_rotation() {
         )),
         "{stderr}"
     );
-    set_parquet_key(Some(ParquetKey::from_hex(NEW_KEY, "test").unwrap()));
-    assert_eq!(read(&files[0]), before[0]);
-    set_parquet_key(None);
+    assert_eq!(read(&files[0], &key(NEW_KEY)), before[0]);
 }
 
 /// Partitioned scoring of an encrypted pipeline: the partition's copy of the customer
@@ -324,12 +324,9 @@ fn an_encrypted_pipeline_scores_in_partitions_and_merges_encrypted() {
     for file in &files {
         assert!(is_encrypted(file), "{} is not encrypted", file.display());
     }
-    let _turn = KEY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    set_parquet_key(Some(ParquetKey::from_hex(KEY, "test").unwrap()));
-    let rows: usize = read(&p.path("out/scoring/segments.parquet"))
+    let rows: usize = read(&p.path("out/scoring/segments.parquet"), &key(KEY))
         .iter()
         .map(RecordBatch::num_rows)
         .sum();
-    set_parquet_key(None);
     assert_eq!(rows, 3000);
 }

@@ -137,6 +137,7 @@ fn ctx() -> StageContext<'static> {
         stage: "fuzz",
         seed: 0,
         progress: &NoProgress,
+        parquet_key: None,
     }
 }
 
@@ -174,7 +175,7 @@ fn check_csv(dir: &Path, bytes: Vec<u8>, quarantine: bool) -> Result<(), TestCas
     })?;
     match result {
         Ok(()) => {
-            prop_assert!(ParquetSource::open(&table)
+            prop_assert!(ParquetSource::open(&table, None)
                 .and_then(ParquetSource::read_all)
                 .is_ok());
         }
@@ -195,7 +196,7 @@ fn check_parquet(dir: &Path, bytes: Vec<u8>) -> Result<(), TestCaseError> {
     std::fs::write(&source, &bytes).unwrap();
     let s = source.clone();
     let read = finishes("reading a mutated Parquet file", move || {
-        ParquetSource::open(&s)
+        ParquetSource::open(&s, None)
             .and_then(ParquetSource::read_all)
             .map(|_| ())
             .map_err(|e| e.to_string())

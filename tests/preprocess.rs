@@ -31,7 +31,7 @@ fn run_cc_general(shared: &std::path::Path) -> Project {
 }
 
 fn features(path: &std::path::Path) -> (Vec<String>, Vec<Vec<f64>>) {
-    let source = ParquetSource::open(path).unwrap();
+    let source = ParquetSource::open(path, None).unwrap();
     let names = source
         .schema()
         .fields()

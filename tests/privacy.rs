@@ -41,7 +41,7 @@ fn private_quickstart() -> Project {
 /// Every value of every column of a Parquet file, as text.
 fn parquet_text(path: &Path) -> String {
     let mut out = String::new();
-    let mut source = ParquetSource::open(path).unwrap();
+    let mut source = ParquetSource::open(path, None).unwrap();
     while let Some(batch) = source.next_batch().unwrap() {
         for column in batch.columns() {
             let text = cast(column, &DataType::Utf8).unwrap();
@@ -148,7 +148,7 @@ fn a_private_pipeline_writes_no_raw_id_name_or_email_anywhere() {
 
     // Pseudonyms: 32 hex digits; the tables still join.
     let customers = parquet_text(&p.path("out/quickstart/customers.parquet"));
-    let schema = ParquetSource::open(&p.path("out/quickstart/customers.parquet"))
+    let schema = ParquetSource::open(&p.path("out/quickstart/customers.parquet"), None)
         .unwrap()
         .schema()
         .clone();
@@ -168,7 +168,8 @@ fn a_private_pipeline_writes_no_raw_id_name_or_email_anywhere() {
 
 fn read_ids(path: &Path) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
-    let mut source = ParquetSource::open_named(path, &["customer_id"], "tables have").unwrap();
+    let mut source =
+        ParquetSource::open_named(path, &["customer_id"], "tables have", None).unwrap();
     while let Some(batch) = source.next_batch().unwrap() {
         let ids = batch
             .column(0)

@@ -37,7 +37,7 @@ fn quickstart_runs_end_to_end_then_is_up_to_date() {
         data_rows(&p.path("data/holdings.csv"))
     );
     assert_eq!(rows("preprocess_customers"), rows("ingest_customers"));
-    let features = ParquetSource::open(&p.path("out/quickstart/features.parquet")).unwrap();
+    let features = ParquetSource::open(&p.path("out/quickstart/features.parquet"), None).unwrap();
     let columns: Vec<String> = features
         .schema()
         .fields()

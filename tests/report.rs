@@ -330,9 +330,12 @@ fn the_projection_equals_scikit_learns_pca() {
         .unwrap(),
     )
     .unwrap();
-    let matrix =
-        clientele_shared::features::read_feature_matrix(&dir.join("out/features.parquet"), None)
-            .unwrap();
+    let matrix = clientele_shared::features::read_feature_matrix(
+        &dir.join("out/features.parquet"),
+        None,
+        None,
+    )
+    .unwrap();
     let names: Vec<&str> = matrix
         .names
         .iter()

@@ -303,3 +303,57 @@ impl JsonOk for common::Run {
         assert_eq!(self.code(), 0, "stderr: {}", self.stderr());
     }
 }
+
+#[test]
+fn a_copied_or_restored_project_is_up_to_date() {
+    let p = project();
+    run_json(&p, &[]);
+    // As a CI cache restores it: the whole project in another directory, links kept.
+    let copy = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", p.dir.path().display()))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    drop(p);
+    let moved = Project { dir: copy };
+    assert_eq!(
+        run_json(&moved, &[]),
+        expect(&[
+            ("raw", "skipped"),
+            ("typed", "skipped"),
+            ("other", "skipped")
+        ])
+    );
+}
+
+#[test]
+fn a_record_of_another_algorithm_version_reruns_the_stage() {
+    let p = project();
+    run_json(&p, &[]);
+    let record = p.path("out/.clientele/current/state/other.json");
+    let text = std::fs::read_to_string(&record).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    state["algorithm_version"] = serde_json::json!(0);
+    // Records live in the committed generation: replace, never edit in place.
+    std::fs::remove_file(&record).unwrap();
+    std::fs::write(&record, state.to_string()).unwrap();
+    let run = p.run(&["run", "p.toml", "--json", "--quiet"]);
+    let summary = run.json();
+    assert_eq!(
+        statuses(&summary),
+        expect(&[("raw", "skipped"), ("typed", "skipped"), ("other", "ran")])
+    );
+    let other = summary["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "other")
+        .unwrap();
+    assert_eq!(
+        other["reason"],
+        "the ingest algorithm changed (version 0 then, 1 now)"
+    );
+}

@@ -166,7 +166,7 @@ fn worst_ratio(restarts_at_k: &serde_json::Value) -> f64 {
 /// reference values.
 fn cc_reference() -> Option<(FeatureTable, BTreeMap<String, Vec<i64>>, serde_json::Value)> {
     let (shared, out) = cc_general()?;
-    let table = read_features(&out.join("features.parquet"), None).unwrap();
+    let table = read_features(&out.join("features.parquet"), None, None).unwrap();
     let labels = sklearn_labels(shared, &table);
     Some((table, labels, golden(shared)))
 }
@@ -296,7 +296,7 @@ fn column<'a, T: 'static>(batch: &'a arrow::record_batch::RecordBatch, name: &st
 }
 
 fn read_one(path: &Path) -> arrow::record_batch::RecordBatch {
-    let batches = ParquetSource::open(path).unwrap().read_all().unwrap();
+    let batches = ParquetSource::open(path, None).unwrap().read_all().unwrap();
     arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 
@@ -336,7 +336,7 @@ fn the_pipeline_sweeps_k_chooses_scikit_learns_k_and_profiles_in_original_units(
     }
 
     // Assignments: every customer, in order, with its distance to its centre.
-    let table = read_features(&out.join("features.parquet"), None).unwrap();
+    let table = read_features(&out.join("features.parquet"), None, None).unwrap();
     let assignments = read_one(&out.join("segments.parquet"));
     let ids = column::<StringArray>(&assignments, "customer_id");
     assert!((0..ids.len()).all(|i| ids.value(i) == table.ids[i]));

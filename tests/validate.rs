@@ -282,3 +282,25 @@ fn set_overrides_are_checked_like_the_file() {
     assert_eq!(run.code(), 2);
     assert_has(&run.stderr(), "is not STAGE.PARAM=VALUE");
 }
+
+#[test]
+fn an_output_outside_the_output_directory_or_inside_its_clientele_folder() {
+    let outside = VALID.replace(
+        "outputs = { table = \"raw.parquet\" }",
+        "outputs = { table = \"../raw.parquet\" }",
+    );
+    let stderr = rejected(&outside, &[]);
+    assert_has(
+        &stderr,
+        "stage `raw`, key `outputs.table`: `../raw.parquet`: an output must be a path inside the pipeline's output_dir",
+    );
+    let own = VALID.replace(
+        "outputs = { table = \"raw.parquet\" }",
+        "outputs = { table = \".clientele/raw.parquet\" }",
+    );
+    let stderr = rejected(&own, &[]);
+    assert_has(
+        &stderr,
+        "`.clientele` inside the output directory is clientele's own",
+    );
+}

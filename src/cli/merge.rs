@@ -49,9 +49,7 @@ pub fn execute(args: MergeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let merged = run::use_pipeline_key(&pipeline)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| partition::merge(&pipeline, partitions, &order));
+    let merged = partition::merge(&pipeline, partitions, &order);
     if json {
         let summary = match &merged {
             Ok(merged) => serde_json::json!({

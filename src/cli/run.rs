@@ -105,8 +105,9 @@ pub fn execute(args: RunArgs) -> ExitCode {
         }
         Some(message) => {
             eprintln!("error: {message}");
-            // An unknown --stage name is a usage error: nothing ran.
-            if summary.stages.is_empty() {
+            // An unknown --stage name, or a directory another run holds, is a usage
+            // error: nothing ran.
+            if summary.stages.is_empty() || summary.busy {
                 ExitCode::from(EXIT_INVALID)
             } else {
                 ExitCode::from(EXIT_STAGE_FAILED)

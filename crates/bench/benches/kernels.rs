@@ -112,12 +112,12 @@ fn parquet(c: &mut Criterion) {
     group.throughput(Throughput::Bytes((rows * (dims * 8 + 9)) as u64));
     group.bench_function(format!("write_{rows}x{dims}"), |b| {
         b.iter(|| {
-            write_batches(&path, schema.clone(), std::slice::from_ref(&batch)).expect("write")
+            write_batches(&path, schema.clone(), std::slice::from_ref(&batch), None).expect("write")
         })
     });
     group.bench_function(format!("read_{rows}x{dims}"), |b| {
         b.iter(|| {
-            ParquetSource::open(&path)
+            ParquetSource::open(&path, None)
                 .expect("open")
                 .read_all()
                 .expect("read")

@@ -92,7 +92,7 @@ fn main() -> anyhow::Result<()> {
         println!("{}", propensity::run(&cli.input, holdings)?);
         return Ok(());
     }
-    let table = read_features(&cli.input, None)
+    let table = read_features(&cli.input, None, None)
         .with_context(|| format!("reading {}", cli.input.display()))?;
     let x = table.x.view();
     let started = Instant::now();

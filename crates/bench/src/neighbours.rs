@@ -24,7 +24,7 @@ pub fn compare(
     queries: usize,
     limit: Option<usize>,
 ) -> anyhow::Result<serde_json::Value> {
-    let holdings = read_holdings(path, HoldingsFormat::Long)?;
+    let holdings = read_holdings(path, HoldingsFormat::Long, None)?;
     let (_, train) = holdings
         .snapshots
         .last()

@@ -15,8 +15,8 @@ use clientele_segment::read_features;
 use linfa::ParamGuard;
 
 pub fn run(features: &Path, holdings: &Path) -> anyhow::Result<serde_json::Value> {
-    let table = read_features(features, None)?;
-    let holdings = read_holdings(holdings, HoldingsFormat::Long)?;
+    let table = read_features(features, None, None)?;
+    let holdings = read_holdings(holdings, HoldingsFormat::Long, None)?;
     let (_, baskets) = holdings
         .snapshots
         .last()

@@ -7,6 +7,7 @@ use std::path::Path;
 use clientele_numeric::clustering::{
     adjusted_rand_index, calinski_harabasz, davies_bouldin, sample_rows, silhouette_samples,
 };
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::features::read_feature_matrix;
 use clientele_shared::stage::StageIo;
 use ndarray::Array2;
@@ -16,8 +17,11 @@ use crate::metrics_file::{ClusteringDetails, MetricsFile};
 use crate::EvaluateParams;
 
 /// Customer → segment (−1 for noise), from an assignments table.
-pub(crate) fn read_assignments(path: &Path) -> Result<BTreeMap<String, i64>, EvaluateError> {
-    Ok(clientele_shared::schema::read_assignments(path)?
+pub(crate) fn read_assignments(
+    path: &Path,
+    key: Option<&ParquetKey>,
+) -> Result<BTreeMap<String, i64>, EvaluateError> {
+    Ok(clientele_shared::schema::read_assignments(path, key)?
         .into_iter()
         .map(|(customer, segment)| (customer, i64::from(segment)))
         .collect())
@@ -29,6 +33,7 @@ pub(crate) fn clustering_section(
     segments: &BTreeMap<String, i64>,
     seed: u64,
     file: &mut MetricsFile,
+    key: Option<&ParquetKey>,
 ) -> Result<(), EvaluateError> {
     let mut details = ClusteringDetails {
         customers: segments.len() as u64,
@@ -53,7 +58,7 @@ pub(crate) fn clustering_section(
         );
     }
     if let Some(path) = io.input("features") {
-        let features = read_feature_matrix(path, None)?;
+        let features = read_feature_matrix(path, None, key)?;
         let d = features.names.len();
         let numbers: BTreeMap<i64, usize> = details
             .sizes
@@ -104,7 +109,7 @@ pub(crate) fn clustering_section(
         }
     }
     if let Some(path) = io.input("assignments_rerun") {
-        let rerun = read_assignments(path)?;
+        let rerun = read_assignments(path, key)?;
         // Labels as indices 0.., per run; noise (−1) is a label of its own, as in
         // scikit-learn's adjusted_rand_score.
         let (mut index_a, mut index_b) = (BTreeMap::new(), BTreeMap::new());

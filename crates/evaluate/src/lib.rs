@@ -44,6 +44,7 @@ pub struct Evaluate;
 
 impl Stage for Evaluate {
     const KIND: &'static str = "evaluate";
+    const ALGORITHM_VERSION: u32 = 1;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "recommendations",
@@ -113,20 +114,27 @@ impl Stage for Evaluate {
             ..MetricsFile::default()
         };
         let segments = match io.input("assignments") {
-            Some(path) => Some(read_assignments(path)?),
+            Some(path) => Some(read_assignments(path, ctx.parquet_key)?),
             None => None,
         };
         if let Some(test) = io.input("test") {
             ctx.progress.step("ranking metrics");
-            ranking_section(params, io, test, segments.as_ref(), &mut file)?;
+            ranking_section(
+                params,
+                io,
+                test,
+                segments.as_ref(),
+                &mut file,
+                ctx.parquet_key,
+            )?;
         }
         if let (Some(probabilities), Some(test)) = (io.input("probabilities"), io.input("test")) {
             ctx.progress.step("probability metrics");
-            probability_section(probabilities, test, &mut file)?;
+            probability_section(probabilities, test, &mut file, ctx.parquet_key)?;
         }
         if let Some(segments) = &segments {
             ctx.progress.step("clustering metrics");
-            clustering_section(params, io, segments, ctx.seed, &mut file)?;
+            clustering_section(params, io, segments, ctx.seed, &mut file, ctx.parquet_key)?;
         }
         let mut report = StageReport {
             notes: table(&file),

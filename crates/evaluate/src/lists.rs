@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use arrow::array::{Array, Int32Array};
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::parquet_io::{string_column, ParquetSource};
 use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK};
 use clientele_shared::SharedError;
@@ -116,23 +117,24 @@ pub fn read(
     recommendations: Option<&Path>,
     by_method: Option<&Path>,
     train: Option<&Path>,
+    key: Option<&ParquetKey>,
 ) -> Result<Ranked, EvaluateError> {
     let mut customers = Names::default();
     let mut products = Names::default();
     // Held-out pairs carry the order key 0, so that a customer's products sort by product.
     let mut relevant = Vec::new();
-    read_pairs(test, |c, p| {
+    read_pairs(test, key, |c, p| {
         relevant.push((customers.id(c), 0, products.id(p)));
     })?;
     if let Some(train) = train {
-        read_pairs(train, |_, p| {
+        read_pairs(train, key, |_, p| {
             products.id(p);
         })?;
     }
     let mut lists: BTreeMap<String, Vec<Triple>> = BTreeMap::new();
     for (path, with_method) in [(recommendations, false), (by_method, true)] {
         let Some(path) = path else { continue };
-        read_lists(path, with_method, |method, c, rank, p| {
+        read_lists(path, with_method, key, |method, c, rank, p| {
             let entry = (customers.id(c), rank, products.id(p));
             match lists.get_mut(method) {
                 Some(list) => list.push(entry),
@@ -175,13 +177,14 @@ pub fn read(
 fn read_lists(
     path: &Path,
     with_method: bool,
+    key: Option<&ParquetKey>,
     mut each: impl FnMut(&str, &str, i32, &str),
 ) -> Result<(), EvaluateError> {
     let mut names = vec![CUSTOMER_ID, RANK, PRODUCT];
     if with_method {
         names.push(METHOD);
     }
-    let mut source = ParquetSource::open_named(path, &names, "recommendations have")?;
+    let mut source = ParquetSource::open_named(path, &names, "recommendations have", key)?;
     let mut first = 1;
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
@@ -227,9 +230,11 @@ fn read_lists(
 /// Calls `each(customer, product)` for every complete row of a split file.
 pub(crate) fn read_pairs(
     path: &Path,
+    key: Option<&ParquetKey>,
     mut each: impl FnMut(&str, &str),
 ) -> Result<(), EvaluateError> {
-    let mut source = ParquetSource::open_named(path, &[CUSTOMER_ID, PRODUCT], "a split file has")?;
+    let mut source =
+        ParquetSource::open_named(path, &[CUSTOMER_ID, PRODUCT], "a split file has", key)?;
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
         let products = string_column(path, batch.column(1), PRODUCT)?;

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use arrow::array::{Array, Float64Array};
 use clientele_numeric::classification::{average_precision, roc_auc};
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::parquet_io::{string_column, ParquetSource};
 use clientele_shared::schema::{CUSTOMER_ID, PROBABILITY, PRODUCT};
 use clientele_shared::SharedError;
@@ -22,9 +23,10 @@ pub(crate) fn probability_section(
     probabilities: &Path,
     test: &Path,
     file: &mut MetricsFile,
+    key: Option<&ParquetKey>,
 ) -> Result<(), EvaluateError> {
     let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
-    crate::lists::read_pairs(test, |c, p| {
+    crate::lists::read_pairs(test, key, |c, p| {
         taken.insert((c.to_string(), p.to_string()));
     })?;
     // By product: (probability, taken) of each customer scored.
@@ -33,6 +35,7 @@ pub(crate) fn probability_section(
         probabilities,
         &[CUSTOMER_ID, PRODUCT, PROBABILITY],
         "a probabilities file has",
+        key,
     )?;
     let mut row = 0usize;
     while let Some(batch) = source.next_batch()? {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use clientele_numeric::ranking::{RankingMetrics, RankingSums};
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::stage::StageIo;
 
 use crate::errors::EvaluateError;
@@ -80,12 +81,14 @@ pub(crate) fn ranking_section(
     test: &Path,
     segments: Option<&BTreeMap<String, i64>>,
     file: &mut MetricsFile,
+    key: Option<&ParquetKey>,
 ) -> Result<(), EvaluateError> {
     let ranked = lists::read(
         test,
         io.input("recommendations"),
         io.input("by_method"),
         io.input("train"),
+        key,
     )?;
     let mut details = RankingDetails {
         averaging: params.averaging,

@@ -43,6 +43,7 @@ pub struct Ingest;
 
 impl Stage for Ingest {
     const KIND: &'static str = "ingest";
+    const ALGORITHM_VERSION: u32 = 1;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "source",

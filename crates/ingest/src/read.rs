@@ -82,7 +82,7 @@ pub fn ingest(
             (plan, Reader::Text(Box::new(records)))
         }
         Format::Parquet => {
-            let records = ParquetSource::open(source)?;
+            let records = ParquetSource::open(source, ctx.parquet_key)?;
             let fields: Vec<(String, arrow::datatypes::DataType)> = records
                 .schema()
                 .fields()
@@ -99,13 +99,13 @@ pub fn ingest(
         }
     };
     let (plan, reader) = (&reader.0, &mut reader.1);
-    let mut rejects = Rejects::new(params.on_error, source, rejects_path)?;
+    let mut rejects = Rejects::new(params.on_error, source, rejects_path, ctx.parquet_key)?;
     // A rejected row is written without its record when the source holds personal
     // columns: its line and column say where to look in the source.
     rejects.withhold_records(!params.drop.is_empty() || !params.pseudonymise.is_empty());
     let pseudonyms = pseudonymiser.map(|p| (p, plan.pseudonymised.clone()));
     let mut sink = TableSink::new(
-        ParquetSink::create(table, plan.schema())?,
+        ParquetSink::create(table, plan.schema(), ctx.parquet_key)?,
         pseudonyms,
         source,
     );

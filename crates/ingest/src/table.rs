@@ -158,9 +158,12 @@ impl Rejects {
         mode: OnError,
         source_path: &Path,
         rejects_path: Option<&Path>,
+        key: Option<&clientele_shared::encryption::ParquetKey>,
     ) -> Result<Self, IngestError> {
         let sink = match (mode, rejects_path) {
-            (OnError::Quarantine, Some(path)) => Some(ParquetSink::create(path, rejects_schema())?),
+            (OnError::Quarantine, Some(path)) => {
+                Some(ParquetSink::create(path, rejects_schema(), key)?)
+            }
             (OnError::Quarantine, None) => return Err(ParamError::QuarantineWithoutRejects.into()),
             (OnError::Fail, _) => None,
         };

@@ -14,6 +14,7 @@ fn ctx() -> StageContext<'static> {
         stage: "test",
         seed: 0,
         progress: &NoProgress,
+        parquet_key: None,
     }
 }
 
@@ -85,7 +86,7 @@ fn quarantine(mut p: IngestParams) -> IngestParams {
 }
 
 fn rejects_of(case: &Case) -> Vec<(u64, Option<String>, String)> {
-    let batches = ParquetSource::open(&case.rejects())
+    let batches = ParquetSource::open(&case.rejects(), None)
         .unwrap()
         .read_all()
         .unwrap();
@@ -313,7 +314,7 @@ fn quarantine_counts_every_bad_row_and_keeps_the_good_ones() {
         rejects[2].2,
         "the customer id in column `id` was already seen at line 2"
     );
-    let table = ParquetSource::open(&case.table())
+    let table = ParquetSource::open(&case.table(), None)
         .unwrap()
         .read_all()
         .unwrap();
@@ -372,7 +373,7 @@ fn csv_dialect_options_delimiter_quote_and_no_header() {
     p.id_column = Some("column_1".to_string());
     let report = case.run(&p, &src).unwrap();
     assert_eq!(report.rows, 2);
-    let batches = ParquetSource::open(&case.table())
+    let batches = ParquetSource::open(&case.table(), None)
         .unwrap()
         .read_all()
         .unwrap();

@@ -31,6 +31,7 @@ fn ctx() -> StageContext<'static> {
         stage: "test",
         seed: 0,
         progress: &NoProgress,
+        parquet_key: None,
     }
 }
 
@@ -47,7 +48,7 @@ fn cc_general_ingests_with_its_missing_values() {
     };
     let report = ingest(&params, &src, &out, None, None, &ctx()).unwrap();
     assert_eq!(report.rows, 8950);
-    let source = ParquetSource::open(&out).unwrap();
+    let source = ParquetSource::open(&out, None).unwrap();
     let schema = source.schema().clone();
     assert_eq!(schema.fields().len(), 18, "customer_id and 17 features");
     assert_eq!(schema.field(0).name(), "customer_id");
@@ -92,7 +93,7 @@ fn bank_full_ingests_with_bom_generated_keys_and_y_n_booleans() {
         .insert("job".to_string(), ColumnType::Categorical);
     let report = ingest(&params, &src, &out, None, None, &ctx()).unwrap();
     assert_eq!(report.rows, 45211);
-    let source = ParquetSource::open(&out).unwrap();
+    let source = ParquetSource::open(&out, None).unwrap();
     let schema = source.schema().clone();
     assert_eq!(schema.field(0).name(), "customer_id");
     assert_eq!(

@@ -29,11 +29,11 @@ pub(crate) fn apply_file(
     features: &Path,
     ctx: &StageContext<'_>,
 ) -> Result<(u64, BTreeMap<String, u64>), PreprocessError> {
-    let mut source = ParquetSource::open(table)?;
+    let mut source = ParquetSource::open(table, ctx.parquet_key)?;
     let total = source.rows();
     let empty = RecordBatch::new_empty(source.schema().clone());
     let (empty, mut counts) = apply(state, &empty, table)?;
-    let mut sink = ParquetSink::create(features, empty.schema())?;
+    let mut sink = ParquetSink::create(features, empty.schema(), ctx.parquet_key)?;
     let mut first_row = 0usize;
     while let Some(batch) = source.next_batch()? {
         let (out, batch_counts) = apply_rows(state, &batch, table, first_row)?;

@@ -8,6 +8,7 @@ use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::compute::{cast, concat};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::SharedError;
 
@@ -41,15 +42,18 @@ pub struct ParquetColumns {
     path: PathBuf,
     schema: SchemaRef,
     rows: usize,
+    key: Option<ParquetKey>,
 }
 
 impl ParquetColumns {
-    pub fn open(path: &Path) -> Result<Self, PreprocessError> {
-        let source = ParquetSource::open(path)?;
+    /// Opens `path`, decrypting with `key` if the file is encrypted.
+    pub fn open(path: &Path, key: Option<&ParquetKey>) -> Result<Self, PreprocessError> {
+        let source = ParquetSource::open(path, key)?;
         Ok(ParquetColumns {
             path: path.to_path_buf(),
             schema: source.schema().clone(),
             rows: source.rows() as usize,
+            key: key.cloned(),
         })
     }
 }
@@ -65,7 +69,8 @@ impl ColumnSource for ParquetColumns {
         let Ok(index) = self.schema.index_of(name) else {
             return Ok(None);
         };
-        let batches = ParquetSource::open_columns(&self.path, Some(&[index]))?.read_all()?;
+        let batches = ParquetSource::open_columns(&self.path, Some(&[index]), self.key.as_ref())?
+            .read_all()?;
         let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
         if arrays.is_empty() {
             return Ok(Some(arrow::array::new_empty_array(

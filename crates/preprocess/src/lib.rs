@@ -50,6 +50,7 @@ pub struct Preprocess;
 
 impl Stage for Preprocess {
     const KIND: &'static str = "preprocess";
+    const ALGORITHM_VERSION: u32 = 1;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "table",
@@ -92,7 +93,12 @@ impl Stage for Preprocess {
         let mut notes = Vec::new();
         // Pass 1 (fit): statistics, one column at a time.
         let state = match params.mode {
-            Mode::Fit => fit(params, &ParquetColumns::open(table)?, table, &mut notes)?,
+            Mode::Fit => fit(
+                params,
+                &ParquetColumns::open(table, ctx.parquet_key)?,
+                table,
+                &mut notes,
+            )?,
             Mode::Apply => read_state(io.input("state").unwrap_or(Path::new("state.json")))?,
         };
         // Pass 2: transform, one batch at a time.

@@ -324,7 +324,7 @@ fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file()
     let batch = table(vec![("v", num(&values)), ("k", text(&cats))]);
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.parquet");
-    write_batches(&input, batch.schema(), std::slice::from_ref(&batch)).unwrap();
+    write_batches(&input, batch.schema(), std::slice::from_ref(&batch), None).unwrap();
     let mut io = StageIo::default();
     io.inputs.insert("table".into(), input.clone());
     io.outputs
@@ -336,6 +336,7 @@ fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file()
         stage: "t",
         seed: 0,
         progress: &NoProgress,
+        parquet_key: None,
     };
     let report = Preprocess::run(&params, &io, &ctx).unwrap();
     assert_eq!(report.rows, n as u64);
@@ -344,7 +345,7 @@ fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file()
         values.iter().filter(|v| v.is_none()).count() as u64
     );
 
-    let streamed = ParquetSource::open(&dir.path().join("f.parquet"))
+    let streamed = ParquetSource::open(&dir.path().join("f.parquet"), None)
         .unwrap()
         .read_all()
         .unwrap();
@@ -360,7 +361,7 @@ fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file()
     let mut values = values;
     values[140_000] = Some(-1.0);
     let batch = table(vec![("v", num(&values))]);
-    write_batches(&input, batch.schema(), std::slice::from_ref(&batch)).unwrap();
+    write_batches(&input, batch.schema(), std::slice::from_ref(&batch), None).unwrap();
     params.numeric.transform = Transform::SignedLog1p;
     let state = fit(&params, &batch, Path::new("in.parquet"), &mut Vec::new()).unwrap();
     let mut bad = state.clone();
@@ -379,7 +380,7 @@ fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file()
     assert!(err.contains("row 140001: column `v` is negative"), "{err}");
     assert!(
         !dir.path().join("f.parquet").exists()
-            || ParquetSource::open(&dir.path().join("f.parquet"))
+            || ParquetSource::open(&dir.path().join("f.parquet"), None)
                 .unwrap()
                 .rows()
                 == n as u64,

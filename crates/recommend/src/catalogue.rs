@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array};
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::schema::CUSTOMER_ID;
 
@@ -149,8 +150,9 @@ pub fn read_attributes(
     path: &Path,
     columns: &[String],
     customers: &[String],
+    key: Option<&ParquetKey>,
 ) -> Result<CustomerAttributes, RecommendError> {
-    let source = ParquetSource::open(path)?;
+    let source = ParquetSource::open(path, key)?;
     let schema = source.schema().clone();
     let missing = |column: &str, what: &str| SharedError::MissingColumn {
         path: path.to_path_buf(),
@@ -167,7 +169,7 @@ pub fn read_attributes(
                 .map_err(|_| missing(column, "an eligibility rule of the catalogue reads"))?,
         );
     }
-    let mut source = ParquetSource::open_columns(path, Some(&indices))?;
+    let mut source = ParquetSource::open_columns(path, Some(&indices), key)?;
     let mut values = vec![vec![f64::NAN; customers.len()]; columns.len()];
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;

@@ -11,6 +11,7 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array,
 };
 use arrow::datatypes::DataType;
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::schema::{CUSTOMER_ID, PRODUCT, SNAPSHOT};
 
@@ -149,10 +150,15 @@ impl Builder {
 }
 
 /// Reads a holdings table in the given format.
-pub fn read_holdings(path: &Path, format: HoldingsFormat) -> Result<Holdings, RecommendError> {
+/// An encrypted file is decrypted with `key`.
+pub fn read_holdings(
+    path: &Path,
+    format: HoldingsFormat,
+    key: Option<&ParquetKey>,
+) -> Result<Holdings, RecommendError> {
     match format {
-        HoldingsFormat::Long => read_long(path),
-        HoldingsFormat::Wide => read_wide(path),
+        HoldingsFormat::Long => read_long(path, key),
+        HoldingsFormat::Wide => read_wide(path, key),
     }
 }
 
@@ -185,8 +191,8 @@ fn null_at(path: &Path, row: usize, column: &str) -> RecommendError {
     }
 }
 
-fn read_long(path: &Path) -> Result<Holdings, RecommendError> {
-    let source = ParquetSource::open(path)?;
+fn read_long(path: &Path, key: Option<&ParquetKey>) -> Result<Holdings, RecommendError> {
+    let source = ParquetSource::open(path, key)?;
     let schema = source.schema().clone();
     let id_index = schema
         .index_of(CUSTOMER_ID)
@@ -201,7 +207,7 @@ fn read_long(path: &Path) -> Result<Holdings, RecommendError> {
     let snapshot_index = schema.index_of(SNAPSHOT).ok();
     let mut columns = vec![id_index, product_index];
     columns.extend(snapshot_index);
-    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
+    let mut source = ParquetSource::open_columns(path, Some(&columns), key)?;
     let mut builder = Builder::default();
     let mut first_row = 1usize;
     while let Some(batch) = source.next_batch()? {
@@ -255,8 +261,8 @@ fn held_flag(column: &ArrayRef, r: usize) -> Option<Option<bool>> {
     })
 }
 
-fn read_wide(path: &Path) -> Result<Holdings, RecommendError> {
-    let mut source = ParquetSource::open(path)?;
+fn read_wide(path: &Path, key: Option<&ParquetKey>) -> Result<Holdings, RecommendError> {
+    let mut source = ParquetSource::open(path, key)?;
     let schema = source.schema().clone();
     let id_index = schema
         .index_of(CUSTOMER_ID)

@@ -55,6 +55,7 @@ pub struct Recommend;
 
 impl Stage for Recommend {
     const KIND: &'static str = "recommend";
+    const ALGORITHM_VERSION: u32 = 1;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "holdings",
@@ -137,7 +138,7 @@ impl Stage for Recommend {
                 port: "recommendations",
             })?;
         let mut report = StageReport::default();
-        let (data, holdings) = read::read_inputs(params, io, holdings_path)?;
+        let (data, holdings) = read::read_inputs(params, io, holdings_path, ctx.parquet_key)?;
         let split = split::split(params, &holdings, &data.universe, holdings_path, ctx.seed)?;
         drop(holdings);
         report.notes.extend(split.notes.iter().cloned());

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::features::read_feature_matrix;
 use clientele_shared::schema::{read_assignments, read_segment_labels};
 use clientele_shared::stage::StageIo;
@@ -55,8 +56,9 @@ pub fn read_inputs(
     params: &RecommendParams,
     io: &StageIo,
     holdings_path: &Path,
+    key: Option<&ParquetKey>,
 ) -> Result<(StageData, Holdings), RecommendError> {
-    let holdings = read_holdings(holdings_path, params.holdings_format)?;
+    let holdings = read_holdings(holdings_path, params.holdings_format, key)?;
     let catalogue = match (io.input("catalogue"), &params.products) {
         (Some(path), _) => {
             let specs = read_catalogue_csv(path)?;
@@ -67,7 +69,7 @@ pub fn read_inputs(
         (None, None) => None,
     };
     let features = match io.input("features") {
-        Some(path) => Some(read_feature_matrix(path, None)?),
+        Some(path) => Some(read_feature_matrix(path, None, key)?),
         None => None,
     };
     let feature_ids = features.as_ref().map(|f| f.ids.as_slice()).unwrap_or(&[]);
@@ -87,7 +89,7 @@ pub fn read_inputs(
         }
     });
     let segments = match io.input("assignments") {
-        Some(path) => Some(read_segments(path, &universe.customers)?),
+        Some(path) => Some(read_segments(path, &universe.customers, key)?),
         None => None,
     };
     let segment_labels = match io.input("profiles") {
@@ -97,7 +99,7 @@ pub fn read_inputs(
     let attributes = match (&catalogue, io.input("customers")) {
         (Some(specs), Some(path)) => {
             let columns = rule_columns(specs);
-            Some(read_attributes(path, &columns, &universe.customers)?)
+            Some(read_attributes(path, &columns, &universe.customers, key)?)
         }
         _ => None,
     };
@@ -118,9 +120,13 @@ pub fn read_inputs(
 
 /// The segment of each universe customer; `None` for those without one and DBSCAN
 /// noise (-1).
-fn read_segments(path: &Path, customers: &[String]) -> Result<Vec<Option<i32>>, RecommendError> {
+fn read_segments(
+    path: &Path,
+    customers: &[String],
+    key: Option<&ParquetKey>,
+) -> Result<Vec<Option<i32>>, RecommendError> {
     let mut segments = vec![None; customers.len()];
-    for (id, segment) in read_assignments(path)? {
+    for (id, segment) in read_assignments(path, key)? {
         if let Ok(c) = customers.binary_search_by(|x| x.as_str().cmp(&id)) {
             segments[c] = (segment >= 0).then_some(segment);
         }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::parquet_io::ParquetSink;
 use clientele_shared::schema::{
     method_recommendations_schema, pairs_schema, probabilities_schema, recommendations_schema,
@@ -68,11 +69,11 @@ pub fn write_outputs(
         ctx,
     )?;
     if let Some(path) = io.output("train") {
-        write_pairs(path, &data.universe, &split.train)?;
+        write_pairs(path, &data.universe, &split.train, ctx.parquet_key)?;
     }
     let mut test_pairs = None;
     if let (Some(path), Some(test)) = (io.output("test"), &split.test) {
-        test_pairs = Some(write_pairs(path, &data.universe, test)?);
+        test_pairs = Some(write_pairs(path, &data.universe, test, ctx.parquet_key)?);
     }
     if let Some(path) = io.output("model") {
         write_model(
@@ -133,14 +134,22 @@ fn write_recommendations(
     path: &Path,
     ctx: &StageContext<'_>,
 ) -> Result<Lists, RecommendError> {
-    let mut sink = ParquetSink::create(path, recommendations_schema())?;
+    let mut sink = ParquetSink::create(path, recommendations_schema(), ctx.parquet_key)?;
     let mut by_method = match io.output("by_method") {
-        Some(p) => Some(ParquetSink::create(p, method_recommendations_schema())?),
+        Some(p) => Some(ParquetSink::create(
+            p,
+            method_recommendations_schema(),
+            ctx.parquet_key,
+        )?),
         None => None,
     };
     let propensity = fitted.methods.iter().position(|m| *m == Method::Propensity);
     let mut probabilities = match (io.output("probabilities"), propensity) {
-        (Some(p), Some(_)) => Some(ParquetSink::create(p, probabilities_schema())?),
+        (Some(p), Some(_)) => Some(ParquetSink::create(
+            p,
+            probabilities_schema(),
+            ctx.parquet_key,
+        )?),
         (Some(_), None) => return Err(ParamError::ProbabilitiesWithoutPropensity.into()),
         (None, _) => None,
     };
@@ -325,8 +334,9 @@ fn write_pairs(
     path: &Path,
     universe: &Universe,
     baskets: &[Basket],
+    key: Option<&ParquetKey>,
 ) -> Result<u64, RecommendError> {
-    let mut sink = ParquetSink::create(path, pairs_schema())?;
+    let mut sink = ParquetSink::create(path, pairs_schema(), key)?;
     for start in (0..baskets.len()).step_by(BLOCK) {
         let end = (start + BLOCK).min(baskets.len());
         let pairs: Vec<(usize, usize)> = (start..end)

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use clientele_numeric::clustering::silhouette_samples;
 use clientele_numeric::sample::sample_rows;
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::features::read_feature_matrix;
 use clientele_shared::stage::{StageContext, StageIo};
 use ndarray::{Array2, ArrayView2};
@@ -41,13 +42,13 @@ pub(crate) fn draw_figures(
 
     if let Some(path) = io.input("sweep") {
         ctx.progress.step("k selection");
-        figures.extend(k_selection(&inputs::read_sweep(path)?)?);
+        figures.extend(k_selection(&inputs::read_sweep(path, ctx.parquet_key)?)?);
     }
 
     if let (Some(path), Some(groups)) = (io.input("features"), &group_of_customer) {
         ctx.progress.step("silhouettes and projection");
         let (silhouette, projection) =
-            per_customer_charts(path, groups, publication, params, ctx.seed)?;
+            per_customer_charts(path, groups, publication, params, ctx.seed, ctx.parquet_key)?;
         match silhouette {
             Some(f) => figures.push(f),
             None => notes.push(
@@ -66,7 +67,7 @@ pub(crate) fn draw_figures(
 
     if let (Some(path), Some(groups)) = (io.input("holdings"), &group_of_customer) {
         ctx.progress.step("product penetration");
-        let held = inputs::read_latest_holdings(path)?;
+        let held = inputs::read_latest_holdings(path, ctx.parquet_key)?;
         if let Some(f) = penetration(&held, groups, publication)? {
             figures.push(f);
         }
@@ -150,8 +151,9 @@ pub(crate) fn per_customer_charts(
     publication: &Publication,
     params: &ReportParams,
     seed: u64,
+    key: Option<&ParquetKey>,
 ) -> Result<(Option<Figure>, Figure), ReportError> {
-    let matrix = read_feature_matrix(path, None)?;
+    let matrix = read_feature_matrix(path, None, key)?;
     let d = matrix.names.len();
     let all = ArrayView2::from_shape((matrix.ids.len(), d), &matrix.values).map_err(|e| {
         ReportError::Matrix {

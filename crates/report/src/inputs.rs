@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{Array, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array};
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::parquet_io::{string_column, ParquetSource};
 use clientele_shared::schema::{CUSTOMER_ID, PRODUCT, RANK, SNAPSHOT};
 use clientele_shared::SharedError;
@@ -114,11 +115,12 @@ pub struct SweepRow {
 }
 
 /// The segment stage's k sweep (`k`, `inertia`, `silhouette`, `chosen`).
-pub fn read_sweep(path: &Path) -> Result<Vec<SweepRow>, ReportError> {
+pub fn read_sweep(path: &Path, key: Option<&ParquetKey>) -> Result<Vec<SweepRow>, ReportError> {
     let mut source = ParquetSource::open_named(
         path,
         &["k", "inertia", "silhouette", "chosen"],
         "a k sweep has",
+        key,
     )?;
     let mut rows = Vec::new();
     let mut first_row = 1;
@@ -162,8 +164,11 @@ pub fn read_sweep(path: &Path) -> Result<Vec<SweepRow>, ReportError> {
 
 /// Who holds what: for each customer, the products held at the latest snapshot (every
 /// row when the table has no snapshot column).
-pub fn read_latest_holdings(path: &Path) -> Result<BTreeMap<String, Vec<String>>, ReportError> {
-    let has_snapshot = ParquetSource::open(path)?
+pub fn read_latest_holdings(
+    path: &Path,
+    key: Option<&ParquetKey>,
+) -> Result<BTreeMap<String, Vec<String>>, ReportError> {
+    let has_snapshot = ParquetSource::open(path, key)?
         .schema()
         .index_of(SNAPSHOT)
         .is_ok();
@@ -173,7 +178,7 @@ pub fn read_latest_holdings(path: &Path) -> Result<BTreeMap<String, Vec<String>>
     }
     let what = "a holdings table in long format has (one row per customer and product)";
     let latest = if has_snapshot {
-        let mut source = ParquetSource::open_named(path, &[SNAPSHOT], what)?;
+        let mut source = ParquetSource::open_named(path, &[SNAPSHOT], what, key)?;
         let mut latest: Option<i32> = None;
         while let Some(batch) = source.next_batch()? {
             let dates = date_column(path, batch.column(0))?;
@@ -187,7 +192,7 @@ pub fn read_latest_holdings(path: &Path) -> Result<BTreeMap<String, Vec<String>>
     } else {
         None
     };
-    let mut source = ParquetSource::open_named(path, &names, what)?;
+    let mut source = ParquetSource::open_named(path, &names, what, key)?;
     let mut held: BTreeMap<String, Vec<String>> = BTreeMap::new();
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
@@ -233,9 +238,16 @@ fn date_column<'a>(
 }
 
 /// The products recommended to each customer, best first.
-pub fn read_recommendations(path: &Path) -> Result<BTreeMap<String, Vec<String>>, ReportError> {
-    let mut source =
-        ParquetSource::open_named(path, &[CUSTOMER_ID, RANK, PRODUCT], "recommendations have")?;
+pub fn read_recommendations(
+    path: &Path,
+    key: Option<&ParquetKey>,
+) -> Result<BTreeMap<String, Vec<String>>, ReportError> {
+    let mut source = ParquetSource::open_named(
+        path,
+        &[CUSTOMER_ID, RANK, PRODUCT],
+        "recommendations have",
+        key,
+    )?;
     let mut ranked: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;

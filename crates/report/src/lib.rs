@@ -60,6 +60,7 @@ pub const CHART_NAMES: [&str; 7] = [
 
 impl Stage for Report {
     const KIND: &'static str = "report";
+    const ALGORITHM_VERSION: u32 = 1;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "profiles",
@@ -124,7 +125,7 @@ impl Stage for Report {
         let profiles_path = io
             .input("profiles")
             .ok_or(ParamError::MissingPort { port: "profiles" })?;
-        let read = read::read_inputs(io, profiles_path, params)?;
+        let read = read::read_inputs(io, profiles_path, params, ctx.parquet_key)?;
         let (figures, notes) = figures::draw_figures(io, &read, params, ctx)?;
         let page = page::build_page(io, &read, figures, params, ctx)?;
         let publication = &read.publication;

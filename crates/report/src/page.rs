@@ -33,7 +33,7 @@ pub(crate) fn build_page(
         (Some(path), Some(groups)) => {
             ctx.progress.step("recommendations per segment");
             Some(recommended_per_group(
-                &inputs::read_recommendations(path)?,
+                &inputs::read_recommendations(path, ctx.parquet_key)?,
                 groups,
                 publication.groups.len(),
             ))

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::schema::read_assignments;
 use clientele_shared::stage::StageIo;
 
@@ -27,12 +28,13 @@ pub(crate) fn read_inputs(
     io: &StageIo,
     profiles_path: &Path,
     params: &ReportParams,
+    key: Option<&ParquetKey>,
 ) -> Result<ReportInputs, ReportError> {
     let profiles = inputs::read_profiles(profiles_path)?;
     let publication = Publication::new(&profiles, params.min_segment_size);
     let metrics = io.input("metrics").map(inputs::read_metrics).transpose()?;
     let assignments = match io.input("assignments") {
-        Some(path) => Some(read_assignments(path)?),
+        Some(path) => Some(read_assignments(path, key)?),
         None => None,
     };
     // Each customer's group (published customers only).

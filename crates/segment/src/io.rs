@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
+use clientele_shared::encryption::ParquetKey;
 use clientele_shared::features::read_feature_matrix;
 use clientele_shared::parquet_io::write_batches;
 use clientele_shared::schema::{
@@ -36,6 +37,7 @@ pub(crate) fn read_inputs<'a>(
     params: &SegmentParams,
     io: &'a StageIo,
     features_path: &Path,
+    key: Option<&ParquetKey>,
 ) -> Result<Inputs<'a>, SegmentError> {
     let origins: BTreeMap<String, FeatureOrigin> = match io.input("state") {
         Some(path) => read_feature_origins(path)?
@@ -52,7 +54,7 @@ pub(crate) fn read_inputs<'a>(
         Some((_, m)) => Some(m.features.as_slice()),
         None => params.features.as_deref(),
     };
-    let table = read_features(features_path, wanted)?;
+    let table = read_features(features_path, wanted, key)?;
     Ok(Inputs {
         origins,
         model,
@@ -69,8 +71,13 @@ pub struct FeatureTable {
 }
 
 /// Reads `customer_id` and the feature columns (`wanted`, or every Float64 column).
-pub fn read_features(path: &Path, wanted: Option<&[String]>) -> Result<FeatureTable, SegmentError> {
-    let matrix = read_feature_matrix(path, wanted)?;
+/// An encrypted file is decrypted with `key`.
+pub fn read_features(
+    path: &Path,
+    wanted: Option<&[String]>,
+    key: Option<&ParquetKey>,
+) -> Result<FeatureTable, SegmentError> {
+    let matrix = read_feature_matrix(path, wanted, key)?;
     let x = Array2::from_shape_vec((matrix.ids.len(), matrix.names.len()), matrix.values).map_err(
         |e| SegmentError::Matrix {
             path: path.to_path_buf(),
@@ -102,6 +109,7 @@ pub(crate) fn write_outputs(
     origins: &BTreeMap<String, FeatureOrigin>,
     outcome: &Outcome,
     assignments_path: &Path,
+    key: Option<&ParquetKey>,
 ) -> Result<StageReport, SegmentError> {
     let features = profile::Features {
         names: &table.names,
@@ -136,7 +144,7 @@ pub(crate) fn write_outputs(
         ],
     )
     .map_err(|e| write_error(assignments_path, e))?;
-    let rows = write_batches(assignments_path, schema, &[batch])?;
+    let rows = write_batches(assignments_path, schema, &[batch], key)?;
 
     if let Some(path) = io.output("sweep") {
         let s = &outcome.sweep;
@@ -154,7 +162,7 @@ pub(crate) fn write_outputs(
             ],
         )
         .map_err(|e| write_error(path, e))?;
-        write_batches(path, sweep_schema(), &[batch])?;
+        write_batches(path, sweep_schema(), &[batch], key)?;
     }
     if let Some(path) = io.output("profiles") {
         let file = ProfilesFile {

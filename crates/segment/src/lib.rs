@@ -48,6 +48,7 @@ pub struct Segment;
 
 impl Stage for Segment {
     const KIND: &'static str = "segment";
+    const ALGORITHM_VERSION: u32 = 1;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "features",
@@ -102,7 +103,7 @@ impl Stage for Segment {
         let assignments_path = io.output("assignments").ok_or(ParamError::MissingPort {
             port: "assignments",
         })?;
-        let inputs = io::read_inputs(params, io, features_path)?;
+        let inputs = io::read_inputs(params, io, features_path, ctx.parquet_key)?;
         let table = &inputs.table;
         ctx.progress.step(&format!(
             "{} customers × {} features",
@@ -123,6 +124,7 @@ impl Stage for Segment {
             &inputs.origins,
             &outcome,
             assignments_path,
+            ctx.parquet_key,
         )
     }
 }

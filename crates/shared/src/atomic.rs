@@ -56,7 +56,9 @@ impl AtomicFile {
             .map_err(|e| SharedError::io("sync", &self.temp_path, e))?;
         drop(file);
         fs::rename(&self.temp_path, &self.final_path)
-            .map_err(|e| SharedError::io("move into place", &self.final_path, e))
+            .map_err(|e| SharedError::io("move into place", &self.final_path, e))?;
+        sync_parent(&self.final_path);
+        Ok(())
     }
 }
 
@@ -91,8 +93,43 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SharedError> {
     file.commit()
 }
 
+/// Syncs the directory holding `path`, so that a rename into it survives a power cut. A
+/// directory can be synced on Unix; elsewhere, or where the file system refuses, the
+/// rename is still atomic, only not yet durable.
+fn sync_parent(path: &Path) {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
+
+/// Whether `path` is a temporary file ([`TEMP_MARKER`] and a process id in its name) of a
+/// process that is no longer running. Liveness is read from `/proc`; where there is no
+/// `/proc`, every temporary file counts as live, so that a live run's file is never
+/// removed.
+pub fn is_dead_temp(path: &Path) -> bool {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return false;
+    };
+    let Some((_, pid)) = name.rsplit_once(TEMP_MARKER) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return false;
+    }
+    let proc = Path::new("/proc");
+    proc.join("self").exists() && !proc.join(pid.to_string()).exists()
+}
+
 /// Removes temporary files for `final_path` left behind by runs that were killed (a killed
-/// process cannot clean up after itself). Only files carrying [`TEMP_MARKER`] are touched.
+/// process cannot clean up after itself). Only files carrying [`TEMP_MARKER`] and the id
+/// of a process that is no longer running are touched.
 fn remove_stale_temps(final_path: &Path) {
     let (Some(dir), Some(name)) = (final_path.parent(), final_path.file_name()) else {
         return;
@@ -105,7 +142,9 @@ fn remove_stale_temps(final_path: &Path) {
     let prefix = format!(".{}{TEMP_MARKER}", name.to_string_lossy());
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            if entry.file_name().to_string_lossy().starts_with(&prefix)
+                && is_dead_temp(&entry.path())
+            {
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -148,9 +187,16 @@ mod tests {
     #[test]
     fn stale_temps_of_killed_runs_are_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let stale = dir.path().join(format!(".out.bin{TEMP_MARKER}99999"));
+        // Process ids above the kernel's pid_max (at most 2^22) never run.
+        let stale = dir.path().join(format!(".out.bin{TEMP_MARKER}4999999"));
+        // Process 1 (init) runs as long as the machine does.
+        let live = dir.path().join(format!(".out.bin{TEMP_MARKER}1"));
         fs::write(&stale, b"junk").unwrap();
+        fs::write(&live, b"being written").unwrap();
         write_file(&dir.path().join("out.bin"), b"x").unwrap();
         assert!(!stale.exists());
+        if Path::new("/proc/self").exists() {
+            assert!(live.exists(), "a live process's temporary file was removed");
+        }
     }
 }

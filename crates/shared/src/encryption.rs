@@ -2,13 +2,14 @@
 //! pipeline writes, with one key for the footer and every column ("uniform" encryption,
 //! which pyarrow, DuckDB and Spark read given the key).
 //!
-//! The key is set once per process by the runner, before any stage runs
-//! ([`set_parquet_key`]); [`crate::parquet_io`] encrypts every file it writes with it and
-//! decrypts every encrypted file it reads. A plaintext input (a source the bank hands
-//! over) is still read as it is. The key itself is never written anywhere.
+//! The runner loads the key once and hands it to each stage in its
+//! [`crate::stage::StageContext`]; every [`crate::parquet_io`] reader and writer takes it
+//! explicitly (no process-wide key: two pipelines in one process, or a test, cannot see
+//! each other's). A file is written encrypted when a key is given; an encrypted file is
+//! read with the key given, and a plaintext input (a source the bank hands over) is
+//! still read as it is. The key itself is never written anywhere.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
 
 use crate::SharedError;
 
@@ -76,20 +77,6 @@ impl ParquetKey {
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }
-}
-
-static KEY: RwLock<Option<Arc<ParquetKey>>> = RwLock::new(None);
-
-/// Sets (or clears) the key every Parquet file of this process is written and read with.
-pub fn set_parquet_key(key: Option<ParquetKey>) {
-    let mut slot = KEY.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-    *slot = key.map(Arc::new);
-}
-
-pub(crate) fn parquet_key() -> Option<Arc<ParquetKey>> {
-    KEY.read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone()
 }
 
 /// Whether a Parquet file has an encrypted footer (it ends in `PARE`, not `PAR1`).

@@ -31,8 +31,9 @@ impl FeatureMatrix {
 pub fn read_feature_matrix(
     path: &Path,
     wanted: Option<&[String]>,
+    key: Option<&crate::encryption::ParquetKey>,
 ) -> Result<FeatureMatrix, SharedError> {
-    let source = ParquetSource::open(path)?;
+    let source = ParquetSource::open(path, key)?;
     let schema = source.schema().clone();
     let missing = |column: &str, what: &str| SharedError::MissingColumn {
         path: path.to_path_buf(),
@@ -78,7 +79,7 @@ pub fn read_feature_matrix(
     let mut columns = vec![id_index];
     columns.extend(&feature_indices);
     let rows = source.rows() as usize;
-    let mut source = ParquetSource::open_columns(path, Some(&columns))?;
+    let mut source = ParquetSource::open_columns(path, Some(&columns), key)?;
     let mut ids = Vec::with_capacity(rows);
     let mut values = Vec::with_capacity(rows * d);
     while let Some(batch) = source.next_batch()? {

@@ -8,7 +8,7 @@
 //!   (zstd, plain Arrow types) through [`atomic`] so that no reader ever sees half a file.
 //! - [`partition`]: hash partitions of the customers for scoring in N independent jobs,
 //!   and the checked merge of their outputs.
-//! - [`encryption`]: the Parquet encryption key, set once per process.
+//! - [`encryption`]: the Parquet encryption key, which travels in the stage context.
 //! - [`error`]: [`SharedError`], whose messages name the file.
 //!
 //! The numerical side that stages share (clustering and ranking metrics, samples, SIMD

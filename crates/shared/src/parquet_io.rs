@@ -17,7 +17,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::atomic::AtomicFile;
-use crate::encryption::{is_encrypted, parquet_key};
+use crate::encryption::{is_encrypted, ParquetKey};
 use crate::SharedError;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::encryption::decrypt::FileDecryptionProperties;
@@ -39,13 +39,18 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, SharedError> {
+    /// Creates the file, encrypted under `key` when one is given.
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        key: Option<&ParquetKey>,
+    ) -> Result<Self, SharedError> {
         let file = AtomicFile::create(path)?;
         let zstd = ZstdLevel::try_new(3).map_err(|e| write_error(path, e))?;
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(zstd))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
-        if let Some(key) = parquet_key() {
+        if let Some(key) = key {
             let encryption = FileEncryptionProperties::builder(key.bytes().to_vec())
                 .build()
                 .map_err(|e| write_error(path, e))?;
@@ -95,8 +100,9 @@ pub fn write_batches(
     path: &Path,
     schema: SchemaRef,
     batches: &[RecordBatch],
+    key: Option<&ParquetKey>,
 ) -> Result<u64, SharedError> {
-    let mut sink = ParquetSink::create(path, schema)?;
+    let mut sink = ParquetSink::create(path, schema, key)?;
     for batch in batches {
         sink.write(batch)?;
     }
@@ -115,15 +121,21 @@ pub struct ParquetSource {
 }
 
 impl ParquetSource {
-    pub fn open(path: &Path) -> Result<Self, SharedError> {
-        Self::open_columns(path, None)
+    /// Opens `path`; an encrypted file is decrypted with `key` (an error without one).
+    pub fn open(path: &Path, key: Option<&ParquetKey>) -> Result<Self, SharedError> {
+        Self::open_columns(path, None, key)
     }
 
     /// Opens `path` reading only the columns named `names`, in that order, with an error
     /// naming the first one missing; `what` completes the sentence "… has no column `x`,
     /// which {what}" (e.g. "segment assignments have").
-    pub fn open_named(path: &Path, names: &[&str], what: &str) -> Result<Self, SharedError> {
-        let schema = Self::open(path)?.schema;
+    pub fn open_named(
+        path: &Path,
+        names: &[&str],
+        what: &str,
+        key: Option<&ParquetKey>,
+    ) -> Result<Self, SharedError> {
+        let schema = Self::open(path, key)?.schema;
         let indices = names
             .iter()
             .map(|name| {
@@ -136,15 +148,19 @@ impl ParquetSource {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Self::open_columns(path, Some(&indices))
+        Self::open_columns(path, Some(&indices), key)
     }
 
     /// Opens `path` reading only the top-level columns at `columns` (all when `None`), in
     /// that order: Parquet stores columns apart, so the others are never read or decoded.
-    pub fn open_columns(path: &Path, columns: Option<&[usize]>) -> Result<Self, SharedError> {
+    pub fn open_columns(
+        path: &Path,
+        columns: Option<&[usize]>,
+        key: Option<&ParquetKey>,
+    ) -> Result<Self, SharedError> {
         // As in `next_batch`: a panic of the footer decoder on a corrupt file is an error.
-        std::panic::catch_unwind(|| Self::open_columns_unguarded(path, columns)).unwrap_or_else(
-            |panic| {
+        std::panic::catch_unwind(|| Self::open_columns_unguarded(path, columns, key))
+            .unwrap_or_else(|panic| {
                 Err(SharedError::ParquetRead {
                     path: path.to_path_buf(),
                     message: format!(
@@ -152,11 +168,14 @@ impl ParquetSource {
                         panic_text(&panic)
                     ),
                 })
-            },
-        )
+            })
     }
 
-    fn open_columns_unguarded(path: &Path, columns: Option<&[usize]>) -> Result<Self, SharedError> {
+    fn open_columns_unguarded(
+        path: &Path,
+        columns: Option<&[usize]>,
+        key: Option<&ParquetKey>,
+    ) -> Result<Self, SharedError> {
         let file = File::open(path).map_err(|e| SharedError::io("open", path, e))?;
         let read_error = |e: parquet::errors::ParquetError| SharedError::ParquetRead {
             path: path.to_path_buf(),
@@ -164,7 +183,7 @@ impl ParquetSource {
         };
         let mut options = ArrowReaderOptions::new();
         if is_encrypted(path) {
-            let key = parquet_key().ok_or_else(|| SharedError::Encrypted {
+            let key = key.ok_or_else(|| SharedError::Encrypted {
                 path: path.to_path_buf(),
             })?;
             let decryption = FileDecryptionProperties::builder(key.bytes().to_vec())
@@ -367,9 +386,10 @@ mod tests {
             ],
         )
         .unwrap();
-        write_batches(&path, schema, &[batch]).unwrap();
+        write_batches(&path, schema, &[batch], None).unwrap();
         let mut source =
-            ParquetSource::open_named(&path, &["balance", "customer_id"], "tests need").unwrap();
+            ParquetSource::open_named(&path, &["balance", "customer_id"], "tests need", None)
+                .unwrap();
         assert_eq!(source.schema().field(0).name(), "balance");
         let read = source.next_batch().unwrap().unwrap();
         assert_eq!(read.schema().field(0).name(), "balance");
@@ -378,7 +398,7 @@ mod tests {
             .as_any()
             .downcast_ref::<Float64Array>()
             .is_some());
-        let err = ParquetSource::open_named(&path, &["customer_id", "segment"], "tests need")
+        let err = ParquetSource::open_named(&path, &["customer_id", "segment"], "tests need", None)
             .err()
             .unwrap()
             .to_string();
@@ -405,13 +425,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            write_batches(&path, schema.clone(), std::slice::from_ref(&batch)).unwrap(),
+            write_batches(&path, schema.clone(), std::slice::from_ref(&batch), None).unwrap(),
             2
         );
-        let source = ParquetSource::open(&path).unwrap();
+        let source = ParquetSource::open(&path, None).unwrap();
         assert_eq!(source.rows(), 2);
         assert_eq!(source.read_all().unwrap(), vec![batch.clone()]);
-        let balance = ParquetSource::open_columns(&path, Some(&[1])).unwrap();
+        let balance = ParquetSource::open_columns(&path, Some(&[1]), None).unwrap();
         assert_eq!(balance.schema().fields().len(), 1);
         assert_eq!(
             balance.read_all().unwrap(),
@@ -424,7 +444,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("not.parquet");
         std::fs::write(&path, "customer_id\n1\n").unwrap();
-        let message = ParquetSource::open(&path).err().unwrap().to_string();
+        let message = ParquetSource::open(&path, None).err().unwrap().to_string();
         assert!(message.contains("not.parquet"), "{message}");
         assert!(message.contains("not a readable Parquet file"), "{message}");
     }

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use arrow::array::BooleanArray;
 use arrow::compute::filter_record_batch;
 
+use crate::encryption::ParquetKey;
 use crate::parquet_io::{string_column, ParquetSink, ParquetSource};
 use crate::schema::CUSTOMER_ID;
 use crate::SharedError;
@@ -96,8 +97,9 @@ pub fn write_partition(
     source: &Path,
     target: &Path,
     partition: Partition,
+    key: Option<&ParquetKey>,
 ) -> Result<u64, SharedError> {
-    let mut reader = ParquetSource::open(source)?;
+    let mut reader = ParquetSource::open(source, key)?;
     let schema = reader.schema().clone();
     let id_column = schema
         .index_of(CUSTOMER_ID)
@@ -106,7 +108,7 @@ pub fn write_partition(
             column: CUSTOMER_ID.to_string(),
             what: "places each customer in a partition".to_string(),
         })?;
-    let mut sink = ParquetSink::create(target, schema)?;
+    let mut sink = ParquetSink::create(target, schema, key)?;
     let mut row = 0usize;
     while let Some(batch) = reader.next_batch()? {
         let ids = string_column(source, batch.column(id_column), CUSTOMER_ID)?;
@@ -167,8 +169,14 @@ pub enum MergeError {
 /// in part order, checking that every part is there, that they have the same columns,
 /// and that every customer sits in its own partition exactly once (so no customer is in
 /// two parts). The parts are read once, checked as they are written; a failed check
-/// drops the unfinished file, so nothing appears under `path`.
-pub fn merge_parts(path: &Path, count: usize) -> Result<Merged, MergeError> {
+/// drops the unfinished file, so nothing appears under `target` (where the merged table
+/// is written: `path` itself, or a staging path that the caller commits).
+pub fn merge_parts(
+    path: &Path,
+    count: usize,
+    target: &Path,
+    key: Option<&ParquetKey>,
+) -> Result<Merged, MergeError> {
     let parts: Vec<PathBuf> = (0..count)
         .map(|index| Partition { index, count }.part_path(path))
         .collect();
@@ -181,7 +189,7 @@ pub fn merge_parts(path: &Path, count: usize) -> Result<Merged, MergeError> {
             });
         }
     }
-    let first = ParquetSource::open(&parts[0])?;
+    let first = ParquetSource::open(&parts[0], key)?;
     let schema = first.schema().clone();
     let id_column = schema
         .index_of(CUSTOMER_ID)
@@ -190,13 +198,13 @@ pub fn merge_parts(path: &Path, count: usize) -> Result<Merged, MergeError> {
             column: CUSTOMER_ID.to_string(),
             what: "identifies each customer across the parts".to_string(),
         })?;
-    let mut sink = ParquetSink::create(path, schema.clone())?;
+    let mut sink = ParquetSink::create(target, schema.clone(), key)?;
     let mut rows = Vec::with_capacity(count);
     let mut first = Some(first);
     for (index, part) in parts.iter().enumerate() {
         let mut reader = match first.take() {
             Some(reader) => reader,
-            None => ParquetSource::open(part)?,
+            None => ParquetSource::open(part, key)?,
         };
         if reader.schema() != &schema {
             return Err(MergeError::OtherColumns {
@@ -303,7 +311,7 @@ mod tests {
             ],
         )
         .unwrap();
-        write_batches(path, schema, &[batch]).unwrap();
+        write_batches(path, schema, &[batch], None).unwrap();
     }
 
     #[test]
@@ -315,17 +323,17 @@ mod tests {
         table(&whole, &refs);
         for index in 0..3 {
             let p = Partition { index, count: 3 };
-            write_partition(&whole, &p.part_path(&whole), p).unwrap();
+            write_partition(&whole, &p.part_path(&whole), p, None).unwrap();
         }
         let merged = dir.path().join("merged.parquet");
         for index in 0..3 {
             let p = Partition { index, count: 3 };
             std::fs::copy(p.part_path(&whole), p.part_path(&merged)).unwrap();
         }
-        let report = merge_parts(&merged, 3).unwrap();
+        let report = merge_parts(&merged, 3, &merged, None).unwrap();
         assert_eq!(report.rows.iter().sum::<u64>(), 500);
         let mut got: Vec<String> = Vec::new();
-        let mut reader = ParquetSource::open(&merged).unwrap();
+        let mut reader = ParquetSource::open(&merged, None).unwrap();
         while let Some(batch) = reader.next_batch().unwrap() {
             let ids = string_column(&merged, batch.column(0), CUSTOMER_ID).unwrap();
             got.extend((0..batch.num_rows()).map(|r| ids(r).unwrap().to_string()));
@@ -339,12 +347,16 @@ mod tests {
         std::fs::remove_file(&merged).unwrap();
         let two = Partition { index: 2, count: 3 }.part_path(&merged);
         std::fs::rename(&two, dir.path().join("aside.parquet")).unwrap();
-        let e = merge_parts(&merged, 3).unwrap_err().to_string();
+        let e = merge_parts(&merged, 3, &merged, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("part 2 of 3 is missing"), "{e}");
         assert!(!merged.exists());
         // A part from another partitioning: part 0 of 3 standing in for part 2.
         std::fs::copy(Partition { index: 0, count: 3 }.part_path(&merged), &two).unwrap();
-        let e = merge_parts(&merged, 3).unwrap_err().to_string();
+        let e = merge_parts(&merged, 3, &merged, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("belongs to partition 0 of 3"), "{e}");
         assert!(!merged.exists());
         // The merge had written parts 0 and 1 when it met the bad part: the unfinished

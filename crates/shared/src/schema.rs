@@ -197,12 +197,16 @@ impl Unscale {
 
 /// Reads a segment assignments table: each customer's segment (`-1` for DBSCAN noise),
 /// in file order. The segment column may be Int32 (as segment writes it) or Int64.
-pub fn read_assignments(path: &Path) -> Result<Vec<(String, i32)>, SharedError> {
+pub fn read_assignments(
+    path: &Path,
+    key: Option<&crate::encryption::ParquetKey>,
+) -> Result<Vec<(String, i32)>, SharedError> {
     use arrow::array::{Array, Int32Array, Int64Array};
     let mut source = crate::parquet_io::ParquetSource::open_named(
         path,
         &[CUSTOMER_ID, SEGMENT],
         "segment assignments have",
+        key,
     )?;
     let mut out = Vec::with_capacity(usize::try_from(source.rows()).unwrap_or(0));
     let mut first_row = 1;

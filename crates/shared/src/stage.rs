@@ -34,6 +34,12 @@ pub struct Port {
 pub trait Stage {
     /// The `kind` value in the pipeline TOML.
     const KIND: &'static str;
+    /// The version of what the stage computes. Bump it with any change of the stage's
+    /// code that changes the bytes of its outputs for the same inputs, parameters and
+    /// seed: it is part of the fingerprint, so outputs written by the older code are then
+    /// rewritten rather than reused. `tests/stage_versions.rs` fails when a stage's
+    /// outputs on the quickstart change and its version did not.
+    const ALGORITHM_VERSION: u32;
     const INPUTS: &'static [Port];
     const OUTPUTS: &'static [Port];
     /// The stage's `[stage.params]` table; a serde type with `deny_unknown_fields`.
@@ -97,6 +103,9 @@ pub struct StageContext<'a> {
     /// The pipeline seed; a stage that draws random numbers derives its generator from it.
     pub seed: u64,
     pub progress: &'a dyn Progress,
+    /// The key every Parquet file of the stage is written and read with (`None`: plain
+    /// files). It travels here, never through a global.
+    pub parquet_key: Option<&'a crate::encryption::ParquetKey>,
 }
 
 /// What a stage did, for the run summary. Holds counts, never data values.

@@ -38,7 +38,7 @@ fn every_bad_file_decodes_or_fails_clearly() {
     let mut failures = 0;
     for file in &files {
         let result =
-            std::panic::catch_unwind(|| ParquetSource::open(file).and_then(|s| s.read_all()));
+            std::panic::catch_unwind(|| ParquetSource::open(file, None).and_then(|s| s.read_all()));
         let name = file.file_name().unwrap().to_string_lossy();
         match result {
             Err(_) => panic!("{name}: decoding panicked"),
