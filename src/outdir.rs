@@ -79,8 +79,10 @@ pub struct Commit {
 
 impl OutputDir {
     /// Takes the run lock `lock_name` (e.g. `run.lock`) of `root`, then removes what dead
-    /// runs left behind. A live holder is an error naming it.
-    pub fn open(root: &Path, lock_name: &str) -> anyhow::Result<OutputDir> {
+    /// runs left behind: temporary files are looked for in `root` and in the folders
+    /// `dirs` (relative to it; where outputs and runner files are written). A live holder
+    /// is an error naming it.
+    pub fn open(root: &Path, lock_name: &str, dirs: &[PathBuf]) -> anyhow::Result<OutputDir> {
         let meta = root.join(META_DIR);
         let staging_root = meta.join(STAGING);
         fs::create_dir_all(&staging_root)
@@ -114,7 +116,8 @@ impl OutputDir {
             notes,
         };
         let mut notes = Vec::new();
-        dir.remove_leftovers(&mut notes)?;
+        dir.restore_current_link()?;
+        dir.remove_leftovers(dirs, &mut notes)?;
         let mut dir = dir;
         dir.notes.extend(notes);
         Ok(dir)
@@ -311,9 +314,34 @@ impl OutputDir {
             .with_context(|| format!("cannot put the link `{}` in place", link.display()))
     }
 
+    /// A copy that followed links (`cp -rL`) turns `current` into a plain directory, a
+    /// copy of the committed generation: it becomes a generation again, so that the next
+    /// switch can replace the link (and the records in it still count).
+    fn restore_current_link(&self) -> anyhow::Result<()> {
+        let current = self.meta.join(CURRENT);
+        let is_plain_dir =
+            fs::symlink_metadata(&current).is_ok_and(|m| m.is_dir() && !m.file_type().is_symlink());
+        if !is_plain_dir {
+            return Ok(());
+        }
+        let _commit = lock_file(&self.meta.join(COMMIT_LOCK))?;
+        let generations = self.meta.join(GENERATIONS);
+        fs::create_dir_all(&generations)
+            .with_context(|| format!("cannot create `{}`", generations.display()))?;
+        let next = read_dir(&generations)?
+            .iter()
+            .filter_map(|g| g.file_name()?.to_str()?.parse::<u64>().ok())
+            .max()
+            .map_or(1, |n| n + 1);
+        let generation = generations.join(format!("{next:06}"));
+        fs::rename(&current, &generation)
+            .with_context(|| format!("cannot move `{}`", current.display()))?;
+        self.switch_to(&generation)
+    }
+
     /// Removes the staging directories of dead runs, generations nothing points at, and
-    /// temporary files of dead processes anywhere outside `.clientele`.
-    fn remove_leftovers(&self, notes: &mut Vec<String>) -> anyhow::Result<()> {
+    /// temporary files of dead processes in `root` and the folders `dirs`.
+    fn remove_leftovers(&self, dirs: &[PathBuf], notes: &mut Vec<String>) -> anyhow::Result<()> {
         let mut removed = 0usize;
         for staging in read_dir(&self.meta.join(STAGING))? {
             if staging == self.staging {
@@ -337,7 +365,13 @@ impl OutputDir {
                 }
             }
         }
-        removed += remove_dead_temps(&self.root)?;
+        let mut folders: Vec<PathBuf> = vec![self.root.clone()];
+        folders.extend(dirs.iter().map(|d| self.root.join(d)));
+        folders.sort();
+        folders.dedup();
+        for folder in folders {
+            removed += remove_dead_temps(&folder)?;
+        }
         if removed > 0 {
             notes.push(format!(
                 "removed {removed} temporary file(s) left by a run that was stopped"
@@ -602,20 +636,13 @@ fn count_files(dir: &Path) -> usize {
 }
 
 /// Removes temporary files (named with the atomic-write marker) of processes that are
-/// no longer running, in `root` and its subdirectories except `.clientele`.
-fn remove_dead_temps(root: &Path) -> anyhow::Result<usize> {
+/// no longer running, in the folder `dir` (not below: the output directory may hold
+/// anything, and only the folders clientele writes in are looked at).
+fn remove_dead_temps(dir: &Path) -> anyhow::Result<usize> {
     let mut removed = 0;
-    for entry in read_dir(root)? {
-        let name = entry
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let is_link = fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
-        if entry.is_dir() && !is_link {
-            if name != META_DIR {
-                removed += remove_dead_temps(&entry)?;
-            }
-        } else if clientele_shared::atomic::is_dead_temp(&entry) {
+    for entry in read_dir(dir)? {
+        let is_file = fs::symlink_metadata(&entry).is_ok_and(|m| m.is_file());
+        if is_file && clientele_shared::atomic::is_dead_temp(&entry) {
             let _ = fs::remove_file(&entry);
             removed += 1;
         }
@@ -674,7 +701,7 @@ mod tests {
     fn a_commit_publishes_new_files_and_keeps_the_others() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("out");
-        let dir = OutputDir::open(&root, "run.lock").unwrap();
+        let dir = OutputDir::open(&root, "run.lock", &[]).unwrap();
         write_staged(&dir, "a.txt", "a1");
         write_staged(&dir, "charts/c.svg", "c1");
         dir.commit(&Commit {
@@ -708,8 +735,8 @@ mod tests {
     fn a_second_run_is_refused_and_a_dead_runs_lock_taken_over() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("out");
-        let first = OutputDir::open(&root, "run.lock").unwrap();
-        let err = OutputDir::open(&root, "run.lock").err().unwrap();
+        let first = OutputDir::open(&root, "run.lock", &[]).unwrap();
+        let err = OutputDir::open(&root, "run.lock", &[]).err().unwrap();
         let busy = err.downcast_ref::<Busy>().expect("a Busy error");
         assert!(
             busy.0
@@ -717,11 +744,11 @@ mod tests {
             "{busy}"
         );
         // Another partition's lock is another lock.
-        assert!(OutputDir::open(&root, "run.part-1-of-2.lock").is_ok());
+        assert!(OutputDir::open(&root, "run.part-1-of-2.lock", &[]).is_ok());
         drop(first);
         // A lock file with a holder but no lock: its process died.
         fs::write(root.join(".clientele/run.lock"), "pid 4242\nstarted x\n").unwrap();
-        let again = OutputDir::open(&root, "run.lock").unwrap();
+        let again = OutputDir::open(&root, "run.lock", &[]).unwrap();
         assert!(
             again
                 .notes
@@ -739,7 +766,7 @@ mod tests {
         fs::create_dir_all(root.join("charts")).unwrap();
         fs::write(root.join("a.txt"), "old").unwrap();
         fs::write(root.join("charts/c.svg"), "chart").unwrap();
-        let dir = OutputDir::open(&root, "run.lock").unwrap();
+        let dir = OutputDir::open(&root, "run.lock", &[]).unwrap();
         let adopted = dir.adopt(&["a.txt".into(), "charts".into()]).unwrap();
         assert_eq!(adopted.len(), 2);
         assert!(fs::symlink_metadata(root.join("a.txt"))

@@ -19,6 +19,9 @@ use crate::config::{Pipeline, StageSpec};
 use crate::kinds::StageParams;
 use crate::outdir::Commit;
 
+/// The folder of the output directory that holds each partition's copy of its inputs.
+pub const INPUT_COPIES: &str = "partition-inputs";
+
 /// What a partitioned run adds to a pipeline.
 #[derive(Debug, Clone)]
 pub struct PartitionPlan {
@@ -74,7 +77,7 @@ pub fn partitioned(
     order: &[usize],
 ) -> Result<Pipeline, String> {
     let mut out = pipeline.clone();
-    let copies_dir = pipeline.output_dir.join("partition-inputs");
+    let copies_dir = pipeline.output_dir.join(INPUT_COPIES);
     // One copy per outside table, however many stages read it.
     let mut copies: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     for &i in order {

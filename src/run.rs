@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -341,13 +342,20 @@ pub fn open_output_dir(
     lock_name: &str,
     quiet: bool,
 ) -> anyhow::Result<OutputDir> {
-    let outdir = OutputDir::open(&pipeline.output_dir, lock_name)?;
     let outputs: Vec<_> = pipeline
         .stages
         .iter()
         .flat_map(|s| s.io.outputs.values())
         .map(|path| state::relative_output(pipeline, path))
         .collect();
+    // Where temporary files are written outside the staging area: beside the output
+    // links, and the partitions' copies of their inputs.
+    let mut folders: Vec<PathBuf> = outputs
+        .iter()
+        .filter_map(|rel| rel.parent().map(Path::to_path_buf))
+        .collect();
+    folders.push(PathBuf::from(crate::partition::INPUT_COPIES));
+    let outdir = OutputDir::open(&pipeline.output_dir, lock_name, &folders)?;
     let adopted = outdir.adopt(&outputs)?;
     if !quiet {
         for note in &outdir.notes {

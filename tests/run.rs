@@ -308,25 +308,34 @@ impl JsonOk for common::Run {
 fn a_copied_or_restored_project_is_up_to_date() {
     let p = project();
     run_json(&p, &[]);
-    // As a CI cache restores it: the whole project in another directory, links kept.
-    let copy = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", p.dir.path().display()))
-        .arg(copy.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    drop(p);
-    let moved = Project { dir: copy };
-    assert_eq!(
-        run_json(&moved, &[]),
-        expect(&[
-            ("raw", "skipped"),
-            ("typed", "skipped"),
-            ("other", "skipped")
-        ])
-    );
+    // As a CI cache restores it: the whole project in another directory, links kept
+    // (`-a`), or followed so that every output is a plain file (`-rL`).
+    for how in ["-a", "-rL"] {
+        let copy = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("cp")
+            .arg(how)
+            .arg(format!("{}/.", p.dir.path().display()))
+            .arg(copy.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let moved = Project { dir: copy };
+        assert_eq!(
+            run_json(&moved, &[]),
+            expect(&[
+                ("raw", "skipped"),
+                ("typed", "skipped"),
+                ("other", "skipped")
+            ]),
+            "a copy made with cp {how}"
+        );
+        // And it is a working output directory again: a change reruns what it should.
+        assert_eq!(
+            run_json(&moved, &["--set", "other.batch_rows=1"]),
+            expect(&[("raw", "skipped"), ("typed", "skipped"), ("other", "ran")]),
+            "a copy made with cp {how}"
+        );
+    }
 }
 
 #[test]
