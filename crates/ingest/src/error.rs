@@ -56,6 +56,14 @@ pub enum IngestError {
         found: String,
         wanted: String,
     },
+    #[error(
+        "the directory `{path}` holds no data file (names starting with `.` or `_` are skipped)"
+    )]
+    EmptyDirectory { path: PathBuf },
+    #[error("`{path}` sits in other partition folders (`key=value`) than `{first}`: every file of a partitioned table needs the same keys, in the same order")]
+    PartitionFolders { path: PathBuf, first: PathBuf },
+    #[error("`{path}` has other columns than `{first}`: every file of one table needs the same columns and types")]
+    OtherSchema { path: PathBuf, first: PathBuf },
     #[error("cannot tell the format of `{path}` from its extension: set params.format to \"csv\", \"parquet\" or \"ndjson\"")]
     UnknownFormat { path: PathBuf },
     #[error("params.{0}")]

@@ -20,6 +20,7 @@
 
 mod check;
 mod columns;
+mod dataset;
 mod error;
 mod params;
 mod parquet;

@@ -1,4 +1,5 @@
-//! Parquet sources: columns cast to their declared (or nearest plain) type, batch by batch.
+//! Parquet sources, one file or a directory of them (see [`crate::dataset`]): columns cast
+//! to their declared (or nearest plain) type, batch by batch.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::stage::StageContext;
 
 use crate::columns::arrow_type;
+use crate::dataset;
 use crate::error::{IngestError, Location, RowProblem};
 use crate::params::ColumnType;
 use crate::table::{internal, IdRegistry, IdSource, OutputPlan, Rejects};
@@ -28,7 +30,9 @@ pub fn plain_type(path: &Path, column: &str, ty: &DataType) -> Result<ColumnType
         Float16 | Float32 | Float64 | Decimal32(..) | Decimal64(..) | Decimal128(..)
         | Decimal256(..) => ColumnType::Float,
         Boolean => ColumnType::Bool,
-        Date32 | Date64 => ColumnType::Date,
+        // Spark's INT96 and every writer's timestamps: the date, in the column's own time
+        // zone (UTC when it has none), as a snapshot or a customer-since date is used.
+        Date32 | Date64 | Timestamp(..) => ColumnType::Date,
         Dictionary(_, value) if matches!(**value, Utf8 | LargeUtf8) => ColumnType::Categorical,
         other => {
             return Err(IngestError::UnsupportedType {
@@ -41,19 +45,120 @@ pub fn plain_type(path: &Path, column: &str, ty: &DataType) -> Result<ColumnType
     })
 }
 
-/// Converts every batch of `source` into the output table.
+/// What the notes say about columns whose type was read as another: decimals as floats,
+/// timestamps as dates (once each, naming the columns).
+pub fn type_notes(plan: &OutputPlan, fields: &[(String, DataType)]) -> Vec<String> {
+    let of = |wanted: fn(&DataType) -> bool| -> Vec<String> {
+        fields
+            .iter()
+            .filter(|(name, ty)| wanted(ty) && plan.columns.iter().any(|(c, _)| c == name))
+            .map(|(name, ty)| format!("`{name}` ({ty})"))
+            .collect()
+    };
+    let mut notes = Vec::new();
+    let decimals = of(|ty| {
+        matches!(
+            ty,
+            DataType::Decimal32(..)
+                | DataType::Decimal64(..)
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        )
+    });
+    if !decimals.is_empty() {
+        notes.push(format!(
+            "decimal column(s) read as 64-bit floats (about 15 significant digits): {}",
+            decimals.join(", ")
+        ));
+    }
+    let timestamps = of(|ty| matches!(ty, DataType::Timestamp(..)));
+    if !timestamps.is_empty() {
+        notes.push(format!(
+            "timestamp column(s) read as dates, in the column's time zone (UTC without one): {}",
+            timestamps.join(", ")
+        ));
+    }
+    notes
+}
+
+/// The data files of a Parquet source, the first one already open.
+pub struct ParquetInput {
+    files: dataset::ParquetFiles,
+    first: Option<ParquetSource>,
+}
+
+impl ParquetInput {
+    pub fn new(files: dataset::ParquetFiles, first: ParquetSource) -> Self {
+        ParquetInput {
+            files,
+            first: Some(first),
+        }
+    }
+}
+
+/// Converts every batch of every file of `input` into the output table. Rows are
+/// numbered within their file, and a rejected row names its file.
 pub fn convert(
-    source: &mut ParquetSource,
+    input: &mut ParquetInput,
     plan: &OutputPlan,
     one_row_per_customer: bool,
     sink: &mut TableSink,
     rejects: &mut Rejects,
     ctx: &StageContext<'_>,
 ) -> Result<(), IngestError> {
+    let mut ids = IdRegistry::new(one_row_per_customer);
+    let Some(first) = input.first.take() else {
+        return Ok(());
+    };
+    let first_path = first.path().to_path_buf();
+    let first_schema = first.schema().clone();
+    let single = input.files.files.len() == 1;
+    let mut done = 0u64;
+    let mut first = Some(first);
+    for file in &input.files.files {
+        let mut source = match first.take() {
+            Some(source) => source,
+            None => ParquetSource::open(&file.path, ctx.parquet_key)?,
+        };
+        if source.schema() != &first_schema {
+            return Err(IngestError::OtherSchema {
+                path: file.path.clone(),
+                first: first_path.clone(),
+            });
+        }
+        rejects.set_source(&file.path);
+        let partition_values: Vec<Option<&str>> =
+            file.partition_values.iter().map(Option::as_deref).collect();
+        convert_file(
+            &mut source,
+            &partition_values,
+            plan,
+            &mut ids,
+            sink,
+            rejects,
+            &mut done,
+            single,
+            ctx,
+        )?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn convert_file(
+    source: &mut ParquetSource,
+    partition_values: &[Option<&str>],
+    plan: &OutputPlan,
+    ids: &mut IdRegistry,
+    sink: &mut TableSink,
+    rejects: &mut Rejects,
+    done: &mut u64,
+    single: bool,
+    ctx: &StageContext<'_>,
+) -> Result<(), IngestError> {
     let path = source.path().to_path_buf();
     let schema = plan.schema();
-    let total = source.rows();
-    let mut ids = IdRegistry::new(one_row_per_customer);
+    let total = single.then(|| source.rows());
     let mut rows_before = 0u64;
     let options = CastOptions {
         safe: true,
@@ -61,13 +166,18 @@ pub fn convert(
     };
     while let Some(batch) = source.next_batch()? {
         let n = batch.num_rows();
+        // The file's columns, then one constant column per partition folder.
+        let mut all: Vec<ArrayRef> = batch.columns().to_vec();
+        for value in partition_values {
+            all.push(Arc::new(StringArray::from(vec![*value; n])));
+        }
         let mut keep = vec![true; n];
         let mut problems: Vec<Option<RowProblem>> = vec![None; n];
 
         // The key column first, so that a row rejected for its key is reported for that.
         let id_array: ArrayRef = match (&plan.id, plan.id_index) {
             (IdSource::Column(name), Some(c)) => {
-                let raw = batch.column(c);
+                let raw = &all[c];
                 let text = cast_with_options(raw, &DataType::Utf8, &options)
                     .map_err(|e| internal(&path, e))?;
                 for (row, problem) in problems.iter_mut().enumerate() {
@@ -86,7 +196,7 @@ pub fn convert(
         let mut columns: Vec<ArrayRef> = vec![id_array.clone()];
         for (out, &c) in plan.source_index.iter().enumerate() {
             let (name, ty) = &plan.columns[out];
-            let raw = batch.column(c);
+            let raw = &all[c];
             let cast = cast_with_options(raw, &arrow_type(*ty), &options).map_err(|_| {
                 IngestError::UnsupportedType {
                     path: path.clone(),
@@ -133,7 +243,55 @@ pub fn convert(
         };
         sink.write(&out)?;
         rows_before += n as u64;
-        ctx.progress.rows(rows_before, Some(total));
+        *done += n as u64;
+        ctx.progress.rows(*done, total);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, TimestampMicrosecondArray};
+
+    /// 2026-10-31T23:30:00Z, in microseconds.
+    const LATE_EVENING_UTC: i64 = 1_793_489_400_000_000;
+
+    fn as_date(array: ArrayRef) -> i32 {
+        let cast = cast_with_options(&array, &DataType::Date32, &CastOptions::default()).unwrap();
+        cast.as_any()
+            .downcast_ref::<Date32Array>()
+            .unwrap()
+            .value(0)
+    }
+
+    #[test]
+    fn a_timestamp_is_read_as_its_date_in_its_own_time_zone() {
+        let oct_31 = 20_757; // days from 1970-01-01
+        let naive = Arc::new(TimestampMicrosecondArray::from(vec![LATE_EVENING_UTC]));
+        assert_eq!(as_date(naive), oct_31);
+        let utc =
+            Arc::new(TimestampMicrosecondArray::from(vec![LATE_EVENING_UTC]).with_timezone("UTC"));
+        assert_eq!(as_date(utc), oct_31);
+        let paris = Arc::new(
+            TimestampMicrosecondArray::from(vec![LATE_EVENING_UTC]).with_timezone("Europe/Paris"),
+        );
+        assert_eq!(as_date(paris), oct_31 + 1, "00:30 on 1 November in Paris");
+        let path = Path::new("t.parquet");
+        let ty = DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None);
+        assert_eq!(plain_type(path, "t", &ty).unwrap(), ColumnType::Date);
+    }
+
+    #[test]
+    fn a_nested_column_is_an_error_naming_it() {
+        let ty = DataType::List(Arc::new(arrow::datatypes::Field::new(
+            "item",
+            DataType::Int64,
+            true,
+        )));
+        let err = plain_type(Path::new("t.parquet"), "products", &ty)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("column `products`"), "{err}");
+    }
 }

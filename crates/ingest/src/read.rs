@@ -13,11 +13,15 @@ use crate::plan::plan_columns;
 use crate::pseudonym::Pseudonymiser;
 use crate::table::{Rejects, TableSink};
 use crate::text::RecordSource;
-use crate::{columns, parquet, text};
+use crate::{columns, dataset, parquet, text};
 
 pub(crate) fn format_of(params: &IngestParams, path: &Path) -> Result<Format, IngestError> {
     if let Some(format) = params.format {
         return Ok(format);
+    }
+    // A directory is a table written as many Parquet files (Spark, Hive, pyarrow, DuckDB).
+    if path.is_dir() {
+        return Ok(Format::Parquet);
     }
     let ext = path
         .extension()
@@ -45,6 +49,7 @@ pub fn ingest(
     if format != Format::Parquet {
         text::check_not_empty(source)?;
     }
+    let mut notes = Vec::new();
     // Each format yields the output plan and a reader positioned at the first record.
     let mut reader = match format {
         Format::Csv => {
@@ -82,20 +87,58 @@ pub fn ingest(
             (plan, Reader::Text(Box::new(records)))
         }
         Format::Parquet => {
-            let records = ParquetSource::open(source, ctx.parquet_key)?;
-            let fields: Vec<(String, arrow::datatypes::DataType)> = records
+            let files = dataset::list(source)?;
+            let first = ParquetSource::open(&files.files[0].path, ctx.parquet_key)?;
+            let fields: Vec<(String, arrow::datatypes::DataType)> = first
                 .schema()
                 .fields()
                 .iter()
                 .map(|f| (f.name().clone(), f.data_type().clone()))
                 .collect();
-            let header: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+            let mut header: Vec<String> = fields.iter().map(|(n, _)| n.clone()).collect();
+            header.extend(files.partition_columns.iter().cloned());
+            let first_path = files.files[0].path.clone();
             let plan = plan_columns(params, source, &header, |cols| {
                 cols.iter()
-                    .map(|&c| parquet::plain_type(source, &fields[c].0, &fields[c].1))
+                    .map(|&c| match fields.get(c) {
+                        Some((name, ty)) => parquet::plain_type(&first_path, name, ty),
+                        // A partition folder's values are text: inferred as CSV cells are.
+                        None => {
+                            let mut inference = columns::Inference::default();
+                            for file in &files.files {
+                                if let Some(value) = &file.partition_values[c - fields.len()] {
+                                    inference.observe(value);
+                                }
+                            }
+                            Ok(inference.result())
+                        }
+                    })
                     .collect()
             })?;
-            (plan, Reader::Parquet(Box::new(records)))
+            notes.extend(parquet::type_notes(&plan, &fields));
+            if files.files.len() > 1 {
+                notes.push(format!(
+                    "read {} Parquet files{}",
+                    files.files.len(),
+                    if files.partition_columns.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ", partition folders as columns {}",
+                            files
+                                .partition_columns
+                                .iter()
+                                .map(|c| format!("`{c}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ));
+            }
+            (
+                plan,
+                Reader::Parquet(Box::new(parquet::ParquetInput::new(files, first))),
+            )
         }
     };
     let (plan, reader) = (&reader.0, &mut reader.1);
@@ -128,12 +171,14 @@ pub fn ingest(
             ctx,
         )?,
     }
-    finish(sink, rejects)
+    let mut report = finish(sink, rejects)?;
+    report.notes.splice(0..0, notes);
+    Ok(report)
 }
 
 enum Reader {
     Text(Box<dyn RecordSource>),
-    Parquet(Box<ParquetSource>),
+    Parquet(Box<parquet::ParquetInput>),
 }
 
 /// Commits the rejects first and the table last, so that a table under its final name

@@ -138,6 +138,7 @@ pub struct Rejects {
     source_path: PathBuf,
     source_name: String,
     sink: Option<ParquetSink>,
+    file: StringBuilder,
     line: UInt64Builder,
     column: StringBuilder,
     reason: StringBuilder,
@@ -152,6 +153,12 @@ impl Rejects {
     /// personal columns).
     pub fn withhold_records(&mut self, withhold: bool) {
         self.withhold_records = withhold;
+    }
+
+    /// The file the next rows come from (a table read from many files).
+    pub fn set_source(&mut self, path: &Path) {
+        self.source_path = path.to_path_buf();
+        self.source_name = path.display().to_string();
     }
 
     pub fn new(
@@ -172,6 +179,7 @@ impl Rejects {
             source_path: source_path.to_path_buf(),
             source_name: source_path.display().to_string(),
             sink,
+            file: StringBuilder::new(),
             line: UInt64Builder::new(),
             column: StringBuilder::new(),
             reason: StringBuilder::new(),
@@ -198,6 +206,7 @@ impl Rejects {
             });
         }
         let (Location::Line(n) | Location::Row(n)) = at;
+        self.file.append_value(&self.source_name);
         self.line.append_value(n);
         self.column.append_option(problem.column());
         self.reason.append_value(problem.to_string());
@@ -218,12 +227,8 @@ impl Rejects {
         if self.pending == 0 {
             return Ok(());
         }
-        let mut files = StringBuilder::new();
-        for _ in 0..self.pending {
-            files.append_value(&self.source_name);
-        }
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(files.finish()),
+            Arc::new(self.file.finish()),
             Arc::new(self.line.finish()),
             Arc::new(self.column.finish()),
             Arc::new(self.reason.finish()),
