@@ -582,6 +582,18 @@ fn resolve_stages(
     }
     if errors.is_empty() {
         for (stage, raw_stage) in stages.iter().zip(&raw.stage) {
+            // No parameter of any stage takes an infinity or NaN (a factor, a fraction, a
+            // weight): refused here once for all, naming the key.
+            if let Some(key) = non_finite(&toml::Value::Table(stage.params.to_table()), "params") {
+                errors.push(src.error(
+                    Some(&raw_stage.span()),
+                    Some(&stage.name),
+                    Some(&key),
+                    "infinity and NaN are not values a parameter can take; give a finite number"
+                        .to_string(),
+                ));
+                continue;
+            }
             if let Err(message) = stage.params.check(&stage.io) {
                 errors.push(src.error(Some(&raw_stage.span()), Some(&stage.name), None, message));
             }
@@ -591,6 +603,21 @@ fn resolve_stages(
         Ok(stages)
     } else {
         Err(ConfigErrors(errors))
+    }
+}
+
+/// The key of the first infinite or NaN float in `value`.
+fn non_finite(value: &toml::Value, key: &str) -> Option<String> {
+    match value {
+        toml::Value::Float(x) if !x.is_finite() => Some(key.to_string()),
+        toml::Value::Table(table) => table
+            .iter()
+            .find_map(|(k, v)| non_finite(v, &format!("{key}.{k}"))),
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| non_finite(v, &format!("{key}[{i}]"))),
+        _ => None,
     }
 }
 

@@ -176,7 +176,29 @@ impl StageParams {
         }
     }
 
+    /// Runs the stage. A panic inside it (a bug) is caught here and becomes an error
+    /// naming the stage: the run exits 1 rather than 101, and since the stage wrote only
+    /// into the staging area, nothing of it is published.
     pub fn run(&self, io: &StageIo, ctx: &StageContext<'_>) -> anyhow::Result<StageReport> {
+        use std::sync::atomic::Ordering;
+        crate::cli::IN_STAGE.store(true, Ordering::SeqCst);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if std::env::var("CLIENTELE_TEST_PANIC_IN_STAGE").is_ok_and(|s| s == ctx.stage) {
+                panic!("the test hook CLIENTELE_TEST_PANIC_IN_STAGE");
+            }
+            self.run_unguarded(io, ctx)
+        }));
+        crate::cli::IN_STAGE.store(false, Ordering::SeqCst);
+        outcome.unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "internal error in stage `{}`: {}; this is a bug in clientele (please report it), and none of the stage's outputs were published",
+                ctx.stage,
+                crate::cli::take_panic().unwrap_or_else(|| "it panicked".to_string())
+            ))
+        })
+    }
+
+    fn run_unguarded(&self, io: &StageIo, ctx: &StageContext<'_>) -> anyhow::Result<StageReport> {
         match self {
             StageParams::Ingest(p) => Ok(Ingest::run(p, io, ctx)?),
             StageParams::Preprocess(p) => Ok(Preprocess::run(p, io, ctx)?),

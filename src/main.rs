@@ -30,6 +30,7 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli::install_panic_hook();
     if let Err(code) = cli::check_environment() {
         return code;
     }

@@ -429,3 +429,40 @@ fn kill_9_at_instants_spread_over_runs_leaves_only_sets_one_run_wrote() {
     assert_eq!(rerun.code(), 0, "{}", rerun.stderr());
     assert!(leftovers(&p.path("out")).is_empty());
 }
+
+#[test]
+fn a_panic_in_a_stage_is_an_error_naming_it_and_publishes_nothing() {
+    let p = Project::new();
+    p.write("p.toml", TWO_STAGES);
+    generate(&p, "300", "1");
+    assert_eq!(p.run(&["run", "p.toml", "--quiet"]).code(), 0);
+    let before = sets(&p);
+    generate(&p, "300", "2");
+    let run = p
+        .command(&["run", "p.toml", "--quiet"])
+        .env("CLIENTELE_TEST_PANIC_IN_STAGE", "prep")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("internal error in stage `prep`: the test hook CLIENTELE_TEST_PANIC_IN_STAGE at src/kinds.rs"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    let after = sets(&p);
+    assert_ne!(
+        after["ingest"], before["ingest"],
+        "the stage before ran and published"
+    );
+    assert_eq!(
+        after["prep"], before["prep"],
+        "the panicking stage published"
+    );
+    assert_eq!(
+        recorded(&p, "prep", &["features", "state"]).as_ref(),
+        Some(&before["prep"])
+    );
+    let rerun = p.run(&["run", "p.toml", "--quiet"]);
+    assert_eq!(rerun.code(), 0, "{}", rerun.stderr());
+}

@@ -550,3 +550,75 @@ fn holdout_split_hides_a_fifth_of_each_customers_products() {
         }
     }
 }
+
+/// A pipeline over `products` distinct products in the holdings and `extra` more that
+/// only the catalogue names.
+fn many_products(products: usize, extra: usize) -> common::Run {
+    let p = Project::new();
+    let mut holdings = String::from("customer_id,product\n");
+    for c in 0..60 {
+        for k in 0..4 {
+            holdings += &format!("c{c:03},p{:03}\n", (c * 7 + k * 13) % products);
+        }
+    }
+    // Every product held at least once.
+    for product in 0..products {
+        holdings += &format!("h{product:03},p{product:03}\n");
+    }
+    p.write("holdings.csv", holdings);
+    let mut catalogue = String::from("product_id,name,category\n");
+    for product in 0..products + extra {
+        catalogue += &format!("p{product:03},Product {product},family\n");
+    }
+    p.write("products.csv", catalogue);
+    p.write(
+        "p.toml",
+        r#"[pipeline]
+name = "many_products"
+output_dir = "out"
+
+[[stage]]
+name = "ingest"
+kind = "ingest"
+inputs = { source = "holdings.csv" }
+outputs = { table = "holdings.parquet" }
+
+[stage.params]
+one_row_per_customer = false
+columns = { product = "categorical" }
+
+[[stage]]
+name = "recommend"
+kind = "recommend"
+inputs = { holdings = "holdings.parquet", catalogue = "products.csv" }
+outputs = { recommendations = "recommendations.parquet" }
+"#,
+    );
+    p.run(&["run", "p.toml", "--quiet"])
+}
+
+#[test]
+fn more_products_than_a_basket_holds_is_a_clear_error_not_a_wrap() {
+    // 128 products: the most a customer's 128-bit set holds.
+    let run = many_products(128, 0);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let run = many_products(100, 28);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    // 129 with the catalogue's own products, and 300 in the holdings alone.
+    let run = many_products(100, 29);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr()
+            .contains("the holdings and the catalogue name 129 distinct products together; the recommend stage handles at most 128"),
+        "{}",
+        run.stderr()
+    );
+    let run = many_products(300, 0);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr()
+            .contains("holdings.parquet` holds more than 128 distinct products"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -304,3 +304,45 @@ fn an_output_outside_the_output_directory_or_inside_its_clientele_folder() {
         "`.clientele` inside the output directory is clientele's own",
     );
 }
+
+#[test]
+fn ranges_are_checked_before_anything_runs() {
+    // A huge batch.
+    let stderr = rejected(VALID, &["--set", "raw.batch_rows=100000000"]);
+    assert_has(&stderr, "batch_rows: must be between 1 and 4194304");
+    // Infinity or NaN anywhere in a stage's parameters.
+    let with_prep = format!(
+        "{VALID}
+[[stage]]
+name = \"prep\"
+kind = \"preprocess\"
+inputs = {{ table = \"typed.parquet\" }}
+outputs = {{ features = \"features.parquet\", state = \"state.json\" }}
+
+[stage.params.columns.balance]
+as = \"numeric\"
+outliers = {{ method = \"iqr\", factor = inf, action = \"clip\" }}
+"
+    );
+    let stderr = rejected(&with_prep, &[]);
+    assert_has(
+        &stderr,
+        "stage `prep`, key `params.columns.balance.outliers.factor`: infinity and NaN are not values a parameter can take",
+    );
+    // A tuning grid of billions of weight vectors.
+    let with_recommend = format!(
+        "{VALID}
+[[stage]]
+name = \"recommend\"
+kind = \"recommend\"
+inputs = {{ holdings = \"typed.parquet\" }}
+outputs = {{ recommendations = \"recommendations.parquet\" }}
+
+[stage.params]
+tune = true
+tune_step = 0.000001
+"
+    );
+    let stderr = rejected(&with_recommend, &[]);
+    assert_has(&stderr, "tune_step gives a grid of");
+}

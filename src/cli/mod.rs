@@ -62,6 +62,42 @@ pub enum Command {
     Generate(generate::GenerateArgs),
 }
 
+/// The last panic's message and place, kept by the hook [`install_panic_hook`] sets for
+/// the error that names the stage it happened in.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Whether a stage is running, so that its panic is reported once, by the stage boundary.
+pub static IN_STAGE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Replaces the default panic output (a backtrace hint on stderr, then exit 101) by a
+/// record that the stage boundary turns into an ordinary error (see `kinds::run`).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let text = format!("{message}{place}");
+        if !IN_STAGE.load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("internal error (a bug in clientele; please report it): {text}");
+        }
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(text);
+        }
+    }));
+}
+
+/// The message of the last panic, taken.
+pub fn take_panic() -> Option<String> {
+    LAST_PANIC.lock().ok().and_then(|mut last| last.take())
+}
+
 /// Refuses an environment the kernels cannot run under, before anything runs.
 pub fn check_environment() -> Result<(), ExitCode> {
     use clientele_numeric::simd::{SimdCap, SIMD_ENV};

@@ -6,12 +6,16 @@ use crate::error::{IngestError, ParamError};
 use crate::params::{ColumnType, IngestParams, OnError};
 use crate::read::format_of;
 
+/// The largest batch: 4 Mi rows, enough for the fastest scans and small enough that
+/// memory stays bounded by it.
+pub const MAX_BATCH_ROWS: usize = 1 << 22;
+
 /// Checks the parameters that the runner cannot check by type alone.
 pub fn check_params(params: &IngestParams, io: &StageIo) -> Result<(), IngestError> {
     if params.on_error == OnError::Quarantine && io.output("rejects").is_none() {
         return Err(ParamError::QuarantineWithoutRejects.into());
     }
-    if params.batch_rows == 0 {
+    if params.batch_rows == 0 || params.batch_rows > MAX_BATCH_ROWS {
         return Err(ParamError::BatchRows.into());
     }
     for (key, value) in [("delimiter", &params.delimiter), ("quote", &params.quote)] {

@@ -125,7 +125,7 @@ pub enum ParamError {
     MissingPorts,
     #[error("on_error: \"quarantine\" needs an output named `rejects` for the bad rows")]
     QuarantineWithoutRejects,
-    #[error("batch_rows: must be at least 1")]
+    #[error("batch_rows: must be between 1 and {max} (memory grows with the batch: a batch of text rows is held whole)", max = crate::check::MAX_BATCH_ROWS)]
     BatchRows,
     #[error("{key}: must be exactly one ASCII character")]
     NotOneCharacter { key: &'static str },

@@ -48,6 +48,23 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
             key: "tune_customers",
         });
     }
+    if params.tune {
+        let available = available_methods(
+            io.input("assignments").is_some(),
+            io.input("features").is_some(),
+        );
+        let blended = resolve_weights(params, &available)
+            .values()
+            .filter(|w| **w > 0.0)
+            .count();
+        let points = grid_points(blended, params.tune_step);
+        if points > MAX_TUNE_GRID {
+            return Err(ParamError::TuneGrid {
+                points,
+                methods: blended,
+            });
+        }
+    }
     for (key, value) in [
         ("snapshot", &params.snapshot),
         ("test_snapshot", &params.test_snapshot),
@@ -121,6 +138,28 @@ pub(crate) fn check_rules_have_inputs(
     Ok(())
 }
 
+/// The most weight vectors tuning tries: each is scored on every validation customer, so
+/// a finer grid is hours of work (with seven methods, `tune_step = 0.01` is 1.6 billion).
+pub const MAX_TUNE_GRID: u64 = 100_000;
+
+/// How many weight vectors of `methods` weights in steps of `step` sum to 1: the
+/// multisets of size `methods - 1` from `1/step + 1` values, saturating.
+pub fn grid_points(methods: usize, step: f64) -> u64 {
+    if methods == 0 {
+        return 0;
+    }
+    let units = (1.0 / step).round().max(1.0) as u64;
+    // C(units + methods - 1, methods - 1), one factor at a time; exact at each step.
+    let mut points: u64 = 1;
+    for i in 1..methods as u64 {
+        points = match points.checked_mul(units + i) {
+            Some(p) => p / i,
+            None => return u64::MAX,
+        };
+    }
+    points
+}
+
 /// The methods the inputs allow, in [`Method`] order.
 pub fn available_methods(segments: bool, features: bool) -> Vec<Method> {
     Method::ALL
@@ -151,6 +190,31 @@ mod tests {
 
     fn io(inputs: &[&str], outputs: &[&str]) -> StageIo {
         StageIo::with_ports(inputs, outputs)
+    }
+
+    #[test]
+    fn grid_points_count_the_weight_grid() {
+        for (methods, step) in [(1, 0.1), (2, 0.1), (3, 0.5), (4, 0.1), (5, 0.25)] {
+            assert_eq!(
+                grid_points(methods, step),
+                crate::blend::weight_grid(methods, step).len() as u64,
+                "{methods} methods, step {step}"
+            );
+        }
+        assert_eq!(grid_points(7, 0.01), 1_705_904_746);
+        let mut params = RecommendParams {
+            tune: true,
+            tune_step: 0.01,
+            ..RecommendParams::default()
+        };
+        let ports = io(
+            &["holdings", "assignments", "features"],
+            &["recommendations"],
+        );
+        let err = check(&params, &ports).unwrap_err().to_string();
+        assert!(err.contains("tune_step gives a grid of"), "{err}");
+        params.tune_step = 0.1;
+        assert!(check(&params, &ports).is_ok());
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub enum RecommendError {
     },
     #[error("`{path}` holds more than 128 distinct products; the recommend stage is made for catalogues of tens of products")]
     TooManyProducts { path: PathBuf },
+    #[error("the holdings and the catalogue name {count} distinct products together; the recommend stage handles at most 128 (each customer's products are the bits of a 128-bit set): split the catalogue into product families and run one recommend stage per family")]
+    TooManyUniverseProducts { count: usize },
     #[error("catalogue `{path}` line {line}, column `{column}`: {why}")]
     Catalogue {
         path: PathBuf,
@@ -44,6 +46,8 @@ pub enum ParamError {
     NotAFraction { key: &'static str },
     #[error("tune_step must be in (0, 1]")]
     TuneStep,
+    #[error("tune_step gives a grid of {points} weight vectors over {methods} methods, more than the {max} tuning tries (each is scored on every validation customer): use a larger tune_step or fewer methods", max = crate::check::MAX_TUNE_GRID)]
+    TuneGrid { points: u64, methods: usize },
     #[error("{key} must be a date written YYYY-MM-DD")]
     NotADate { key: &'static str },
     #[error("test_snapshot is only read with split = \"temporal\"")]

@@ -73,7 +73,7 @@ pub fn read_inputs(
         None => None,
     };
     let feature_ids = features.as_ref().map(|f| f.ids.as_slice()).unwrap_or(&[]);
-    let universe = Universe::new(&holdings, catalogue.as_deref(), feature_ids);
+    let universe = Universe::new(&holdings, catalogue.as_deref(), feature_ids)?;
     let features = features.map(|f| {
         let mut row_of = vec![None; universe.customers.len()];
         for (r, id) in f.ids.iter().enumerate() {

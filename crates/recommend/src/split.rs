@@ -207,7 +207,7 @@ mod tests {
             (Some(100), vec![0b0001, 0b0010]),
             (Some(130), vec![0b0101, 0b0010]),
         ]);
-        let universe = Universe::new(&h, None, &[]);
+        let universe = Universe::new(&h, None, &[]).unwrap();
         let params = RecommendParams {
             split: SplitKind::Temporal,
             ..RecommendParams::default()
@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn a_snapshot_that_is_not_there_is_named_with_the_ones_that_are() {
         let h = holdings(vec![(Some(0), vec![1, 2]), (Some(31), vec![1, 2])]);
-        let universe = Universe::new(&h, None, &[]);
+        let universe = Universe::new(&h, None, &[]).unwrap();
         let params = RecommendParams {
             snapshot: Some("1999-01-01".into()),
             ..RecommendParams::default()

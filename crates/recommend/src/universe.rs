@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::holdings::{products_of, Basket, Holdings};
+use crate::errors::RecommendError;
+use crate::holdings::{products_of, Basket, Holdings, MAX_PRODUCTS};
 use crate::params::ProductSpec;
 
 /// The customers (every one with holdings or features, sorted by id) and products
@@ -22,7 +23,7 @@ impl Universe {
         holdings: &Holdings,
         catalogue: Option<&[ProductSpec]>,
         feature_ids: &[String],
-    ) -> Self {
+    ) -> Result<Self, RecommendError> {
         let mut customers: Vec<String> = holdings.customers.clone();
         let known: BTreeSet<&str> = holdings.customers.iter().map(String::as_str).collect();
         let extra: BTreeSet<&String> = feature_ids
@@ -36,8 +37,14 @@ impl Universe {
             products.extend(catalogue.iter().map(|p| p.id.clone()));
         }
         let products: Vec<String> = products.into_iter().collect();
+        // A customer's products are the bits of one `Basket`: more would wrap.
+        if products.len() > MAX_PRODUCTS {
+            return Err(RecommendError::TooManyUniverseProducts {
+                count: products.len(),
+            });
+        }
         let index_in = |list: &[String], id: &String| list.binary_search(id).unwrap_or(0);
-        Universe {
+        Ok(Universe {
             holdings_customer: holdings
                 .customers
                 .iter()
@@ -50,7 +57,7 @@ impl Universe {
                 .collect(),
             customers,
             products,
-        }
+        })
     }
 
     /// The universe index of a customer id.
@@ -101,7 +108,8 @@ mod tests {
             max: Default::default(),
             excluded_segments: Vec::new(),
         }];
-        let universe = Universe::new(&holdings, Some(&catalogue), &["c2".into(), "c1".into()]);
+        let universe =
+            Universe::new(&holdings, Some(&catalogue), &["c2".into(), "c1".into()]).unwrap();
         assert_eq!(universe.customers, ["c1", "c2", "c3"]);
         assert_eq!(universe.products, ["card", "mortgage_loan", "savings"]);
         assert_eq!(universe.index("c2"), Some(1));
