@@ -18,7 +18,13 @@ pub fn check_params(params: &IngestParams, io: &StageIo) -> Result<(), IngestErr
     if params.batch_rows == 0 || params.batch_rows > MAX_BATCH_ROWS {
         return Err(ParamError::BatchRows.into());
     }
+    if params.max_line_bytes == 0 {
+        return Err(ParamError::MaxLineBytes.into());
+    }
     for (key, value) in [("delimiter", &params.delimiter), ("quote", &params.quote)] {
+        if key == "delimiter" && value == "auto" {
+            continue;
+        }
         if !matches!(value.as_bytes(), [b] if b.is_ascii()) {
             return Err(ParamError::NotOneCharacter { key }.into());
         }

@@ -56,6 +56,12 @@ pub enum IngestError {
         found: String,
         wanted: String,
     },
+    #[error("`{path}` line 1: the header is one column whose name holds {likely}; the file is likely delimited by {likely}, not {delimiter}: set params.delimiter = {likely} (or leave it to \"auto\")")]
+    OneColumnHeader {
+        path: PathBuf,
+        delimiter: String,
+        likely: String,
+    },
     #[error(
         "the directory `{path}` holds no data file (names starting with `.` or `_` are skipped)"
     )]
@@ -127,6 +133,8 @@ pub enum ParamError {
     QuarantineWithoutRejects,
     #[error("batch_rows: must be between 1 and {max} (memory grows with the batch: a batch of text rows is held whole)", max = crate::check::MAX_BATCH_ROWS)]
     BatchRows,
+    #[error("max_line_bytes: must be at least 1")]
+    MaxLineBytes,
     #[error("{key}: must be exactly one ASCII character")]
     NotOneCharacter { key: &'static str },
     #[error("pseudonymise: needs a secret key: set `key_env` to the environment variable that holds it, or name a key file as the input `key`")]

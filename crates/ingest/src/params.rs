@@ -9,7 +9,8 @@ pub struct IngestParams {
     /// `csv`, `parquet` or `ndjson`; by default taken from the input's extension.
     #[serde(default)]
     pub format: Option<Format>,
-    /// CSV field delimiter, one ASCII character.
+    /// CSV field delimiter, one ASCII character, or `auto`: chosen among `,` `;` tab `|`
+    /// from the first lines.
     #[serde(default = "default_delimiter")]
     pub delimiter: String,
     /// CSV quote character, one ASCII character.
@@ -52,6 +53,9 @@ pub struct IngestParams {
     /// The environment variable holding the pseudonymisation key.
     #[serde(default)]
     pub key_env: Option<String>,
+    /// The longest line (header included) read: beyond it, an error naming the line.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
 }
 
 impl Default for IngestParams {
@@ -67,6 +71,7 @@ impl Default for IngestParams {
             columns: BTreeMap::new(),
             on_error: OnError::Fail,
             batch_rows: default_batch_rows(),
+            max_line_bytes: default_max_line_bytes(),
             drop: Vec::new(),
             pseudonymise: Vec::new(),
             key_env: None,
@@ -115,7 +120,10 @@ pub enum OnError {
 }
 
 fn default_delimiter() -> String {
-    ",".to_string()
+    "auto".to_string()
+}
+fn default_max_line_bytes() -> usize {
+    4 << 20
 }
 fn default_quote() -> String {
     "\"".to_string()

@@ -50,6 +50,27 @@ pub fn ingest(
         text::check_not_empty(source)?;
     }
     let mut notes = Vec::new();
+    let sniffed;
+    let params = if format == Format::Csv && params.delimiter == "auto" {
+        let quote = params.quote.as_bytes().first().copied().unwrap_or(b'"');
+        let delimiter = text::sniff_delimiter(source, quote)?;
+        notes.push(match delimiter {
+            Some(d) => format!(
+                "delimiter: {} (chosen from the first lines)",
+                text::describe_delimiter(d)
+            ),
+            None => {
+                "delimiter: \",\" (no other splits the first lines evenly: one column)".to_string()
+            }
+        });
+        sniffed = IngestParams {
+            delimiter: (delimiter.unwrap_or(b',') as char).to_string(),
+            ..params.clone()
+        };
+        &sniffed
+    } else {
+        params
+    };
     // Each format yields the output plan and a reader positioned at the first record.
     let mut reader = match format {
         Format::Csv => {
@@ -65,18 +86,19 @@ pub fn ingest(
         }
         Format::Ndjson => {
             let mut inference: Vec<columns::Inference> = Vec::new();
-            let records = text::NdjsonSource::open(source, |column, text| {
-                if inference.len() <= column {
-                    inference.resize(column + 1, columns::Inference::default());
-                }
-                match text {
-                    Some(t) if !text::is_null_marker(t, &params.null_markers) => {
-                        inference[column].observe(t)
+            let records =
+                text::NdjsonSource::open(source, params.max_line_bytes, |column, text| {
+                    if inference.len() <= column {
+                        inference.resize(column + 1, columns::Inference::default());
                     }
-                    Some(_) => {}
-                    None => inference[column].observe_unparsable(),
-                }
-            })?;
+                    match text {
+                        Some(t) if !text::is_null_marker(t, &params.null_markers) => {
+                            inference[column].observe(t)
+                        }
+                        Some(_) => {}
+                        None => inference[column].observe_unparsable(),
+                    }
+                })?;
             let header = records.header().to_vec();
             let plan = plan_columns(params, source, &header, |cols| {
                 Ok(cols

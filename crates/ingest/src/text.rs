@@ -21,6 +21,68 @@ use crate::table::{internal, IdRegistry, IdSource, OutputPlan, Rejects};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The delimiters `delimiter = "auto"` chooses from, in the order that breaks ties.
+pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+/// How much of the file the choice reads: the first lines, up to this many bytes.
+const SNIFF_BYTES: usize = 64 * 1024;
+const SNIFF_RECORDS: usize = 100;
+
+pub fn describe_delimiter(delimiter: u8) -> String {
+    match delimiter {
+        b'\t' => "tab (\"\\t\")".to_string(),
+        other => format!("\"{}\"", other as char),
+    }
+}
+
+/// Chooses the delimiter from the first lines (quotes respected): of `,` `;` tab `|`, the
+/// one that splits every sampled record into the same number of fields, at least two,
+/// the most fields winning, ties going to the earlier. `None` when no candidate does
+/// (a one-column file, or an irregular one): the caller then uses `,`.
+pub fn sniff_delimiter(path: &Path, quote: u8) -> Result<Option<u8>, IngestError> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    File::open(path)
+        .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
+        .map_err(io_error(path))?;
+    let mut sample: &[u8] = head.strip_prefix(BOM).unwrap_or(&head);
+    if head.len() == SNIFF_BYTES {
+        // The last line may be cut: leave it out.
+        if let Some(end) = sample.iter().rposition(|&b| b == b'\n') {
+            sample = &sample[..end];
+        }
+    }
+    let mut best: Option<(usize, u8)> = None;
+    for delimiter in DELIMITERS {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .quote(quote)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(sample);
+        let mut fields = None;
+        let mut consistent = true;
+        for record in reader.byte_records().take(SNIFF_RECORDS) {
+            let Ok(record) = record else {
+                consistent = false;
+                break;
+            };
+            match fields {
+                None => fields = Some(record.len()),
+                Some(n) if n != record.len() => {
+                    consistent = false;
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        if let (true, Some(n)) = (consistent, fields) {
+            if n >= 2 && best.is_none_or(|(m, _)| n > m) {
+                best = Some((n, delimiter));
+            }
+        }
+    }
+    Ok(best.map(|(_, d)| d))
+}
+
 /// One record as the source gives it.
 #[derive(Default)]
 pub struct RawRecord {
@@ -38,12 +100,62 @@ pub trait RecordSource {
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool, IngestError>;
 }
 
-fn open(path: &Path) -> Result<BufReader<File>, IngestError> {
+/// A source file, read through [`LineCap`].
+type Source = BufReader<LineCap<File>>;
+
+fn open(path: &Path, max_line_bytes: usize) -> Result<Source, IngestError> {
     let file = File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(BufReader::with_capacity(1 << 20, file))
+    Ok(BufReader::with_capacity(
+        1 << 20,
+        LineCap {
+            inner: file,
+            max: max_line_bytes,
+            line: 1,
+            length: 0,
+        },
+    ))
+}
+
+/// Fails the read as soon as one physical line is longer than `max` bytes, so that a
+/// file with no line breaks (a wrong export, a binary file) costs `max` bytes of memory
+/// and an error naming the line, not a multi-gigabyte record.
+pub struct LineCap<R> {
+    inner: R,
+    max: usize,
+    line: u64,
+    length: usize,
+}
+
+impl<R: Read> Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut rest = &buf[..n];
+        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+            if self.length + at > self.max {
+                return Err(self.too_long());
+            }
+            self.line += 1;
+            self.length = 0;
+            rest = &rest[at + 1..];
+        }
+        self.length += rest.len();
+        if self.length > self.max {
+            return Err(self.too_long());
+        }
+        Ok(n)
+    }
+}
+
+impl<R> LineCap<R> {
+    fn too_long(&self) -> std::io::Error {
+        std::io::Error::other(format!(
+            "line {} is longer than {} bytes (params.max_line_bytes); is this the right file, and the right delimiter and quote?",
+            self.line, self.max
+        ))
+    }
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
@@ -54,7 +166,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> IngestError + '_ {
 }
 
 /// Skips a UTF-8 byte-order mark, as Excel and many bank exports write one.
-fn skip_bom(reader: &mut BufReader<File>, path: &Path) -> Result<(), IngestError> {
+fn skip_bom(reader: &mut Source, path: &Path) -> Result<(), IngestError> {
     let head = reader.fill_buf().map_err(io_error(path))?;
     if head.starts_with(BOM) {
         reader.consume(BOM.len());
@@ -71,7 +183,7 @@ fn one_byte(value: &str, key: &'static str) -> Result<u8, IngestError> {
 
 pub struct CsvSource {
     path: PathBuf,
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<Source>,
     header: Vec<String>,
     /// A headerless file's first record, read to count the columns, given back first.
     first: Option<ByteRecord>,
@@ -79,10 +191,11 @@ pub struct CsvSource {
 
 impl CsvSource {
     pub fn open(path: &Path, params: &IngestParams) -> Result<Self, IngestError> {
-        let mut file = open(path)?;
+        let mut file = open(path, params.max_line_bytes)?;
         skip_bom(&mut file, path)?;
+        let delimiter = one_byte(&params.delimiter, "delimiter")?;
         let mut reader = csv::ReaderBuilder::new()
-            .delimiter(one_byte(&params.delimiter, "delimiter")?)
+            .delimiter(delimiter)
             .quote(one_byte(&params.quote, "quote")?)
             .has_headers(false)
             .flexible(true)
@@ -107,6 +220,20 @@ impl CsvSource {
                     },
                 })?;
                 names.push(name.trim().to_string());
+            }
+            // One column whose name holds another likely delimiter: the file is almost
+            // surely split by that one, not a one-column table.
+            if let [only] = names.as_slice() {
+                if let Some(&likely) = DELIMITERS
+                    .iter()
+                    .find(|&&c| c != delimiter && only.as_bytes().contains(&c))
+                {
+                    return Err(IngestError::OneColumnHeader {
+                        path: path.to_path_buf(),
+                        delimiter: describe_delimiter(delimiter),
+                        likely: describe_delimiter(likely),
+                    });
+                }
             }
             (names, None)
         } else {
@@ -164,7 +291,7 @@ impl RecordSource for CsvSource {
 /// order first seen.
 pub struct NdjsonSource {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: Source,
     header: Vec<String>,
     index: std::collections::HashMap<String, usize>,
     line: u64,
@@ -176,9 +303,10 @@ impl NdjsonSource {
     /// (column index, text, or `None` for a value that cannot be text) for inference.
     pub fn open(
         path: &Path,
+        max_line_bytes: usize,
         mut observe: impl FnMut(usize, Option<&str>),
     ) -> Result<Self, IngestError> {
-        let mut source = Self::open_with_header(path, Vec::new())?;
+        let mut source = Self::open_with_header(path, Vec::new(), max_line_bytes)?;
         let mut any = false;
         while source.next_line()? {
             any = true;
@@ -207,11 +335,15 @@ impl NdjsonSource {
             });
         }
         let header = std::mem::take(&mut source.header);
-        Self::open_with_header(path, header)
+        Self::open_with_header(path, header, max_line_bytes)
     }
 
-    fn open_with_header(path: &Path, header: Vec<String>) -> Result<Self, IngestError> {
-        let mut reader = open(path)?;
+    fn open_with_header(
+        path: &Path,
+        header: Vec<String>,
+        max_line_bytes: usize,
+    ) -> Result<Self, IngestError> {
+        let mut reader = open(path, max_line_bytes)?;
         skip_bom(&mut reader, path)?;
         let index = header
             .iter()
@@ -496,7 +628,7 @@ fn write_batch(
 /// Reads a whole small file to check it is not empty (zero bytes, or only a BOM and
 /// whitespace) before anything else, so that the error says "empty" and not "no header".
 pub fn check_not_empty(path: &Path) -> Result<(), IngestError> {
-    let mut file = open(path)?;
+    let mut file = open(path, usize::MAX)?;
     let mut head = [0u8; 4096];
     let n = file.read(&mut head).map_err(io_error(path))?;
     let body = head[..n].strip_prefix(BOM).unwrap_or(&head[..n]);

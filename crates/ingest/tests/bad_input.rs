@@ -402,3 +402,95 @@ fn csv_dialect_options_delimiter_quote_and_no_header() {
         "{message}"
     );
 }
+
+fn column_names(path: &Path) -> Vec<String> {
+    ParquetSource::open(path, None)
+        .unwrap()
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+#[test]
+fn the_delimiter_is_sniffed_by_default_and_reported() {
+    // The UCI bank-marketing file in its original form: `;`, every text quoted, and a
+    // `;` inside a quoted value on one line.
+    let case = Case::new();
+    let uci = "\"age\";\"job\";\"marital\";\"balance\"\n58;\"management\";\"married\";2143\n44;\"technician; senior\";\"single\";29\n33;\"entrepreneur\";\"married\";2\n";
+    let src = case.file("bank.csv", uci);
+    let report = case.run(&IngestParams::default(), &src).unwrap();
+    assert_eq!(report.rows, 3);
+    assert_eq!(
+        column_names(&case.table()),
+        ["customer_id", "age", "job", "marital", "balance"]
+    );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n == "delimiter: \";\" (chosen from the first lines)"),
+        "{:?}",
+        report.notes
+    );
+    for (name, text, chosen, columns) in [
+        ("tab.csv", "id\tx\ty\n1\t2\t3\n4\t5\t6\n", "tab", 4),
+        ("pipe.csv", "id|x\n1|a,b\n2|c,d\n", "\"|\"", 3),
+        ("comma.csv", "id,x\n1,\"a;b\"\n2,c\n", "\",\"", 3),
+    ] {
+        let case = Case::new();
+        let src = case.file(name, text);
+        let report = case.run(&IngestParams::default(), &src).unwrap();
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.starts_with(&format!("delimiter: {chosen}"))),
+            "{name}: {:?}",
+            report.notes
+        );
+        // A row key is generated (no `customer_id` column), then every column.
+        assert_eq!(column_names(&case.table()).len(), columns, "{name}");
+    }
+}
+
+#[test]
+fn a_one_column_header_holding_a_delimiter_is_an_error_with_a_hint() {
+    let case = Case::new();
+    let src = case.file("bank.csv", "\"age\";\"job\"\n58;\"management\"\n");
+    let p = IngestParams {
+        delimiter: ",".to_string(),
+        ..IngestParams::default()
+    };
+    let message = case.fail(&p, &src);
+    assert!(
+        message.contains("line 1: the header is one column whose name holds \";\"; the file is likely delimited by \";\", not \",\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_line_longer_than_the_cap_is_an_error_naming_it() {
+    let case = Case::new();
+    let mut text = String::from("id,note\n1,short\n2,");
+    text += &"x".repeat(5_000);
+    text += "\n3,short\n";
+    let src = case.file("long.csv", &text);
+    let p = IngestParams {
+        max_line_bytes: 1_000,
+        ..IngestParams::default()
+    };
+    let message = case.fail(&p, &src);
+    assert!(
+        message.contains("line 3 is longer than 1000 bytes (params.max_line_bytes)"),
+        "{message}"
+    );
+    // A header with no line break at all.
+    let src = case.file("no_newline.csv", "x".repeat(5_000));
+    let message = case.fail(&p, &src);
+    assert!(
+        message.contains("line 1 is longer than 1000 bytes"),
+        "{message}"
+    );
+}
