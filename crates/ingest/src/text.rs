@@ -132,16 +132,16 @@ pub struct LineCap<R> {
 impl<R: Read> Read for LineCap<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut rest = &buf[..n];
-        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
-            if self.length + at > self.max {
+        let mut start = 0;
+        for at in memchr::memchr_iter(b'\n', &buf[..n]) {
+            if self.length + (at - start) > self.max {
                 return Err(self.too_long());
             }
             self.line += 1;
             self.length = 0;
-            rest = &rest[at + 1..];
+            start = at + 1;
         }
-        self.length += rest.len();
+        self.length += n - start;
         if self.length > self.max {
             return Err(self.too_long());
         }
