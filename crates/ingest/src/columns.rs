@@ -79,71 +79,83 @@ fn parse_date(text: &str) -> Option<i32> {
     Date32Type::parse(text)
 }
 
-/// Tracks which types every non-null value of a column fits, over a whole file.
-#[derive(Debug, Clone)]
-pub struct Inference {
-    seen: bool,
-    int: bool,
-    float: bool,
-    boolean: bool,
-    date: bool,
-}
+/// The share of a column's values that must parse as a number (or date) for the column to
+/// be read as one when the others do not: the few that do not are then bad rows (an error,
+/// or quarantined), not a reason to read a number column as text.
+pub const TOLERANCE_PERCENT: u64 = 99;
 
-impl Default for Inference {
-    fn default() -> Self {
-        Inference {
-            seen: false,
-            int: true,
-            float: true,
-            boolean: true,
-            date: true,
-        }
-    }
+/// Counts, over a whole file, how many non-null values of a column fit each type.
+#[derive(Debug, Clone, Default)]
+pub struct Inference {
+    values: u64,
+    int: u64,
+    float: u64,
+    boolean: u64,
+    date: u64,
 }
 
 impl Inference {
     pub fn observe(&mut self, text: &str) {
-        self.seen = true;
+        self.values += 1;
         let t = text.trim();
-        if self.int && parse_int(t).is_none() {
-            self.int = false;
-        }
-        if self.float && parse_float(t).is_none() {
-            self.float = false;
-        }
+        let int = parse_int(t).is_some();
+        self.int += u64::from(int);
+        // Every integer is a float: no need to parse it twice.
+        self.float += u64::from(int || parse_float(t).is_some());
         // Only the words true/false are inferred as booleans; Y/N and 1/0 must be declared,
         // since they are as often codes or counts.
-        if self.boolean && !(t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false")) {
-            self.boolean = false;
-        }
-        if self.date && parse_date(t).is_none() {
-            self.date = false;
-        }
+        self.boolean +=
+            u64::from(t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false"));
+        self.date += u64::from(parse_date(t).is_some());
     }
 
     /// A value that is not valid text rules out every type but text.
     pub fn observe_unparsable(&mut self) {
-        self.seen = true;
-        self.int = false;
-        self.float = false;
-        self.boolean = false;
-        self.date = false;
+        self.values += 1;
     }
 
+    /// The type of the column: the first of bool, int, float, date that every value
+    /// fits; else the first of int, float, date that all but a small share fit (at least
+    /// [`TOLERANCE_PERCENT`] %, and for int only when the misfits are not floats either);
+    /// else text.
     pub fn result(&self) -> ColumnType {
-        if !self.seen {
+        let all = |n: u64| n == self.values;
+        let most = |n: u64| n * 100 >= self.values * TOLERANCE_PERCENT;
+        if self.values == 0 {
             ColumnType::String
-        } else if self.boolean {
+        } else if all(self.boolean) {
             ColumnType::Bool
-        } else if self.int {
+        } else if all(self.int) {
             ColumnType::Int
-        } else if self.float {
+        } else if all(self.float) {
             ColumnType::Float
-        } else if self.date {
+        } else if all(self.date) {
+            ColumnType::Date
+        } else if most(self.int) && self.int == self.float {
+            ColumnType::Int
+        } else if most(self.float) {
+            ColumnType::Float
+        } else if most(self.date) {
             ColumnType::Date
         } else {
             ColumnType::String
         }
+    }
+
+    /// How many values do not fit the inferred type (0 unless it was chosen by tolerance).
+    pub fn misfits(&self) -> u64 {
+        let fit = match self.result() {
+            ColumnType::Int => self.int,
+            ColumnType::Float => self.float,
+            ColumnType::Date => self.date,
+            ColumnType::Bool => self.boolean,
+            ColumnType::String | ColumnType::Categorical => self.values,
+        };
+        self.values - fit
+    }
+
+    pub fn values(&self) -> u64 {
+        self.values
     }
 }
 
@@ -220,6 +232,38 @@ impl ColumnBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn infer(values: &[&str]) -> Inference {
+        let mut inference = Inference::default();
+        for v in values {
+            inference.observe(v);
+        }
+        inference
+    }
+
+    #[test]
+    fn a_few_misfits_do_not_make_a_number_column_text() {
+        let mut values = vec!["42"; 199];
+        values.push("forty");
+        let i = infer(&values);
+        assert_eq!((i.result(), i.misfits()), (ColumnType::Int, 1));
+        // Floats among the misfits: a float column, with the word its only misfit.
+        let mut values = vec!["42"; 198];
+        values.extend(["4.5", "forty"]);
+        let i = infer(&values);
+        assert_eq!((i.result(), i.misfits()), (ColumnType::Float, 1));
+        // Two misfits in a hundred is more than the tolerance: text.
+        let mut values = vec!["42"; 98];
+        values.extend(["forty", "fifty"]);
+        assert_eq!(infer(&values).result(), ColumnType::String);
+        // Exact fits are unchanged.
+        assert_eq!(infer(&["true", "FALSE"]).result(), ColumnType::Bool);
+        assert_eq!(
+            infer(&["2026-10-31", "2026-09-30"]).result(),
+            ColumnType::Date
+        );
+        assert_eq!(infer(&[]).result(), ColumnType::String);
+    }
 
     #[test]
     fn cells_parse_by_type() {

@@ -8,7 +8,7 @@ use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
 use clientele_shared::stage::{StageContext, StageReport};
 
 use crate::error::IngestError;
-use crate::params::{ColumnType, Format, IngestParams};
+use crate::params::{Format, IngestParams};
 use crate::plan::plan_columns;
 use crate::pseudonym::Pseudonymiser;
 use crate::table::{Rejects, TableSink};
@@ -77,6 +77,7 @@ pub fn ingest(
             let header = text::CsvSource::open(source, params)?.header().to_vec();
             let plan = plan_columns(params, source, &header, |cols| {
                 let inferred = text::infer_csv(source, params, cols)?;
+                notes.extend(tolerance_notes(&header, cols, &inferred));
                 Ok(cols.iter().map(|&c| inferred[c].result()).collect())
             })?;
             (
@@ -100,11 +101,10 @@ pub fn ingest(
                     }
                 })?;
             let header = records.header().to_vec();
+            inference.resize(header.len(), columns::Inference::default());
             let plan = plan_columns(params, source, &header, |cols| {
-                Ok(cols
-                    .iter()
-                    .map(|&c| inference.get(c).map_or(ColumnType::String, |i| i.result()))
-                    .collect())
+                notes.extend(tolerance_notes(&header, cols, &inference));
+                Ok(cols.iter().map(|&c| inference[c].result()).collect())
             })?;
             (plan, Reader::Text(Box::new(records)))
         }
@@ -196,6 +196,30 @@ pub fn ingest(
     let mut report = finish(sink, rejects)?;
     report.notes.splice(0..0, notes);
     Ok(report)
+}
+
+/// A note for each column read as a number or date although a few of its values are
+/// not (see [`columns::Inference::result`]).
+fn tolerance_notes(
+    header: &[String],
+    cols: &[usize],
+    inferred: &[columns::Inference],
+) -> Vec<String> {
+    cols.iter()
+        .filter_map(|&c| {
+            let inference = &inferred[c];
+            let misfits = inference.misfits();
+            (misfits > 0).then(|| {
+                format!(
+                    "column `{}` read as {}: {misfits} of {} values ({:.2} %) are not, and their rows are bad rows (params.on_error); declare the column in params.columns if it is text",
+                    header[c],
+                    inference.result().describe(),
+                    inference.values(),
+                    100.0 * misfits as f64 / inference.values() as f64
+                )
+            })
+        })
+        .collect()
 }
 
 enum Reader {

@@ -139,3 +139,73 @@ fn bank_full_ingests_with_bom_generated_keys_and_y_n_booleans() {
     assert_eq!(ids.first().map(String::as_str), Some("1"));
     assert_eq!(ids.last().map(String::as_str), Some("45211"));
 }
+
+/// The UCI file with 40 faults injected: 21 ages written as words and 19 ragged rows. With
+/// nothing declared and `on_error = "quarantine"`, `age` is still read as an integer (all
+/// but 0.05 % of its values are), and the rejected rows are exactly the 40 faulty lines.
+#[test]
+fn bank_full_with_injected_faults_rejects_exactly_the_faulty_rows() {
+    let Some(src) = shared("bank_full.csv") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&src).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut faulty = std::collections::BTreeSet::new();
+    // Line numbers are 1-based with the header as line 1.
+    for k in 0..21u64 {
+        let line = 2 + k * 2_011;
+        let row = &mut lines[line as usize - 1];
+        let (_, rest) = row.split_once(',').unwrap();
+        *row = format!("forty,{rest}");
+        faulty.insert(line);
+    }
+    for k in 0..19u64 {
+        let line = 1_000 + k * 2_203;
+        assert!(!faulty.contains(&line));
+        let row = &mut lines[line as usize - 1];
+        let cut = row.rfind(',').unwrap();
+        row.truncate(cut);
+        faulty.insert(line);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let faulted = dir.path().join("bank_faulted.csv");
+    std::fs::write(&faulted, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("bank.parquet");
+    let rejects = dir.path().join("rejects.parquet");
+    let params = IngestParams {
+        on_error: clientele_ingest::OnError::Quarantine,
+        ..IngestParams::default()
+    };
+    let report = ingest(&params, &faulted, &out, Some(&rejects), None, &ctx()).unwrap();
+    assert_eq!(report.counts["rows_rejected"], 40);
+    assert_eq!(report.rows, 45_211 - 40);
+    let age = ParquetSource::open(&out, None)
+        .unwrap()
+        .schema()
+        .field_with_name("age")
+        .unwrap()
+        .data_type()
+        .clone();
+    assert_eq!(age, DataType::Int64);
+    assert!(
+        report.notes.iter().any(|n| n.starts_with(
+            "column `age` read as a whole number: 21 of 45211 values (0.05 %) are not"
+        )),
+        "{:?}",
+        report.notes
+    );
+    let batches = ParquetSource::open(&rejects, None)
+        .unwrap()
+        .read_all()
+        .unwrap();
+    let mut rejected = std::collections::BTreeSet::new();
+    for batch in &batches {
+        let column = batch.column_by_name("line").unwrap();
+        let lines = column
+            .as_any()
+            .downcast_ref::<arrow::array::UInt64Array>()
+            .unwrap();
+        rejected.extend(lines.values().iter().copied());
+    }
+    assert_eq!(rejected, faulty);
+}

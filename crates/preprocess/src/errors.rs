@@ -30,6 +30,13 @@ pub enum PreprocessError {
         column: String,
         what: &'static str,
     },
+    #[error("`{path}`: column `{column}` has {distinct} distinct values in {values} rows: it looks like an identifier or free text, not a category; drop it (params.drop, or at ingest), or declare it numeric if it is a number")]
+    IdentifierLike {
+        path: PathBuf,
+        column: String,
+        distinct: usize,
+        values: usize,
+    },
     #[error("`{path}` row {row}: column `{column}` is negative, which log1p cannot take; use transform = \"signed_log1p\"")]
     Negative {
         path: PathBuf,

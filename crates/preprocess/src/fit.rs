@@ -70,7 +70,7 @@ pub fn fit(
             }
             Plan::Categorical(rule) => {
                 let values = texts(&column(source, path, name, "the plan names")?, path)?;
-                ColumnState::Categorical(fit_categories(name, rule, &values, &keep, path)?)
+                ColumnState::Categorical(fit_categories(name, rule, &values, &keep, path, notes)?)
             }
         });
     }
@@ -323,11 +323,26 @@ fn fit_categories(
     values: &[Option<String>],
     keep: &[bool],
     path: &Path,
+    notes: &mut Vec<String>,
 ) -> Result<CategoricalState, PreprocessError> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut present = 0usize;
     for (v, _) in values.iter().zip(keep).filter(|(_, k)| **k) {
         if let Some(v) = v {
             *counts.entry(v.as_str()).or_default() += 1;
+            present += 1;
+        }
+    }
+    // A distinct value in nearly every row is an identifier (an id, an e-mail, a name)
+    // or free text, not a category: one-hot encoding it would be a column per customer.
+    if let Some(max) = rule.max_categories {
+        if counts.len() > max && present >= 20 && counts.len() * 10 >= present * 9 {
+            return Err(PreprocessError::IdentifierLike {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                distinct: counts.len(),
+                values: present,
+            });
         }
     }
     let impute_value = match rule.impute {
@@ -357,6 +372,14 @@ fn fit_categories(
         }
     }
     let (categories, pooled) = keep_categories(&counts, rule.max_categories);
+    if pooled {
+        notes.push(format!(
+            "column `{name}`: {} categories; the {} most frequent kept, the rest pooled into `{name}=other` (max_categories = {})",
+            counts.len(),
+            categories.len(),
+            rule.max_categories.unwrap_or(0)
+        ));
+    }
     Ok(CategoricalState {
         column: name.to_string(),
         impute: rule.impute,

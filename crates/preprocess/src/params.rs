@@ -159,8 +159,10 @@ pub struct CategoricalRule {
     #[serde(default)]
     pub encode: Encode,
     /// At most this many one-hot columns: the rarest categories are pooled into
-    /// `COLUMN=other`, as scikit-learn's `OneHotEncoder(max_categories=…)`.
-    #[serde(default)]
+    /// `COLUMN=other`, as scikit-learn's `OneHotEncoder(max_categories=…)`. On by default
+    /// (50), so that a mistyped number or a forgotten free-text column cannot become
+    /// thousands of columns; set a larger number to keep more.
+    #[serde(default = "default_max_categories")]
     pub max_categories: Option<usize>,
     /// What a category unseen at fit time becomes at apply time.
     #[serde(default)]
@@ -173,10 +175,14 @@ impl Default for CategoricalRule {
             impute: CategoricalImpute::default(),
             fill_value: missing_category(),
             encode: Encode::default(),
-            max_categories: None,
+            max_categories: default_max_categories(),
             unknown: Unknown::default(),
         }
     }
+}
+
+fn default_max_categories() -> Option<usize> {
+    Some(50)
 }
 
 fn missing_category() -> String {

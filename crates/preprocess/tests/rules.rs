@@ -492,3 +492,37 @@ fn zscore_fences_are_mean_plus_minus_z_population_deviations() {
     );
     assert_eq!(counts["flagged.v"], 1);
 }
+
+#[test]
+fn many_categories_are_capped_by_default_and_an_identifier_is_refused() {
+    // 60 categories over 600 rows: the default cap of 50 pools the rarest, with a note.
+    let values: Vec<String> = (0..600).map(|i| format!("branch {}", i % 60)).collect();
+    let train = table(vec![(
+        "branch",
+        text(&values.iter().map(|v| Some(v.as_str())).collect::<Vec<_>>()),
+    )]);
+    let params = PreprocessParams::default();
+    let mut notes = Vec::new();
+    let state = fit(&params, &train, Path::new("t.parquet"), &mut notes).unwrap();
+    assert_eq!(state.outputs.len(), 50, "49 kept and `other`");
+    assert!(
+        notes.iter().any(|n| n
+            == "column `branch`: 60 categories; the 49 most frequent kept, the rest pooled into `branch=other` (max_categories = 50)"),
+        "{notes:?}"
+    );
+    // An e-mail column left in: a distinct value in every row.
+    let emails: Vec<String> = (0..100).map(|i| format!("c{i}@example.com")).collect();
+    let train = table(vec![(
+        "email",
+        text(&emails.iter().map(|v| Some(v.as_str())).collect::<Vec<_>>()),
+    )]);
+    let err = fit(&params, &train, Path::new("t.parquet"), &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "column `email` has 100 distinct values in 100 rows: it looks like an identifier"
+        ),
+        "{err}"
+    );
+}
