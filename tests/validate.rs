@@ -346,3 +346,18 @@ tune_step = 0.000001
     let stderr = rejected(&with_recommend, &[]);
     assert_has(&stderr, "tune_step gives a grid of");
 }
+
+#[test]
+fn validate_warns_about_direct_identifiers_left_in_clear() {
+    let p = common::Project::quickstart_copy();
+    let run = p.run(&["validate", "pipelines/quickstart.toml"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let stderr = run.stderr();
+    for (column, what) in [("name", "a name"), ("email", "e-mail addresses")] {
+        assert_has(
+            &stderr,
+            &format!("warning: stage `ingest_customers`: column `{column}` looks like a direct identifier ({what}) and is neither dropped nor pseudonymised at ingestion"),
+        );
+    }
+    assert_eq!(stderr.matches("warning:").count(), 2, "{stderr}");
+}

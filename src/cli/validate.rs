@@ -21,6 +21,22 @@ pub fn execute(args: ValidateArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    for stage in &p.stages {
+        let (crate::kinds::StageParams::Ingest(params), Some(source)) =
+            (&stage.params, stage.io.input("source"))
+        else {
+            continue;
+        };
+        // Only a warning: the source may not exist yet, or be written by an earlier stage.
+        if let Ok(found) = clientele_ingest::identifier_columns(params, source) {
+            for (column, what) in found {
+                eprintln!(
+                    "warning: stage `{}`: column `{column}` looks like a direct identifier ({what}) and is neither dropped nor pseudonymised at ingestion, so it is written in clear; add it to params.drop or params.pseudonymise",
+                    stage.name
+                );
+            }
+        }
+    }
     println!(
         "pipeline `{}` is valid: {} stage(s), run order: {}",
         p.name,

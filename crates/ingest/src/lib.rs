@@ -22,6 +22,7 @@ mod check;
 mod columns;
 mod dataset;
 mod error;
+mod identifiers;
 mod params;
 mod parquet;
 mod plan;
@@ -34,6 +35,7 @@ use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 
 pub use check::check_params;
 pub use error::{IngestError, Location, ParamError, RowProblem};
+pub use identifiers::identifier_columns;
 pub use params::{ColumnType, Format, IngestParams, OnError};
 pub use read::ingest;
 
