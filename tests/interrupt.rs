@@ -209,6 +209,41 @@ fn recorded(p: &Project, stage: &str, ports: &[&str]) -> Option<Vec<String>> {
     )
 }
 
+/// For each stage, whether it shows the set A or the set B (panicking on a set no run
+/// wrote, or on a record that does not describe the outputs shown); `when` names the
+/// moment in messages.
+fn which_sets(
+    p: &Project,
+    set_a: &Sets,
+    set_b: &Sets,
+    when: &str,
+) -> Vec<(&'static str, &'static str)> {
+    let seen = sets(p);
+    let mut labels = Vec::new();
+    for (stage, ports) in [
+        ("ingest", ["table", "rejects"]),
+        ("prep", ["features", "state"]),
+    ] {
+        let label = if seen[stage] == set_a[stage] {
+            "A"
+        } else if seen[stage] == set_b[stage] {
+            "B"
+        } else {
+            panic!(
+                "{when}: stage `{stage}` shows a set no run wrote: {:?}",
+                seen[stage]
+            )
+        };
+        assert_eq!(
+            recorded(p, stage, &ports).as_ref(),
+            Some(&seen[stage]),
+            "{when}: stage `{stage}`'s record does not describe its outputs"
+        );
+        labels.push((stage, label));
+    }
+    labels
+}
+
 #[test]
 fn a_kill_at_any_step_of_any_commit_leaves_only_sets_one_run_wrote() {
     // The sets a whole run writes on the first data (A) and on the second (B).
@@ -242,30 +277,8 @@ fn a_kill_at_any_step_of_any_commit_leaves_only_sets_one_run_wrote() {
             "step {step}: the run was not stopped"
         );
 
-        let seen = sets(&p);
-        let mut which = Vec::new();
-        for (stage, ports) in [
-            ("ingest", ["table", "rejects"]),
-            ("prep", ["features", "state"]),
-        ] {
-            let label = if seen[stage] == set_a[stage] {
-                "A"
-            } else if seen[stage] == set_b[stage] {
-                "B"
-            } else {
-                panic!(
-                    "step {step}: stage `{stage}` shows a set no run wrote: {:?}",
-                    seen[stage]
-                )
-            };
-            assert_eq!(
-                recorded(&p, stage, &ports).as_ref(),
-                Some(&seen[stage]),
-                "step {step}: stage `{stage}`'s record does not describe its outputs"
-            );
-            which.push(label);
-        }
-        outcomes.insert(step, which.join(""));
+        let labels = which_sets(&p, &set_a, &set_b, &format!("step {step}"));
+        outcomes.insert(step, labels.iter().map(|(_, l)| *l).collect::<String>());
 
         // The next run finishes the work, and leaves nothing behind.
         let rerun = p.run(&["run", "p.toml", "--quiet"]);
@@ -401,26 +414,7 @@ fn kill_9_at_instants_spread_over_runs_leaves_only_sets_one_run_wrote() {
         std::thread::sleep(whole_run * (kill + 1) / (KILLS + 1));
         let _ = child.kill();
         child.wait().unwrap();
-        let seen = sets(&p);
-        for (stage, ports) in [
-            ("ingest", ["table", "rejects"]),
-            ("prep", ["features", "state"]),
-        ] {
-            let label = if seen[stage] == set_a[stage] {
-                "A"
-            } else if seen[stage] == set_b[stage] {
-                "B"
-            } else {
-                panic!(
-                    "kill {kill}: stage `{stage}` shows a set no run wrote: {:?}",
-                    seen[stage]
-                )
-            };
-            assert_eq!(
-                recorded(&p, stage, &ports).as_ref(),
-                Some(&seen[stage]),
-                "kill {kill}: stage `{stage}`'s record does not describe its outputs"
-            );
+        for (stage, label) in which_sets(&p, &set_a, &set_b, &format!("kill {kill}")) {
             seen_labels.insert(format!("{stage}={label}"));
         }
     }
