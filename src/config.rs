@@ -1,5 +1,5 @@
-//! The pipeline TOML: parsing, `--set` overrides, and every check that can be made
-//! before anything runs.
+//! The pipeline TOML: parsing, `--set` overrides (each parsed and applied by
+//! [`crate::overrides`]), and every check that can be made before anything runs.
 //!
 //! Parsing is two passes over the same text. The first reads `[pipeline]` and each
 //! `[[stage]]`'s name, kind and ports, keeping their spans. The second reads each stage's
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::kinds::{Kind, ParamsSeed, StageParams};
+pub use crate::overrides::Override;
 
 /// A problem with a pipeline file, found before anything ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,41 +160,6 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn stage_index(&self, name: &str) -> Option<usize> {
         self.stages.iter().position(|s| s.name == name)
-    }
-}
-
-/// One `--set STAGE.PARAM=VALUE`.
-#[derive(Debug, Clone)]
-pub struct Override {
-    pub stage: String,
-    pub path: Vec<String>,
-    pub value: toml::Value,
-    pub text: String,
-}
-
-impl std::str::FromStr for Override {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let (target, value) = text
-            .split_once('=')
-            .ok_or_else(|| format!("`{text}` is not STAGE.PARAM=VALUE"))?;
-        let mut parts = target.trim().split('.');
-        let stage = parts.next().unwrap_or_default().to_string();
-        let path: Vec<String> = parts.map(str::to_string).collect();
-        if stage.is_empty() || path.is_empty() || path.iter().any(String::is_empty) {
-            return Err(format!("`{text}` is not STAGE.PARAM=VALUE"));
-        }
-        // A TOML value if it is one (3, 0.5, true, ["a"]), else the text itself.
-        let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(value.to_string()));
-        Ok(Override {
-            stage,
-            path,
-            value,
-            text: text.to_string(),
-        })
     }
 }
 
@@ -373,7 +339,7 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
                 message: format!("--set {}: the pipeline has no stage of this name", o.text),
             }));
         };
-        params[i] = apply_override(&params[i], kinds[i], o).map_err(|message| {
+        params[i] = crate::overrides::apply(&params[i], kinds[i], o).map_err(|message| {
             one(ConfigError {
                 file: file.to_path_buf(),
                 line: None,
@@ -453,29 +419,6 @@ fn loose_stage_at(text: &str, span: Option<Range<usize>>) -> Option<String> {
         .rev()
         .find(|s| s.span().start <= at)
         .and_then(|s| s.get_ref().name.clone())
-}
-
-fn apply_override(params: &StageParams, kind: Kind, o: &Override) -> Result<StageParams, String> {
-    let mut table = params.to_table();
-    let (last, parents) = o.path.split_last().ok_or("no parameter named")?;
-    let mut cursor = &mut table;
-    for key in parents {
-        cursor = cursor
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .ok_or_else(|| format!("`{key}` is not a table"))?;
-    }
-    cursor.insert(last.clone(), o.value.clone());
-    StageParams::from_table(kind, table).map_err(|e| {
-        e.message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
-            .replace("unknown field", "unknown parameter")
-    })
 }
 
 fn resolve_stages(
@@ -584,7 +527,7 @@ fn resolve_stages(
         for (stage, raw_stage) in stages.iter().zip(&raw.stage) {
             // No parameter of any stage takes an infinity or NaN (a factor, a fraction, a
             // weight): refused here once for all, naming the key.
-            if let Some(key) = non_finite(&toml::Value::Table(stage.params.to_table()), "params") {
+            if let Some(key) = stage.params.non_finite_key() {
                 errors.push(src.error(
                     Some(&raw_stage.span()),
                     Some(&stage.name),
@@ -603,21 +546,6 @@ fn resolve_stages(
         Ok(stages)
     } else {
         Err(ConfigErrors(errors))
-    }
-}
-
-/// The key of the first infinite or NaN float in `value`.
-fn non_finite(value: &toml::Value, key: &str) -> Option<String> {
-    match value {
-        toml::Value::Float(x) if !x.is_finite() => Some(key.to_string()),
-        toml::Value::Table(table) => table
-            .iter()
-            .find_map(|(k, v)| non_finite(v, &format!("{key}.{k}"))),
-        toml::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| non_finite(v, &format!("{key}[{i}]"))),
-        _ => None,
     }
 }
 

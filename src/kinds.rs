@@ -139,6 +139,12 @@ impl StageParams {
         value.unwrap_or_default()
     }
 
+    /// The key (`params.…`) of the first infinite or NaN number in the parameters: no
+    /// parameter of any stage takes one (a factor, a fraction, a weight).
+    pub fn non_finite_key(&self) -> Option<String> {
+        non_finite(&toml::Value::Table(self.to_table()), "params")
+    }
+
     /// Canonical JSON of the parameters, for the stage fingerprint.
     pub fn canonical_json(&self) -> String {
         let json = match self {
@@ -219,5 +225,20 @@ impl<'de> DeserializeSeed<'de> for ParamsSeed {
     type Value = StageParams;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<StageParams, D::Error> {
         StageParams::deserialize_for(self.0, deserializer)
+    }
+}
+
+/// The key of the first infinite or NaN float in `value`.
+fn non_finite(value: &toml::Value, key: &str) -> Option<String> {
+    match value {
+        toml::Value::Float(x) if !x.is_finite() => Some(key.to_string()),
+        toml::Value::Table(table) => table
+            .iter()
+            .find_map(|(k, v)| non_finite(v, &format!("{key}.{k}"))),
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| non_finite(v, &format!("{key}[{i}]"))),
+        _ => None,
     }
 }

@@ -17,6 +17,7 @@ mod config;
 mod export;
 mod kinds;
 mod outdir;
+mod overrides;
 mod partition;
 mod rekey;
 mod run;

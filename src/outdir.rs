@@ -107,7 +107,7 @@ impl OutputDir {
                 let _ = fs::remove_file(&legacy);
             }
         }
-        let dir = OutputDir {
+        let mut dir = OutputDir {
             root: root.to_path_buf(),
             meta,
             run_lock,
@@ -115,11 +115,13 @@ impl OutputDir {
             _staging_lock: staging_lock,
             notes,
         };
-        let mut notes = Vec::new();
         dir.restore_current_link()?;
-        dir.remove_leftovers(dirs, &mut notes)?;
-        let mut dir = dir;
-        dir.notes.extend(notes);
+        let removed = dir.remove_leftovers(dirs)?;
+        if removed > 0 {
+            dir.notes.push(format!(
+                "removed {removed} temporary file(s) left by a run that was stopped"
+            ));
+        }
         Ok(dir)
     }
 
@@ -150,7 +152,7 @@ impl OutputDir {
             return Ok(legacy);
         }
         let _commit = lock_file(&self.meta.join(COMMIT_LOCK))?;
-        let (new_gen, _) = self.next_generation(&[], &[], &legacy)?;
+        let new_gen = self.next_generation(&[], &[], &legacy)?;
         for rel in &legacy {
             let from = self.root.join(rel);
             let to = new_gen.join(OUTPUTS).join(rel);
@@ -180,7 +182,7 @@ impl OutputDir {
         let _commit = lock_file(&self.meta.join(COMMIT_LOCK))?;
         kill_point();
         let states: Vec<&str> = commit.states.iter().map(|(n, _)| n.as_str()).collect();
-        let (new_gen, _) = self.next_generation(&commit.outputs, &states, &[])?;
+        let new_gen = self.next_generation(&commit.outputs, &states, &[])?;
         kill_point();
         for rel in &commit.outputs {
             let staged = self.staged(rel);
@@ -215,7 +217,7 @@ impl OutputDir {
         kill_point();
         self.switch_to(&new_gen)?;
         kill_point();
-        self.remove_old_generations(&new_gen)?;
+        self.remove_generations_but(Some(&new_gen))?;
         kill_point();
         Ok(())
     }
@@ -228,7 +230,7 @@ impl OutputDir {
         replaced: &[PathBuf],
         replaced_states: &[&str],
         adopted: &[PathBuf],
-    ) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    ) -> anyhow::Result<PathBuf> {
         let generations = self.meta.join(GENERATIONS);
         fs::create_dir_all(&generations)
             .with_context(|| format!("cannot create `{}`", generations.display()))?;
@@ -261,7 +263,7 @@ impl OutputDir {
                 link_children(&states, &new_gen.join(STATES), Path::new(""), &skip_state)?;
             }
         }
-        Ok((new_gen, current))
+        Ok(new_gen)
     }
 
     /// Points `current` at `generation` by one rename.
@@ -283,10 +285,11 @@ impl OutputDir {
         Ok(())
     }
 
-    fn remove_old_generations(&self, keep: &Path) -> anyhow::Result<()> {
+    /// Removes every generation but `keep` (all of them when there is none to keep).
+    fn remove_generations_but(&self, keep: Option<&Path>) -> anyhow::Result<()> {
         let generations = self.meta.join(GENERATIONS);
         for entry in read_dir(&generations)? {
-            if entry != keep {
+            if Some(entry.as_path()) != keep {
                 remove_dir_if_present(&entry)?;
             }
         }
@@ -340,8 +343,9 @@ impl OutputDir {
     }
 
     /// Removes the staging directories of dead runs, generations nothing points at, and
-    /// temporary files of dead processes in `root` and the folders `dirs`.
-    fn remove_leftovers(&self, dirs: &[PathBuf], notes: &mut Vec<String>) -> anyhow::Result<()> {
+    /// temporary files of dead processes in `root` and the folders `dirs`; returns how
+    /// many files were removed.
+    fn remove_leftovers(&self, dirs: &[PathBuf]) -> anyhow::Result<usize> {
         let mut removed = 0usize;
         for staging in read_dir(&self.meta.join(STAGING))? {
             if staging == self.staging {
@@ -358,12 +362,7 @@ impl OutputDir {
         }
         {
             let _commit = lock_file(&self.meta.join(COMMIT_LOCK))?;
-            let current = current_generation(&self.meta);
-            for generation in read_dir(&self.meta.join(GENERATIONS))? {
-                if Some(&generation) != current.as_ref() {
-                    remove_dir_if_present(&generation)?;
-                }
-            }
+            self.remove_generations_but(current_generation(&self.meta).as_deref())?;
         }
         let mut folders: Vec<PathBuf> = vec![self.root.clone()];
         folders.extend(dirs.iter().map(|d| self.root.join(d)));
@@ -372,12 +371,7 @@ impl OutputDir {
         for folder in folders {
             removed += remove_dead_temps(&folder)?;
         }
-        if removed > 0 {
-            notes.push(format!(
-                "removed {removed} temporary file(s) left by a run that was stopped"
-            ));
-        }
-        Ok(())
+        Ok(removed)
     }
 
     /// The path a stage's up-to-date record is read from.

@@ -61,48 +61,45 @@ pub fn rekey(pipeline: &Pipeline, new_key: ParquetKey) -> anyhow::Result<RekeySu
         .collect();
 
     let mut summary = RekeySummary::default();
-    let result = (|| -> anyhow::Result<()> {
-        for file in &files {
-            if !is_encrypted(file) {
-                bail!(
-                    "`{}` is not encrypted; run the pipeline once with its key before rotating it",
-                    file.display()
-                );
-            }
-            let read = ParquetSource::open(file, Some(&old_key)).and_then(|source| {
-                let schema = source.schema().clone();
-                Ok((schema, source.read_all()?))
-            });
-            let (schema, batches) = match read {
-                Ok(read) => read,
-                Err(SharedError::Decrypt { .. }) => {
-                    // Interrupted earlier: already under the new key?
-                    ParquetSource::open(file, Some(&new_key)).with_context(|| {
-                        format!(
-                            "`{}` opens under neither the old key nor the new one",
-                            file.display()
-                        )
-                    })?;
-                    summary.already.push(file.display().to_string());
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let mut sink = ParquetSink::create(
-                &outdir.staged(&state::relative_output(pipeline, file)),
-                schema,
-                Some(&new_key),
-            )?;
-            for batch in &batches {
-                sink.write(batch)?;
-            }
-            sink.finish()?;
-            summary.rekeyed.push(file.display().to_string());
+    let mut rekeyed: BTreeSet<PathBuf> = BTreeSet::new();
+    for file in &files {
+        if !is_encrypted(file) {
+            bail!(
+                "`{}` is not encrypted; run the pipeline once with its key before rotating it",
+                file.display()
+            );
         }
-        Ok(())
-    })();
-    result?;
-    let rekeyed: BTreeSet<PathBuf> = summary.rekeyed.iter().map(PathBuf::from).collect();
+        let read = ParquetSource::open(file, Some(&old_key)).and_then(|source| {
+            let schema = source.schema().clone();
+            Ok((schema, source.read_all()?))
+        });
+        let (schema, batches) = match read {
+            Ok(read) => read,
+            Err(SharedError::Decrypt { .. }) => {
+                // Already under the new key (rotated by hand, or by an older clientele)?
+                ParquetSource::open(file, Some(&new_key)).with_context(|| {
+                    format!(
+                        "`{}` opens under neither the old key nor the new one",
+                        file.display()
+                    )
+                })?;
+                summary.already.push(file.display().to_string());
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut sink = ParquetSink::create(
+            &outdir.staged(&state::relative_output(pipeline, file)),
+            schema,
+            Some(&new_key),
+        )?;
+        for batch in &batches {
+            sink.write(batch)?;
+        }
+        sink.finish()?;
+        summary.rekeyed.push(file.display().to_string());
+        rekeyed.insert(file.clone());
+    }
     // Where each file is now: staged if re-encrypted, else in place.
     let now = |path: &PathBuf| {
         if rekeyed.contains(path) {

@@ -81,12 +81,7 @@ fn held_out_and_lists(
 /// The quickstart run once, up to its evaluate stage.
 fn quickstart() -> &'static Project {
     static RUN: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
-    RUN.get_or_init(|| {
-        let p = Project::quickstart_copy();
-        let run = p.run(&["run", "pipelines/quickstart.toml", "--quiet"]);
-        assert_eq!(run.code(), 0, "{}", run.stderr());
-        p
-    })
+    RUN.get_or_init(Project::quickstart_run)
 }
 
 #[test]
@@ -249,9 +244,7 @@ fn clustering_scores_equal_the_segment_stages_own() {
 
 #[test]
 fn a_failed_gate_exits_3_prints_every_check_and_is_checked_again() {
-    let p = Project::quickstart_copy();
-    let run = p.run(&["run", "pipelines/quickstart.toml", "--quiet"]);
-    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let p = Project::quickstart_run();
     let strict = ["--set", "evaluate.gate.min={ precision_at_5 = 0.9 }"];
     let args: Vec<&str> = ["run", "pipelines/quickstart.toml", "--quiet"]
         .into_iter()

@@ -23,12 +23,7 @@ const CHARTS: [&str; 7] = [
 /// The committed quickstart, run once for the tests that only read its outputs.
 fn quickstart() -> &'static Project {
     static RUN: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
-    RUN.get_or_init(|| {
-        let p = Project::quickstart_copy();
-        let run = p.run(&["run", "pipelines/quickstart.toml", "--quiet"]);
-        assert_eq!(run.code(), 0, "{}", run.stderr());
-        p
-    })
+    RUN.get_or_init(Project::quickstart_run)
 }
 
 /// Node with playwright-core (`tests/browser`, `npm ci`) and Chromium, or `None` with

@@ -32,6 +32,14 @@ impl Project {
         p
     }
 
+    /// [`Project::quickstart_copy`], run whole.
+    pub fn quickstart_run() -> Self {
+        let p = Project::quickstart_copy();
+        let run = p.run(&["run", "pipelines/quickstart.toml", "--quiet"]);
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+        p
+    }
+
     /// [`Project::quickstart_copy`], run up to `stage` (and the stages it depends on).
     pub fn quickstart_run_to(stage: &str) -> Self {
         let p = Project::quickstart_copy();

@@ -52,18 +52,8 @@ pub fn identifier_columns(
     if format_of(params, source)? != Format::Csv || !source.is_file() {
         return Ok(Vec::new());
     }
-    let sniffed;
-    let params = if params.delimiter == "auto" {
-        let quote = params.quote.as_bytes().first().copied().unwrap_or(b'"');
-        let delimiter = text::sniff_delimiter(source, quote)?.unwrap_or(b',');
-        sniffed = IngestParams {
-            delimiter: (delimiter as char).to_string(),
-            ..params.clone()
-        };
-        &sniffed
-    } else {
-        params
-    };
+    let (params, _) = text::resolve_delimiter(params, source)?;
+    let params = &*params;
     let mut csv = CsvSource::open(source, params)?;
     let header = csv.header().to_vec();
     let mut matches = vec![[0usize; 4]; header.len()];

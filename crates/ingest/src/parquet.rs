@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::table::TableSink;
 use arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
 use arrow::compute::{cast_with_options, filter_record_batch, CastOptions};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::stage::StageContext;
@@ -84,6 +84,8 @@ pub fn type_notes(plan: &OutputPlan, fields: &[(String, DataType)]) -> Vec<Strin
 /// The data files of a Parquet source, the first one already open.
 pub struct ParquetInput {
     files: dataset::ParquetFiles,
+    /// The first file's columns, which every file must have.
+    schema: SchemaRef,
     first: Option<ParquetSource>,
 }
 
@@ -91,6 +93,7 @@ impl ParquetInput {
     pub fn new(files: dataset::ParquetFiles, first: ParquetSource) -> Self {
         ParquetInput {
             files,
+            schema: first.schema().clone(),
             first: Some(first),
         }
     }
@@ -107,23 +110,18 @@ pub fn convert(
     ctx: &StageContext<'_>,
 ) -> Result<(), IngestError> {
     let mut ids = IdRegistry::new(one_row_per_customer);
-    let Some(first) = input.first.take() else {
-        return Ok(());
-    };
-    let first_path = first.path().to_path_buf();
-    let first_schema = first.schema().clone();
-    let single = input.files.files.len() == 1;
+    let files = &input.files.files;
+    let single = files.len() == 1;
     let mut done = 0u64;
-    let mut first = Some(first);
-    for file in &input.files.files {
-        let mut source = match first.take() {
+    for file in files {
+        let mut source = match input.first.take() {
             Some(source) => source,
             None => ParquetSource::open(&file.path, ctx.parquet_key)?,
         };
-        if source.schema() != &first_schema {
+        if source.schema() != &input.schema {
             return Err(IngestError::OtherSchema {
                 path: file.path.clone(),
-                first: first_path.clone(),
+                first: files[0].path.clone(),
             });
         }
         rejects.set_source(&file.path);

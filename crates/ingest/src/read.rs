@@ -50,27 +50,12 @@ pub fn ingest(
         text::check_not_empty(source)?;
     }
     let mut notes = Vec::new();
-    let sniffed;
-    let params = if format == Format::Csv && params.delimiter == "auto" {
-        let quote = params.quote.as_bytes().first().copied().unwrap_or(b'"');
-        let delimiter = text::sniff_delimiter(source, quote)?;
-        notes.push(match delimiter {
-            Some(d) => format!(
-                "delimiter: {} (chosen from the first lines)",
-                text::describe_delimiter(d)
-            ),
-            None => {
-                "delimiter: \",\" (no other splits the first lines evenly: one column)".to_string()
-            }
-        });
-        sniffed = IngestParams {
-            delimiter: (delimiter.unwrap_or(b',') as char).to_string(),
-            ..params.clone()
-        };
-        &sniffed
-    } else {
-        params
+    let (params, note) = match format {
+        Format::Csv => text::resolve_delimiter(params, source)?,
+        _ => (std::borrow::Cow::Borrowed(params), None),
     };
+    notes.extend(note);
+    let params = &*params;
     // Each format yields the output plan and a reader positioned at the first record.
     let mut reader = match format {
         Format::Csv => {

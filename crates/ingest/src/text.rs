@@ -4,6 +4,7 @@
 //! value, once to convert), and once otherwise. Records are parsed into a reused
 //! [`csv::ByteRecord`] so that memory stays at one batch whatever the file size.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -32,6 +33,31 @@ pub fn describe_delimiter(delimiter: u8) -> String {
         b'\t' => "tab (\"\\t\")".to_string(),
         other => format!("\"{}\"", other as char),
     }
+}
+
+/// `params` with `delimiter = "auto"` resolved by [`sniff_delimiter`], and the note that
+/// says what was chosen; `params` as they are, and no note, when the delimiter is given.
+pub fn resolve_delimiter<'a>(
+    params: &'a IngestParams,
+    path: &Path,
+) -> Result<(Cow<'a, IngestParams>, Option<String>), IngestError> {
+    if params.delimiter != "auto" {
+        return Ok((Cow::Borrowed(params), None));
+    }
+    let quote = params.quote.as_bytes().first().copied().unwrap_or(b'"');
+    let delimiter = sniff_delimiter(path, quote)?;
+    let note = match delimiter {
+        Some(d) => format!(
+            "delimiter: {} (chosen from the first lines)",
+            describe_delimiter(d)
+        ),
+        None => "delimiter: \",\" (no other splits the first lines evenly: one column)".to_string(),
+    };
+    let resolved = IngestParams {
+        delimiter: (delimiter.unwrap_or(b',') as char).to_string(),
+        ..params.clone()
+    };
+    Ok((Cow::Owned(resolved), Some(note)))
 }
 
 /// Chooses the delimiter from the first lines (quotes respected): of `,` `;` tab `|`, the
