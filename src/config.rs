@@ -88,19 +88,26 @@ pub struct PipelineSection {
     pub seed: u64,
     /// Encryption at rest of every Parquet file the pipeline writes.
     #[serde(default)]
-    pub encryption: Option<EncryptionSection>,
+    pub encryption: Option<KeySection>,
+    /// The key of every ingest stage that pseudonymises and names no key of its own.
+    #[serde(default)]
+    pub pseudonyms: Option<KeySection>,
 }
 
-/// `[pipeline.encryption]`: where the AES key is (hex), never the key itself.
+/// `[pipeline.encryption]` and `[pipeline.pseudonyms]`: where a key is (hex), never the
+/// key itself.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EncryptionSection {
+pub struct KeySection {
     /// The environment variable holding the key.
     #[serde(default)]
     pub key_env: Option<String>,
     /// A file holding the key, relative to the pipeline file.
     #[serde(default)]
     pub key_file: Option<String>,
+    /// Whether a run creates `key_file` when it is missing (see `crate::keys`).
+    #[serde(default)]
+    pub create: bool,
 }
 
 /// Where a pipeline's encryption key comes from, resolved.
@@ -150,6 +157,8 @@ pub struct Pipeline {
     pub seed: u64,
     /// Set: every Parquet file is written encrypted and read with this key.
     pub encryption: Option<KeyLocation>,
+    /// Key files a run creates when they are missing (`create = true`).
+    pub keys_to_create: Vec<PathBuf>,
     pub stages: Vec<StageSpec>,
     /// Indices into `stages`, each stage after every stage it reads from.
     pub order: Vec<usize>,
@@ -357,36 +366,99 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
         .unwrap_or(Path::new("."));
     let base = absolute(base);
     let output_dir = normalize(&base.join(&section.output_dir));
-    let encryption = match &section.encryption {
-        None => None,
-        Some(EncryptionSection {
-            key_env: Some(name),
-            key_file: None,
-        }) => Some(KeyLocation::Env(name.clone())),
-        Some(EncryptionSection {
-            key_env: None,
-            key_file: Some(path),
-        }) => Some(KeyLocation::File(normalize(&base.join(path)))),
-        Some(_) => {
+    let mut keys_to_create = Vec::new();
+    let mut key_location = |table: &str, section: &Option<KeySection>| {
+        let location = match section {
+            None => return Ok(None),
+            Some(KeySection {
+                key_env: Some(name),
+                key_file: None,
+                create: false,
+            }) => KeyLocation::Env(name.clone()),
+            Some(KeySection {
+                key_env: None,
+                key_file: Some(path),
+                create,
+            }) => {
+                let path = normalize(&base.join(path));
+                if path.starts_with(&output_dir) {
+                    return Err((format!("{table}.key_file"), format!("`{}` is inside the output directory; keep a key apart from the files it opens, so that a copy of the outputs never carries it", path.display())));
+                }
+                if *create {
+                    keys_to_create.push(path.clone());
+                }
+                KeyLocation::File(path)
+            }
+            Some(KeySection {
+                create: true,
+                key_file: None,
+                ..
+            }) => {
+                return Err((format!("{table}.create"), "only a `key_file` can be created; an environment variable is set by whoever runs the pipeline".to_string()));
+            }
+            Some(_) => {
+                return Err((table.to_string(), "name the key's place once: `key_env` (an environment variable) or `key_file`, not both and not neither".to_string()));
+            }
+        };
+        Ok(Some(location))
+    };
+    let keys = key_location("encryption", &section.encryption).and_then(|encryption| {
+        key_location("pseudonyms", &section.pseudonyms).map(|p| (encryption, p))
+    });
+    let (encryption, pseudonym_key) = match keys {
+        Ok(keys) => keys,
+        Err((key, message)) => {
             return Err(one(src.error(
                 Some(&raw.pipeline.span()),
                 None,
-                Some("encryption"),
-                "name the key's place once: `key_env` (an environment variable) or `key_file`, not both and not neither",
+                Some(&key),
+                message,
             )))
         }
     };
-    let stages = resolve_stages(&src, &raw, kinds, params, &base, &output_dir)?;
+    let params = params
+        .into_iter()
+        .map(|p| with_pipeline_pseudonym_key(p, pseudonym_key.as_ref()))
+        .collect();
+    let stages = resolve_stages(
+        &src,
+        &raw,
+        kinds,
+        params,
+        &base,
+        &output_dir,
+        pseudonym_key.as_ref(),
+    )?;
     let order = run_order(&src, &raw, &stages)?;
     Ok(Pipeline {
         name: section.name.clone(),
         output_dir,
         seed: section.seed,
         encryption,
+        keys_to_create,
         stages,
         order,
         partition: None,
     })
+}
+
+/// An ingest stage that pseudonymises with no key of its own takes the pipeline's: the
+/// variable is set here, a key file becomes its `key` input after the ports are resolved
+/// (so that the key's content is part of the stage's fingerprint, as its own would be).
+fn with_pipeline_pseudonym_key(params: StageParams, key: Option<&KeyLocation>) -> StageParams {
+    match (params, key) {
+        (StageParams::Ingest(mut p), Some(KeyLocation::Env(name)))
+            if !p.pseudonymise.is_empty() && p.key_env.is_none() =>
+        {
+            p.key_env = Some(name.clone());
+            StageParams::Ingest(p)
+        }
+        (params, _) => params,
+    }
+}
+
+fn uses_pipeline_pseudonym_key(params: &StageParams) -> bool {
+    matches!(params, StageParams::Ingest(p) if !p.pseudonymise.is_empty() && p.key_env.is_none())
 }
 
 /// The stage whose table contains `span`, for error messages.
@@ -428,6 +500,7 @@ fn resolve_stages(
     params: Vec<StageParams>,
     base: &Path,
     output_dir: &Path,
+    pseudonym_key: Option<&KeyLocation>,
 ) -> Result<Vec<StageSpec>, ConfigErrors> {
     let mut errors = Vec::new();
     // Outputs first: every output path, and who writes it.
@@ -521,6 +594,13 @@ fn resolve_stages(
                 }
             };
             stages[i].io.inputs.insert(port.get_ref().clone(), resolved);
+        }
+    }
+    if let Some(KeyLocation::File(path)) = pseudonym_key {
+        for stage in &mut stages {
+            if uses_pipeline_pseudonym_key(&stage.params) && stage.io.input("key").is_none() {
+                stage.io.inputs.insert("key".to_string(), path.clone());
+            }
         }
     }
     if errors.is_empty() {

@@ -15,6 +15,7 @@
 mod cli;
 mod config;
 mod export;
+mod keys;
 mod kinds;
 mod outdir;
 mod overrides;

@@ -59,6 +59,9 @@ pub struct RunSummary {
     /// Whether nothing could run because another run holds the output directory.
     #[serde(skip)]
     pub busy: bool,
+    /// Key files this run created (`create = true`), so that CI can store them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys_created: Vec<PathBuf>,
 }
 
 /// The stages to consider: those named with `--stage` and everything upstream of them,
@@ -128,6 +131,21 @@ impl Progress for StderrProgress<'_> {
     }
 }
 
+/// An error and its causes, `: `-joined, leaving out a cause whose text the message
+/// already holds (a stage error that shows its source, as most do, would else say
+/// everything twice).
+fn chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// The key the pipeline's Parquet files are written and read with (`None`: plain files);
 /// it is handed to each stage in its context, and never printed or recorded.
 pub fn pipeline_key(
@@ -150,6 +168,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
         error: None,
         gate_failed: false,
         busy: false,
+        keys_created: Vec::new(),
     };
     let order = match selected(pipeline, &options.stages) {
         Ok(order) => order,
@@ -159,6 +178,24 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
             return summary;
         }
     };
+    match crate::keys::create_missing(&pipeline.keys_to_create) {
+        Ok(created) => {
+            for path in &created {
+                if !options.quiet {
+                    eprintln!(
+                        "created the key file `{}` (mode 0600): keep it, and keep it apart from the outputs; without it the encrypted files cannot be read nor the pseudonyms recomputed",
+                        path.display()
+                    );
+                }
+            }
+            summary.keys_created = created;
+        }
+        Err(e) => {
+            summary.ok = false;
+            summary.error = Some(format!("{e:#}"));
+            return summary;
+        }
+    }
     let key = match pipeline_key(pipeline) {
         Ok(key) => key,
         Err(e) => {
@@ -325,7 +362,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
             Err(e) => {
                 entry.status = Outcome::Failed;
                 summary.ok = false;
-                summary.error = Some(format!("stage `{}` failed: {e:#}", stage.name));
+                summary.error = Some(format!("stage `{}` failed: {}", stage.name, chain(&e)));
             }
         }
         summary.gate_failed |= entry.gate_failed;

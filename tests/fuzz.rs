@@ -342,3 +342,202 @@ fn regressions_stay_fixed() {
     }
     eprintln!("{checked} regression inputs checked");
 }
+
+/// A small pipeline of every stage that computes (ingest, preprocess, segment,
+/// recommend, evaluate) on 120 generated customers, for `run` under fuzzed parameters.
+const SMALL_PIPELINE: &str = r#"
+[pipeline]
+name = "small"
+output_dir = "out"
+seed = 3
+
+[[stage]]
+name = "customers"
+kind = "ingest"
+inputs = { source = "data/customers.csv" }
+outputs = { table = "customers.parquet", rejects = "rejects.parquet" }
+[stage.params]
+on_error = "quarantine"
+drop = ["name", "email"]
+
+[[stage]]
+name = "holdings"
+kind = "ingest"
+inputs = { source = "data/holdings.csv" }
+outputs = { table = "holdings.parquet" }
+[stage.params]
+one_row_per_customer = false
+
+[[stage]]
+name = "features"
+kind = "preprocess"
+inputs = { table = "customers.parquet" }
+outputs = { features = "features.parquet", state = "state.json" }
+[stage.params]
+numeric = { impute = "median", scale = "standard" }
+
+[[stage]]
+name = "segments"
+kind = "segment"
+inputs = { features = "features.parquet" }
+outputs = { assignments = "segments.parquet", profiles = "profiles.json" }
+[stage.params]
+k = "auto"
+k_min = 2
+k_max = 4
+
+[[stage]]
+name = "recommend"
+kind = "recommend"
+inputs = { holdings = "holdings.parquet", features = "features.parquet", assignments = "segments.parquet" }
+outputs = { recommendations = "recommendations.parquet", test = "test.parquet", train = "train.parquet" }
+[stage.params]
+split = "temporal"
+tune = true
+
+[[stage]]
+name = "evaluate"
+kind = "evaluate"
+inputs = { recommendations = "recommendations.parquet", test = "test.parquet", assignments = "segments.parquet", features = "features.parquet" }
+outputs = { metrics = "metrics.json" }
+[stage.params]
+k = [1, 3]
+"#;
+
+/// The numeric and size parameters the run fuzzing sets, each with a value it accepts.
+const RUN_KEYS: &[(&str, &str)] = &[
+    ("customers.batch_rows", "7"),
+    ("customers.max_line_bytes", "100000"),
+    ("holdings.batch_rows", "50"),
+    ("features.categorical.max_categories", "3"),
+    ("segments.k_min", "2"),
+    ("segments.k_max", "3"),
+    ("segments.n_init", "2"),
+    ("segments.max_iter", "50"),
+    ("segments.tol", "0.001"),
+    ("segments.min_segment_size", "5"),
+    ("segments.silhouette_sample", "100"),
+    ("segments.top_features", "3"),
+    ("recommend.top_k", "3"),
+    ("recommend.neighbours", "5"),
+    ("recommend.tune_step", "0.5"),
+    ("recommend.validation_fraction", "0.3"),
+    ("recommend.tune_customers", "50"),
+    ("recommend.reference_sample", "100"),
+    ("recommend.propensity_min_positives", "3"),
+    ("evaluate.silhouette_sample", "50"),
+];
+
+/// Values at and past the edges of every parameter's range.
+fn edge_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("0".to_string()),
+        Just("1".to_string()),
+        Just("-1".to_string()),
+        Just("2".to_string()),
+        Just("0.5".to_string()),
+        Just("1e-300".to_string()),
+        Just("1e300".to_string()),
+        Just("inf".to_string()),
+        Just("nan".to_string()),
+        Just("4294967296".to_string()),
+        Just("9223372036854775807".to_string()),
+        Just("\"x\"".to_string()),
+        (0u64..200).prop_map(|v| v.to_string()),
+    ]
+}
+
+fn small_project() -> Project {
+    let p = Project::new();
+    let out = p.run(&[
+        "generate",
+        "--customers",
+        "120",
+        "--snapshots",
+        "3",
+        "--seed",
+        "5",
+        "--out",
+        "data",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    p.write("small.toml", SMALL_PIPELINE);
+    p
+}
+
+/// Runs the small pipeline with `overrides`: a result (exit 0, or 3 for a gate) or an
+/// error naming what is wrong (1: a stage failed, 2: a parameter refused before anything
+/// ran, naming its key), never a panic or a hang.
+fn check_run(
+    project: &Project,
+    overrides: &[(usize, String)],
+    exits: &std::sync::Mutex<std::collections::BTreeMap<i32, u32>>,
+) -> Result<(), TestCaseError> {
+    let mut args = vec![
+        "run".to_string(),
+        "small.toml".into(),
+        "--quiet".into(),
+        "--force".into(),
+    ];
+    for (key, value) in overrides {
+        args.push("--set".into());
+        args.push(format!("{}={value}", RUN_KEYS[*key].0));
+    }
+    let shown = args.join(" ");
+    let mut command = project.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = finishes(&shown, move || command.output().unwrap())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    *exits.lock().unwrap().entry(code.unwrap_or(-1)).or_default() += 1;
+    prop_assert!(
+        matches!(code, Some(0..=2)),
+        "{shown}: exit {code:?}: {stderr}"
+    );
+    prop_assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal error"),
+        "{shown}: {stderr}"
+    );
+    if code == Some(2) {
+        // Refused before running: the message names one of the keys set.
+        let named = overrides.iter().any(|(key, _)| {
+            let param = RUN_KEYS[*key].0.split_once('.').map_or("", |(_, p)| p);
+            stderr.contains(param)
+        });
+        prop_assert!(named, "{shown}: the refusal names no key set: {stderr}");
+    }
+    Ok(())
+}
+
+#[test]
+fn every_fuzzed_key_is_a_real_parameter() {
+    let project = small_project();
+    let mut args = vec!["validate", "small.toml"];
+    let sets: Vec<String> = RUN_KEYS.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    for set in &sets {
+        args.extend(["--set", set]);
+    }
+    let out = project.run(&args);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let out = project.run(&["run", "small.toml", "--quiet"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+}
+
+#[test]
+fn runs_with_fuzzed_parameters_end_in_a_result_or_a_clear_error() {
+    let project = small_project();
+    let mut runner = runner();
+    let exits = std::sync::Mutex::new(std::collections::BTreeMap::new());
+    runner
+        .run(
+            &prop::collection::vec((0..RUN_KEYS.len(), edge_value()), 1..4),
+            |overrides| check_run(&project, &overrides, &exits),
+        )
+        .unwrap();
+    // The cases reach both ends: whole runs, and parameters refused before any stage.
+    let exits = exits.into_inner().unwrap();
+    eprintln!("exit codes of the fuzzed runs: {exits:?}");
+    assert!(
+        exits.contains_key(&0) && exits.contains_key(&2),
+        "{exits:?}"
+    );
+}

@@ -1,5 +1,7 @@
-//! The quickstart pipeline, exactly as committed, on the bundled sample; and its Parquet
-//! files read by pyarrow and DuckDB.
+//! The quickstart pipeline, exactly as committed (private: identifiers dropped or
+//! pseudonymised, Parquet encrypted under keys its first run creates), on the bundled
+//! sample; and its encrypted Parquet files read by pyarrow and DuckDB with the key, as the
+//! README shows.
 
 mod common;
 use clientele_shared::parquet_io::ParquetSource;
@@ -17,10 +19,19 @@ fn data_rows(file: &Path) -> u64 {
 
 #[test]
 fn quickstart_runs_end_to_end_then_is_up_to_date() {
-    let p = Project::quickstart_copy();
+    let p = Project::quickstart_as_committed();
     let summary = p
         .run(&["run", "pipelines/quickstart.toml", "--json", "--quiet"])
         .json();
+    // The first run created the encryption key, outside the output directory, readable
+    // by no one else; the summary names it for CI to store. (The sample's pseudonym key
+    // is committed with the sample, in data/.)
+    let created = summary["keys_created"].as_array().unwrap();
+    let key_path = p.path(".keys/quickstart-parquet.key");
+    assert_eq!(created, &[serde_json::json!(key_path)], "{summary}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
     assert!(statuses(&summary).values().all(|s| s == "ran"), "{summary}");
     let stages = summary["stages"].as_array().unwrap();
     let rows = |name: &str| {
@@ -37,7 +48,11 @@ fn quickstart_runs_end_to_end_then_is_up_to_date() {
         data_rows(&p.path("data/holdings.csv"))
     );
     assert_eq!(rows("preprocess_customers"), rows("ingest_customers"));
-    let features = ParquetSource::open(&p.path("out/quickstart/features.parquet"), None).unwrap();
+    // Every table is encrypted: unreadable without the key.
+    let features_path = p.path("out/quickstart/features.parquet");
+    assert!(ParquetSource::open(&features_path, None).is_err());
+    let key = p.quickstart_parquet_key();
+    let features = ParquetSource::open(&features_path, Some(&key)).unwrap();
     let columns: Vec<String> = features
         .schema()
         .fields()
@@ -71,6 +86,7 @@ fn quickstart_runs_end_to_end_then_is_up_to_date() {
         .run(&["run", "pipelines/quickstart.toml", "--json", "--quiet"])
         .json();
     assert!(statuses(&again).values().all(|s| s == "skipped"), "{again}");
+    assert!(again.get("keys_created").is_none(), "{again}");
 }
 
 #[test]
@@ -78,12 +94,13 @@ fn parquet_outputs_are_standard_for_pyarrow_and_duckdb() {
     let Some(python) = common::python(&["pyarrow", "duckdb"]) else {
         return;
     };
-    let p = Project::quickstart_copy();
+    let p = Project::quickstart_as_committed();
     assert_eq!(
         p.run(&["run", "pipelines/quickstart.toml", "--quiet"])
             .code(),
         0
     );
+    let key = std::fs::read_to_string(p.path(".keys/quickstart-parquet.key")).unwrap();
     let files = [
         "customers.parquet",
         "holdings.parquet",
@@ -92,6 +109,7 @@ fn parquet_outputs_are_standard_for_pyarrow_and_duckdb() {
     .map(|f| p.path(&format!("out/quickstart/{f}")).display().to_string());
     let out = Command::new(&python)
         .arg(repo().join("tests/python/check_parquet.py"))
+        .args(["--key", key.trim()])
         .args(&files)
         .output()
         .unwrap();
@@ -129,6 +147,9 @@ fn parquet_outputs_are_standard_for_pyarrow_and_duckdb() {
     assert_eq!(types["income"], "double");
     assert_eq!(types["has_children"], "bool");
     assert_eq!(types["last_contact_date"], "date32[day]");
+    for dropped in ["name", "email"] {
+        assert!(types.get(dropped).is_none(), "{types}");
+    }
     assert_eq!(
         types["region"],
         "dictionary<values=string, indices=int32, ordered=0>"

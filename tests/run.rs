@@ -361,8 +361,12 @@ fn a_record_of_another_algorithm_version_reruns_the_stage() {
         .iter()
         .find(|s| s["name"] == "other")
         .unwrap();
+    use clientele_shared::stage::Stage;
     assert_eq!(
         other["reason"],
-        "the ingest algorithm changed (version 0 then, 1 now)"
+        format!(
+            "the ingest algorithm changed (version 0 then, {} now)",
+            clientele_ingest::Ingest::ALGORITHM_VERSION
+        )
     );
 }

@@ -349,7 +349,16 @@ tune_step = 0.000001
 
 #[test]
 fn validate_warns_about_direct_identifiers_left_in_clear() {
-    let p = common::Project::quickstart_copy();
+    // The committed quickstart drops and pseudonymises them: no warning.
+    let p = common::Project::quickstart_as_committed();
+    let run = p.run(&["validate", "pipelines/quickstart.toml"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(!run.stderr().contains("warning:"), "{}", run.stderr());
+    // With its privacy settings taken out, both are named.
+    let text = std::fs::read_to_string(p.path("pipelines/quickstart.toml")).unwrap();
+    let settings = "drop = [\"name\", \"email\"]\n";
+    assert!(text.contains(settings));
+    p.write("pipelines/quickstart.toml", text.replace(settings, ""));
     let run = p.run(&["validate", "pipelines/quickstart.toml"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let stderr = run.stderr();
@@ -360,4 +369,59 @@ fn validate_warns_about_direct_identifiers_left_in_clear() {
         );
     }
     assert_eq!(stderr.matches("warning:").count(), 2, "{stderr}");
+}
+
+#[test]
+fn key_files_are_created_only_where_asked_and_never_inside_the_outputs() {
+    let p = common::Project::quickstart_as_committed();
+    let text = std::fs::read_to_string(p.path("pipelines/quickstart.toml")).unwrap();
+    let section =
+        "[pipeline.encryption]\nkey_file = \"../.keys/quickstart-parquet.key\"\ncreate = true\n";
+    assert!(text.contains(section));
+    let with = |replacement: &str| {
+        p.write(
+            "pipelines/quickstart.toml",
+            text.replace(section, replacement),
+        );
+        p.run(&["validate", "pipelines/quickstart.toml"])
+    };
+    let run = with(
+        "[pipeline.encryption]\nkey_file = \"../out/quickstart/parquet.key\"\ncreate = true\n",
+    );
+    assert_eq!(run.code(), 2);
+    assert_has(&run.stderr(), "key `encryption.key_file`: `");
+    assert_has(&run.stderr(), "is inside the output directory");
+    let run = with("[pipeline.encryption]\nkey_env = \"SOME_VAR\"\ncreate = true\n");
+    assert_eq!(run.code(), 2);
+    assert_has(
+        &run.stderr(),
+        "key `encryption.create`: only a `key_file` can be created",
+    );
+    // Validate creates nothing; a run does, once.
+    let run = with(section);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(!p.path(".keys").exists());
+    let run = p.run(&[
+        "run",
+        "pipelines/quickstart.toml",
+        "--stage",
+        "ingest_customers",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert_has(&run.stderr(), "created the key file `");
+    assert_has(&run.stderr(), "quickstart-parquet.key` (mode 0600)");
+    let key = std::fs::read(p.path(".keys/quickstart-parquet.key")).unwrap();
+    let run = p.run(&[
+        "run",
+        "pipelines/quickstart.toml",
+        "--stage",
+        "ingest_customers",
+        "--force",
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(!run.stderr().contains("created the key file"));
+    assert_eq!(
+        std::fs::read(p.path(".keys/quickstart-parquet.key")).unwrap(),
+        key
+    );
 }

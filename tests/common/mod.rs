@@ -15,9 +15,34 @@ impl Project {
         }
     }
 
+    /// [`Project::quickstart_as_committed`] without its encryption at rest (its ids still
+    /// pseudonymised, names and e-mails still dropped): for the tests that read its tables
+    /// with DuckDB, Spark or pyarrow, or compare their bytes between runs (encrypted bytes
+    /// differ on every write, by design: see README, Privacy). `tests/quickstart.rs`,
+    /// `tests/privacy.rs` and `tests/encryption.rs` run it as committed.
+    pub fn quickstart_copy() -> Self {
+        let p = Project::quickstart_as_committed();
+        let text = std::fs::read_to_string(p.path("pipelines/quickstart.toml")).unwrap();
+        let section = "[pipeline.encryption]\nkey_file = \"../.keys/quickstart-parquet.key\"\ncreate = true\n";
+        assert!(
+            text.contains(section),
+            "the quickstart's encryption section moved"
+        );
+        p.write("pipelines/quickstart.toml", text.replace(section, ""));
+        p
+    }
+
+    /// The quickstart's key for its Parquet files, once a run created it.
+    pub fn quickstart_parquet_key(&self) -> clientele_shared::encryption::ParquetKey {
+        clientele_shared::encryption::ParquetKey::from_file(
+            &self.path(".keys/quickstart-parquet.key"),
+        )
+        .unwrap()
+    }
+
     /// A copy of the repository's `pipelines/` and `data/` in a scratch directory, so that a
     /// test runs the committed quickstart without writing into the checkout.
-    pub fn quickstart_copy() -> Self {
+    pub fn quickstart_as_committed() -> Self {
         let p = Project::new();
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         for dir in ["pipelines", "data"] {
@@ -79,6 +104,21 @@ impl Project {
     pub fn run(&self, args: &[&str]) -> Run {
         Run(self.command(args).output().unwrap())
     }
+}
+
+/// The pseudonym the quickstart gives a raw customer id: keyed by the sample's committed
+/// key (`data/quickstart-pseudonyms.key`), so that a test can compare the raw sample with
+/// the quickstart's outputs.
+pub fn sample_pseudonym(id: &str) -> String {
+    use clientele_ingest::pseudonym::{KeySource, Pseudonymiser};
+    static SAMPLE: std::sync::OnceLock<Pseudonymiser> = std::sync::OnceLock::new();
+    SAMPLE
+        .get_or_init(|| {
+            let key =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/quickstart-pseudonyms.key");
+            Pseudonymiser::from_source(KeySource::File(&key)).unwrap()
+        })
+        .pseudonym(id)
 }
 
 pub struct Run(pub Output);

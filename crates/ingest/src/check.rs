@@ -10,6 +10,52 @@ use crate::read::format_of;
 /// memory stays bounded by it.
 pub const MAX_BATCH_ROWS: usize = 1 << 22;
 
+/// The marks of numbers, dates and text: each valid, and no mark used for two things.
+fn check_text_format(params: &IngestParams) -> Result<(), IngestError> {
+    if !matches!(params.decimal.as_str(), "." | ",") {
+        return Err(ParamError::Decimal.into());
+    }
+    if let Some(thousands) = &params.thousands {
+        if !matches!(thousands.as_str(), "," | "." | "'" | "_" | " ") {
+            return Err(ParamError::Thousands.into());
+        }
+        if *thousands == params.decimal {
+            return Err(ParamError::SameMark {
+                first: "decimal",
+                second: "thousands",
+            }
+            .into());
+        }
+    }
+    for (key, mark) in [
+        ("decimal", Some(&params.decimal)),
+        ("thousands", params.thousands.as_ref()),
+    ] {
+        if mark.is_some_and(|m| *m == params.delimiter) {
+            return Err(ParamError::SameMark {
+                first: "delimiter",
+                second: key,
+            }
+            .into());
+        }
+    }
+    if let Some(format) = &params.date_format {
+        if !crate::columns::is_date_format(format) {
+            return Err(ParamError::DateFormat {
+                format: format.clone(),
+            }
+            .into());
+        }
+    }
+    if crate::text::encoding_of(&params.encoding).is_none() {
+        return Err(ParamError::Encoding {
+            label: params.encoding.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Checks the parameters that the runner cannot check by type alone.
 pub fn check_params(params: &IngestParams, io: &StageIo) -> Result<(), IngestError> {
     if params.on_error == OnError::Quarantine && io.output("rejects").is_none() {
@@ -29,6 +75,7 @@ pub fn check_params(params: &IngestParams, io: &StageIo) -> Result<(), IngestErr
             return Err(ParamError::NotOneCharacter { key }.into());
         }
     }
+    check_text_format(params)?;
     if let Some(source) = io.input("source") {
         format_of(params, source)?;
     }

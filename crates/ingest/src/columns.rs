@@ -9,7 +9,7 @@ use arrow::array::{
 use arrow::compute::kernels::cast_utils::Parser;
 use arrow::datatypes::{DataType, Date32Type, Int32Type};
 
-use crate::params::ColumnType;
+use crate::params::{ColumnType, IngestParams};
 
 pub fn arrow_type(ty: ColumnType) -> DataType {
     match ty {
@@ -35,15 +35,168 @@ pub enum Cell<'a> {
     Date(i32),
 }
 
-/// Parses a non-null cell as `ty`; `None` when it does not parse.
-pub fn parse_cell(ty: ColumnType, text: &str) -> Option<Cell<'_>> {
-    match ty {
-        ColumnType::String | ColumnType::Categorical => Some(Cell::Text(text)),
-        ColumnType::Int => parse_int(text.trim()).map(Cell::Int),
-        ColumnType::Float => parse_float(text.trim()).map(Cell::Float),
-        ColumnType::Bool => parse_bool(text.trim()).map(Cell::Bool),
-        ColumnType::Date => parse_date(text.trim()).map(Cell::Date),
+/// How a text source writes numbers and dates: `params.decimal`, `params.thousands` and
+/// `params.date_format`. The default reads `1234.5` and ISO dates only.
+#[derive(Debug, Clone)]
+pub struct CellFormat {
+    decimal: u8,
+    thousands: Option<u8>,
+    date_format: Option<String>,
+}
+
+impl Default for CellFormat {
+    fn default() -> Self {
+        CellFormat {
+            decimal: b'.',
+            thousands: None,
+            date_format: None,
+        }
     }
+}
+
+/// The longest number text read: longer ones are not numbers a bank file holds.
+const MAX_NUMBER_BYTES: usize = 64;
+
+impl CellFormat {
+    /// The format of `params` (already checked: one-character marks, a valid format).
+    pub fn of(params: &IngestParams) -> Self {
+        CellFormat {
+            decimal: params.decimal.as_bytes().first().copied().unwrap_or(b'.'),
+            thousands: params
+                .thousands
+                .as_ref()
+                .and_then(|t| t.as_bytes().first().copied()),
+            date_format: params.date_format.clone(),
+        }
+    }
+
+    /// The format of a JSON source: its numbers are JSON numbers, whatever `decimal`
+    /// says; `date_format` holds.
+    pub fn of_json(params: &IngestParams) -> Self {
+        CellFormat {
+            date_format: params.date_format.clone(),
+            ..CellFormat::default()
+        }
+    }
+
+    /// Parses a non-null cell as `ty`; `None` when it does not parse.
+    pub fn parse<'a>(&self, ty: ColumnType, text: &'a str) -> Option<Cell<'a>> {
+        let mut buf = [0u8; MAX_NUMBER_BYTES];
+        match ty {
+            ColumnType::String | ColumnType::Categorical => Some(Cell::Text(text)),
+            ColumnType::Int => parse_int(self.number(text.trim(), &mut buf)?).map(Cell::Int),
+            ColumnType::Float => parse_float(self.number(text.trim(), &mut buf)?).map(Cell::Float),
+            ColumnType::Bool => parse_bool(text.trim()).map(Cell::Bool),
+            ColumnType::Date => self.date(text.trim()).map(|(day, _)| Cell::Date(day)),
+        }
+    }
+
+    /// `parse` applied to `text` as Rust writes numbers; the plain format costs nothing.
+    fn with_number<T>(&self, text: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+        if self.decimal == b'.' && self.thousands.is_none() {
+            return parse(text);
+        }
+        let mut buf = [0u8; MAX_NUMBER_BYTES];
+        parse(self.number(text, &mut buf)?)
+    }
+
+    /// `text` as Rust parses numbers: the decimal mark made `.`, thousands separators
+    /// removed where they group the whole part by threes (`1.234.567,8`), so that `1.5`
+    /// in a decimal-comma file is not read as fifteen. `None` when the text mixes marks
+    /// in a way the format does not allow.
+    fn number<'a>(&self, text: &'a str, buf: &'a mut [u8; MAX_NUMBER_BYTES]) -> Option<&'a str> {
+        let bytes = text.as_bytes();
+        if bytes.len() > buf.len() {
+            return None;
+        }
+        let mut len = 0;
+        let mut whole_part = true;
+        let (mut group, mut groups) = (0usize, 0usize);
+        for &b in bytes {
+            if whole_part && Some(b) == self.thousands {
+                // The first group has 1 to 3 digits, every later one exactly 3.
+                if group == 0 || group > 3 || (groups > 0 && group != 3) {
+                    return None;
+                }
+                groups += 1;
+                group = 0;
+                continue;
+            }
+            let out = if b == self.decimal {
+                if !whole_part {
+                    return None;
+                }
+                whole_part = false;
+                b'.'
+            } else if b == b'.' || b == b',' || Some(b) == self.thousands {
+                // The other mark, where the format does not allow it: ambiguous.
+                return None;
+            } else {
+                if whole_part && b.is_ascii_digit() {
+                    group += 1;
+                } else if matches!(b, b'e' | b'E') {
+                    if groups > 0 && whole_part && group != 3 {
+                        return None;
+                    }
+                    whole_part = false;
+                }
+                b
+            };
+            buf[len] = out;
+            len += 1;
+        }
+        if groups > 0 && whole_part && group != 3 {
+            return None;
+        }
+        std::str::from_utf8(&buf[..len]).ok()
+    }
+
+    /// A date: ISO (`2026-10-31`), an ISO timestamp (`2026-10-31T09:30:00+01:00`, read as
+    /// the date it was written on), or `date_format`. The flag says a time was dropped.
+    pub fn date(&self, text: &str) -> Option<(i32, bool)> {
+        if let Some(found) = parse_iso_date(text) {
+            return Some(found);
+        }
+        let format = self.date_format.as_deref()?;
+        let day = match chrono::NaiveDate::parse_from_str(text, format) {
+            Ok(day) => day,
+            // A format with a time of day: the date it falls on.
+            Err(_) => chrono::NaiveDateTime::parse_from_str(text, format)
+                .ok()?
+                .date(),
+        };
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+        i32::try_from((day - epoch).num_days())
+            .ok()
+            .map(|d| (d, false))
+    }
+}
+
+/// Whether `format` is a strftime format that reads a whole date (year, month, day).
+pub fn is_date_format(format: &str) -> bool {
+    use chrono::format::{Item, StrftimeItems};
+    let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
+    if items.iter().any(|i| matches!(i, Item::Error)) {
+        return false;
+    }
+    // The check that it names a full date: it must read back a known day.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 31);
+    let written = day
+        .map(|d| d.and_hms_opt(9, 30, 0))
+        .and_then(|d| d)
+        .map(|d| d.format(format).to_string());
+    written.is_some_and(|w| {
+        chrono::NaiveDate::parse_from_str(&w, format)
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(&w, format).map(|t| t.date()))
+            .ok()
+            == day
+    })
+}
+
+/// Parses a non-null cell as `ty` in the default format (see [`CellFormat::parse`]).
+#[cfg(test)]
+pub fn parse_cell(ty: ColumnType, text: &str) -> Option<Cell<'_>> {
+    CellFormat::default().parse(ty, text)
 }
 
 fn parse_int(text: &str) -> Option<i64> {
@@ -71,12 +224,86 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-fn parse_date(text: &str) -> Option<i32> {
-    // Only the ISO form: Arrow's parser also takes timestamps, which are not dates.
-    if text.len() != 10 {
+/// `YYYY-MM-DD`, optionally followed by `T` or a space and a time of day
+/// (`HH:MM[:SS[.fraction]]`, then `Z` or an offset `±HH[:MM]`): the day, and whether a
+/// time was there.
+fn parse_iso_date(text: &str) -> Option<(i32, bool)> {
+    // Most values of a file are not dates: they are ruled out before the date parser.
+    let bytes = text.as_bytes();
+    if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return None;
     }
-    Date32Type::parse(text)
+    let date = text.get(..10)?;
+    // Arrow's parser alone would also take timestamps; the time is checked here.
+    let day = Date32Type::parse(date)?;
+    match text.as_bytes().get(10) {
+        None => Some((day, false)),
+        Some(b'T' | b' ') if is_iso_time(&text.as_bytes()[11..]) => Some((day, true)),
+        Some(_) => None,
+    }
+}
+
+fn is_iso_time(t: &[u8]) -> bool {
+    let two_digits = |at: usize, max: u8| -> bool {
+        match (t.get(at), t.get(at + 1)) {
+            (Some(a), Some(b)) if a.is_ascii_digit() && b.is_ascii_digit() => {
+                (a - b'0') * 10 + (b - b'0') <= max
+            }
+            _ => false,
+        }
+    };
+    if !(two_digits(0, 23) && t.get(2) == Some(&b':') && two_digits(3, 59)) {
+        return false;
+    }
+    let mut at = 5;
+    if t.get(at) == Some(&b':') {
+        if !two_digits(at + 1, 60) {
+            return false;
+        }
+        at += 3;
+        if t.get(at) == Some(&b'.') {
+            at += 1;
+            let digits = t[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 {
+                return false;
+            }
+            at += digits;
+        }
+    }
+    match t.get(at) {
+        None => true,
+        Some(b'Z' | b'z') => at + 1 == t.len(),
+        Some(b'+' | b'-') => {
+            let offset = &t[at + 1..];
+            match offset.len() {
+                2 => two_digits(at + 1, 23),
+                4 => two_digits(at + 1, 23) && two_digits(at + 3, 59),
+                5 => two_digits(at + 1, 23) && offset[2] == b':' && two_digits(at + 4, 59),
+                _ => false,
+            }
+        }
+        Some(_) => false,
+    }
+}
+
+/// Whether a value looks like a date in an order that must be stated: `31/10/2026`,
+/// `10.31.26` (two groups of one or two digits, then two or four, split by `/` `.` `-`).
+fn looks_like_local_date(text: &str) -> bool {
+    let mut groups = [0usize; 3];
+    let mut group = 0;
+    for b in text.bytes() {
+        if b.is_ascii_digit() {
+            groups[group] += 1;
+        } else if matches!(b, b'/' | b'.' | b'-') && group < 2 {
+            group += 1;
+        } else {
+            return false;
+        }
+    }
+    group == 2
+        && (1..=2).contains(&groups[0])
+        && (1..=2).contains(&groups[1])
+        && matches!(groups[2], 2 | 4)
 }
 
 /// The share of a column's values that must parse as a number (or date) for the column to
@@ -92,21 +319,31 @@ pub struct Inference {
     float: u64,
     boolean: u64,
     date: u64,
+    /// Dates written with a time of day (read as their date).
+    timestamps: u64,
+    /// Values that look like dates in an order that `date_format` must state.
+    local_dates: u64,
 }
 
 impl Inference {
-    pub fn observe(&mut self, text: &str) {
+    pub fn observe(&mut self, text: &str, format: &CellFormat) {
         self.values += 1;
         let t = text.trim();
-        let int = parse_int(t).is_some();
+        let int = format.with_number(t, parse_int).is_some();
         self.int += u64::from(int);
         // Every integer is a float: no need to parse it twice.
-        self.float += u64::from(int || parse_float(t).is_some());
+        self.float += u64::from(int || format.with_number(t, parse_float).is_some());
         // Only the words true/false are inferred as booleans; Y/N and 1/0 must be declared,
         // since they are as often codes or counts.
         self.boolean +=
             u64::from(t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false"));
-        self.date += u64::from(parse_date(t).is_some());
+        match format.date(t) {
+            Some((_, timestamp)) => {
+                self.date += 1;
+                self.timestamps += u64::from(timestamp);
+            }
+            None => self.local_dates += u64::from(looks_like_local_date(t)),
+        }
     }
 
     /// A value that is not valid text rules out every type but text.
@@ -156,6 +393,23 @@ impl Inference {
 
     pub fn values(&self) -> u64 {
         self.values
+    }
+
+    /// How many of the values read as dates had a time of day, dropped.
+    pub fn timestamps(&self) -> u64 {
+        if self.result() == ColumnType::Date {
+            self.timestamps
+        } else {
+            0
+        }
+    }
+
+    /// Whether a column read as text holds dates in an order `date_format` must state
+    /// (all but the tolerated share look like `31/10/2026`).
+    pub fn needs_date_format(&self) -> bool {
+        self.result() == ColumnType::String
+            && self.values > 0
+            && self.local_dates * 100 >= self.values * TOLERANCE_PERCENT
     }
 }
 
@@ -236,7 +490,7 @@ mod tests {
     fn infer(values: &[&str]) -> Inference {
         let mut inference = Inference::default();
         for v in values {
-            inference.observe(v);
+            inference.observe(v, &CellFormat::default());
         }
         inference
     }
@@ -283,14 +537,27 @@ mod tests {
             Some(Cell::Date(1))
         );
         assert_eq!(parse_cell(ColumnType::Date, "2026-02-30"), None);
-        assert_eq!(parse_cell(ColumnType::Date, "2026-01-01T00:00:00"), None);
+        // A timestamp is the date it was written on; a broken time is not a date.
+        assert_eq!(
+            parse_cell(ColumnType::Date, "1970-01-02T23:59:59+05:00"),
+            Some(Cell::Date(1))
+        );
+        assert_eq!(
+            parse_cell(ColumnType::Date, "1970-01-02 08:00"),
+            Some(Cell::Date(1))
+        );
+        assert_eq!(parse_cell(ColumnType::Date, "1970-01-02T25:00:00"), None);
+        assert_eq!(parse_cell(ColumnType::Date, "1970-01-02T08:00:00+5"), None);
+        assert_eq!(parse_cell(ColumnType::Date, "1970-01-02x"), None);
     }
 
     #[test]
     fn inference_takes_the_narrowest_type_every_value_fits() {
         let infer = |values: &[&str]| {
             let mut i = Inference::default();
-            values.iter().for_each(|v| i.observe(v));
+            values
+                .iter()
+                .for_each(|v| i.observe(v, &CellFormat::default()));
             i.result()
         };
         assert_eq!(infer(&["1", "2", "-3"]), ColumnType::Int);
@@ -300,5 +567,101 @@ mod tests {
         assert_eq!(infer(&["2026-01-31", "2025-12-01"]), ColumnType::Date);
         assert_eq!(infer(&["1", "x"]), ColumnType::String);
         assert_eq!(infer(&[]), ColumnType::String);
+    }
+
+    fn format(decimal: &str, thousands: Option<&str>, date_format: Option<&str>) -> CellFormat {
+        CellFormat::of(&IngestParams {
+            decimal: decimal.to_string(),
+            thousands: thousands.map(String::from),
+            date_format: date_format.map(String::from),
+            ..IngestParams::default()
+        })
+    }
+
+    #[test]
+    fn decimal_comma_and_thousands_separators() {
+        let comma = format(",", None, None);
+        assert_eq!(
+            comma.parse(ColumnType::Float, "1234,56"),
+            Some(Cell::Float(1234.56))
+        );
+        assert_eq!(
+            comma.parse(ColumnType::Float, "-0,5"),
+            Some(Cell::Float(-0.5))
+        );
+        assert_eq!(comma.parse(ColumnType::Int, "1234"), Some(Cell::Int(1234)));
+        // The point is no mark of this format: not read as 1.5 nor as 15.
+        assert_eq!(comma.parse(ColumnType::Float, "1.5"), None);
+        let european = format(",", Some("."), None);
+        assert_eq!(
+            european.parse(ColumnType::Float, "1.234.567,89"),
+            Some(Cell::Float(1234567.89))
+        );
+        assert_eq!(
+            european.parse(ColumnType::Int, "12.345"),
+            Some(Cell::Int(12345))
+        );
+        // Groups of three only: `1.5` is not fifteen.
+        assert_eq!(european.parse(ColumnType::Float, "1.5"), None);
+        assert_eq!(european.parse(ColumnType::Float, "1234.567"), None);
+        assert_eq!(european.parse(ColumnType::Float, "1.2345"), None);
+        let english = format(".", Some(","), None);
+        assert_eq!(
+            english.parse(ColumnType::Float, "1,234.5"),
+            Some(Cell::Float(1234.5))
+        );
+        assert_eq!(english.parse(ColumnType::Float, "1,2"), None);
+        let swiss = format(".", Some("'"), None);
+        assert_eq!(
+            swiss.parse(ColumnType::Int, "-1'000'000"),
+            Some(Cell::Int(-1_000_000))
+        );
+        // Inference uses the format: a decimal-comma column is a float column.
+        let mut i = Inference::default();
+        for v in ["1234,56", "7,5", "12"] {
+            i.observe(v, &comma);
+        }
+        assert_eq!(i.result(), ColumnType::Float);
+    }
+
+    #[test]
+    fn date_format_reads_local_dates_and_inference_hints_at_it() {
+        let dmy = format(".", None, Some("%d/%m/%Y"));
+        let day = |y, m, d| {
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            (date - epoch).num_days() as i32
+        };
+        assert_eq!(
+            dmy.parse(ColumnType::Date, "31/10/2026"),
+            Some(Cell::Date(day(2026, 10, 31)))
+        );
+        assert_eq!(
+            dmy.parse(ColumnType::Date, "2026-10-31"),
+            Some(Cell::Date(day(2026, 10, 31)))
+        );
+        assert_eq!(dmy.parse(ColumnType::Date, "10/31/2026"), None);
+        let with_time = format(".", None, Some("%d.%m.%Y %H:%M"));
+        assert_eq!(
+            with_time.parse(ColumnType::Date, "31.10.2026 23:15"),
+            Some(Cell::Date(day(2026, 10, 31)))
+        );
+        assert!(is_date_format("%d/%m/%Y"));
+        assert!(is_date_format("%d.%m.%Y %H:%M"));
+        assert!(!is_date_format("%d/%m"));
+        assert!(!is_date_format("%Q"));
+        // Without the format such a column is text, with a hint.
+        let mut i = Inference::default();
+        for v in ["31/10/2026", "01/02/2025"] {
+            i.observe(v, &CellFormat::default());
+        }
+        assert_eq!(i.result(), ColumnType::String);
+        assert!(i.needs_date_format());
+        // Timestamps are counted, for the note.
+        let mut i = Inference::default();
+        for v in ["2026-10-31T09:30:00Z", "2026-10-30"] {
+            i.observe(v, &CellFormat::default());
+        }
+        assert_eq!((i.result(), i.timestamps()), (ColumnType::Date, 1));
     }
 }

@@ -85,9 +85,9 @@ pub enum IngestError {
 pub enum RowProblem {
     #[error("expected {expected} fields but found {found}")]
     FieldCount { expected: usize, found: usize },
-    #[error("column `{column}` is not valid UTF-8")]
+    #[error("column `{column}` is not valid UTF-8 (if the file is in another encoding, name it in params.encoding)")]
     InvalidUtf8 { column: String },
-    #[error("the line is not valid UTF-8")]
+    #[error("the line is not valid UTF-8 (if the file is in another encoding, name it in params.encoding)")]
     LineNotUtf8,
     #[error("column `{column}` does not hold {expected}")]
     Unparsable {
@@ -135,9 +135,22 @@ pub enum ParamError {
     BatchRows,
     #[error("max_line_bytes: must be at least 1")]
     MaxLineBytes,
+    #[error("decimal: must be \".\" or \",\"")]
+    Decimal,
+    #[error("thousands: must be one of \",\" \".\" \"'\" \"_\" or a space")]
+    Thousands,
+    #[error("{second}: the same character as `{first}`; a mark can mean only one thing")]
+    SameMark {
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error("date_format: `{format}` is not a strftime format that reads a whole date (day, month and year), such as \"%d/%m/%Y\"")]
+    DateFormat { format: String },
+    #[error("encoding: `{label}` is not an encoding this version knows; use utf-8, utf-16le, utf-16be, latin-1, windows-1250, windows-1252 or another WHATWG label")]
+    Encoding { label: String },
     #[error("{key}: must be exactly one ASCII character")]
     NotOneCharacter { key: &'static str },
-    #[error("pseudonymise: needs a secret key: set `key_env` to the environment variable that holds it, or name a key file as the input `key`")]
+    #[error("pseudonymise: needs a secret key: set `key_env` to the environment variable that holds it, name a key file as the input `key`, or give the pipeline one in [pipeline.pseudonyms]")]
     PseudonymiseWithoutKey,
     #[error(
         "key_env: the key comes from one place: either `key_env` or the input `key`, not both"

@@ -1,5 +1,7 @@
 //! The ingest stage: reads a customer or holdings table from CSV, Parquet or
 //! newline-delimited JSON and writes it as typed Parquet (zstd) for the later stages.
+//! Text sources may be gzip- or zstd-compressed and in any encoding `encoding_rs` knows;
+//! numbers and dates may be written as the source's locale writes them.
 //!
 //! It names every problem by file, line (or row) and column: a row with the wrong number
 //! of fields, a value that does not parse as its column's type, a declared column that is
@@ -46,7 +48,7 @@ pub struct Ingest;
 
 impl Stage for Ingest {
     const KIND: &'static str = "ingest";
-    const ALGORITHM_VERSION: u32 = 1;
+    const ALGORITHM_VERSION: u32 = 2;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "source",

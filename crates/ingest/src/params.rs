@@ -53,6 +53,22 @@ pub struct IngestParams {
     /// The environment variable holding the pseudonymisation key.
     #[serde(default)]
     pub key_env: Option<String>,
+    /// The decimal mark of numbers in a text source: `.` or `,`.
+    #[serde(default = "default_decimal")]
+    pub decimal: String,
+    /// The thousands separator of numbers in a text source, if any: `,` `.` `'` `_` or a
+    /// space. Only separators that group the whole part by threes are read.
+    #[serde(default)]
+    pub thousands: Option<String>,
+    /// The form of dates besides ISO `YYYY-MM-DD`, in strftime notation (`%d/%m/%Y`); a
+    /// format with a time of day reads the date it falls on.
+    #[serde(default)]
+    pub date_format: Option<String>,
+    /// The text encoding of a CSV or NDJSON source: `utf-8` (a UTF-16 byte-order mark is
+    /// still recognised), `utf-16le`, `utf-16be`, `latin-1`, `windows-1250`,
+    /// `windows-1252`, or any WHATWG label.
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
     /// The longest line (header included) read: beyond it, an error naming the line.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
@@ -72,6 +88,10 @@ impl Default for IngestParams {
             on_error: OnError::Fail,
             batch_rows: default_batch_rows(),
             max_line_bytes: default_max_line_bytes(),
+            decimal: default_decimal(),
+            thousands: None,
+            date_format: None,
+            encoding: default_encoding(),
             drop: Vec::new(),
             pseudonymise: Vec::new(),
             key_env: None,
@@ -105,7 +125,7 @@ impl ColumnType {
             ColumnType::Int => "a whole number",
             ColumnType::Float => "a finite number",
             ColumnType::Bool => "a boolean (true/false, yes/no, Y/N, 1/0)",
-            ColumnType::Date => "a date (YYYY-MM-DD)",
+            ColumnType::Date => "a date (YYYY-MM-DD, or params.date_format)",
             ColumnType::Categorical => "a category",
         }
     }
@@ -121,6 +141,12 @@ pub enum OnError {
 
 fn default_delimiter() -> String {
     "auto".to_string()
+}
+fn default_decimal() -> String {
+    ".".to_string()
+}
+fn default_encoding() -> String {
+    "utf-8".to_string()
 }
 fn default_max_line_bytes() -> usize {
     4 << 20

@@ -23,9 +23,18 @@ pub(crate) fn format_of(params: &IngestParams, path: &Path) -> Result<Format, In
     if path.is_dir() {
         return Ok(Format::Parquet);
     }
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    // A compressed text file is named by its format and then its codec: `x.csv.gz`.
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    for codec in [".gz", ".zst", ".zstd"] {
+        if let Some(stem) = name.strip_suffix(codec) {
+            name = stem.to_string();
+            break;
+        }
+    }
+    let ext = Path::new(&name).extension().map(|e| e.to_string_lossy());
     match ext.as_deref() {
         Some("csv" | "txt" | "tsv") => Ok(Format::Csv),
         Some("parquet" | "pq") => Ok(Format::Parquet),
@@ -47,7 +56,7 @@ pub fn ingest(
 ) -> Result<StageReport, IngestError> {
     let format = format_of(params, source)?;
     if format != Format::Parquet {
-        text::check_not_empty(source)?;
+        text::check_not_empty(source, params)?;
     }
     let mut notes = Vec::new();
     let (params, note) = match format {
@@ -56,6 +65,10 @@ pub fn ingest(
     };
     notes.extend(note);
     let params = &*params;
+    let cell_format = match format {
+        Format::Ndjson => columns::CellFormat::of_json(params),
+        _ => columns::CellFormat::of(params),
+    };
     // Each format yields the output plan and a reader positioned at the first record.
     let mut reader = match format {
         Format::Csv => {
@@ -72,19 +85,18 @@ pub fn ingest(
         }
         Format::Ndjson => {
             let mut inference: Vec<columns::Inference> = Vec::new();
-            let records =
-                text::NdjsonSource::open(source, params.max_line_bytes, |column, text| {
-                    if inference.len() <= column {
-                        inference.resize(column + 1, columns::Inference::default());
+            let records = text::NdjsonSource::open(source, params, |column, text| {
+                if inference.len() <= column {
+                    inference.resize(column + 1, columns::Inference::default());
+                }
+                match text {
+                    Some(t) if !text::is_null_marker(t, &params.null_markers) => {
+                        inference[column].observe(t, &cell_format)
                     }
-                    match text {
-                        Some(t) if !text::is_null_marker(t, &params.null_markers) => {
-                            inference[column].observe(t)
-                        }
-                        Some(_) => {}
-                        None => inference[column].observe_unparsable(),
-                    }
-                })?;
+                    Some(_) => {}
+                    None => inference[column].observe_unparsable(),
+                }
+            })?;
             let header = records.header().to_vec();
             inference.resize(header.len(), columns::Inference::default());
             let plan = plan_columns(params, source, &header, |cols| {
@@ -114,7 +126,7 @@ pub fn ingest(
                             let mut inference = columns::Inference::default();
                             for file in &files.files {
                                 if let Some(value) = &file.partition_values[c - fields.len()] {
-                                    inference.observe(value);
+                                    inference.observe(value, &columns::CellFormat::default());
                                 }
                             }
                             Ok(inference.result())
@@ -183,28 +195,40 @@ pub fn ingest(
     Ok(report)
 }
 
-/// A note for each column read as a number or date although a few of its values are
-/// not (see [`columns::Inference::result`]).
+/// The notes on what inference decided beyond the plain case: a column read as a number
+/// or date although a few of its values are not (see [`columns::Inference::result`]), a
+/// date column whose times of day were dropped, a text column of dates in an order only
+/// `date_format` can state.
 fn tolerance_notes(
     header: &[String],
     cols: &[usize],
     inferred: &[columns::Inference],
 ) -> Vec<String> {
-    cols.iter()
-        .filter_map(|&c| {
-            let inference = &inferred[c];
-            let misfits = inference.misfits();
-            (misfits > 0).then(|| {
-                format!(
-                    "column `{}` read as {}: {misfits} of {} values ({:.2} %) are not, and their rows are bad rows (params.on_error); declare the column in params.columns if it is text",
-                    header[c],
-                    inference.result().describe(),
-                    inference.values(),
-                    100.0 * misfits as f64 / inference.values() as f64
-                )
-            })
-        })
-        .collect()
+    let mut notes = Vec::new();
+    for &c in cols {
+        let (inference, name) = (&inferred[c], &header[c]);
+        let misfits = inference.misfits();
+        if misfits > 0 {
+            notes.push(format!(
+                "column `{name}` read as {}: {misfits} of {} values ({:.2} %) are not, and their rows are bad rows (params.on_error); declare the column in params.columns if it is text",
+                inference.result().describe(),
+                inference.values(),
+                100.0 * misfits as f64 / inference.values() as f64
+            ));
+        }
+        let timestamps = inference.timestamps();
+        if timestamps > 0 {
+            notes.push(format!(
+                "column `{name}` read as dates: {timestamps} of its values are timestamps, read as the date they were written on (the time of day and offset are dropped)"
+            ));
+        }
+        if inference.needs_date_format() {
+            notes.push(format!(
+                "column `{name}` read as text, but its values look like dates such as 31/10/2026: name their order in params.date_format (\"%d/%m/%Y\" or \"%m/%d/%Y\") to read them as dates"
+            ));
+        }
+    }
+    notes
 }
 
 enum Reader {

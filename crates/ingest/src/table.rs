@@ -155,6 +155,11 @@ impl Rejects {
         self.withhold_records = withhold;
     }
 
+    /// Whether a rejected row's record is written (quarantine, nothing withheld).
+    pub fn keeps_records(&self) -> bool {
+        self.sink.is_some() && !self.withhold_records
+    }
+
     /// The file the next rows come from (a table read from many files).
     pub fn set_source(&mut self, path: &Path) {
         self.source_path = path.to_path_buf();

@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 use clientele_shared::stage::StageContext;
 use csv::ByteRecord;
 
-use crate::columns::{parse_cell, Cell, ColumnBuilder, Inference};
+use crate::columns::{Cell, CellFormat, ColumnBuilder, Inference};
 use crate::error::{IngestError, Location, ParamError, RowProblem};
 use crate::params::IngestParams;
 use crate::table::{internal, IdRegistry, IdSource, OutputPlan, Rejects};
@@ -44,8 +44,7 @@ pub fn resolve_delimiter<'a>(
     if params.delimiter != "auto" {
         return Ok((Cow::Borrowed(params), None));
     }
-    let quote = params.quote.as_bytes().first().copied().unwrap_or(b'"');
-    let delimiter = sniff_delimiter(path, quote)?;
+    let delimiter = sniff_delimiter(path, params)?;
     let note = match delimiter {
         Some(d) => format!(
             "delimiter: {} (chosen from the first lines)",
@@ -64,10 +63,12 @@ pub fn resolve_delimiter<'a>(
 /// one that splits every sampled record into the same number of fields, at least two,
 /// the most fields winning, ties going to the earlier. `None` when no candidate does
 /// (a one-column file, or an irregular one): the caller then uses `,`.
-pub fn sniff_delimiter(path: &Path, quote: u8) -> Result<Option<u8>, IngestError> {
+pub fn sniff_delimiter(path: &Path, params: &IngestParams) -> Result<Option<u8>, IngestError> {
+    let quote = params.quote.as_bytes().first().copied().unwrap_or(b'"');
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    File::open(path)
-        .and_then(|f| f.take(SNIFF_BYTES as u64).read_to_end(&mut head))
+    decoded(path, &params.encoding)?
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
         .map_err(io_error(path))?;
     let mut sample: &[u8] = head.strip_prefix(BOM).unwrap_or(&head);
     if head.len() == SNIFF_BYTES {
@@ -77,7 +78,12 @@ pub fn sniff_delimiter(path: &Path, quote: u8) -> Result<Option<u8>, IngestError
         }
     }
     let mut best: Option<(usize, u8)> = None;
-    for delimiter in DELIMITERS {
+    // With a decimal comma, a comma splits numbers, not fields.
+    let candidates = DELIMITERS.into_iter().filter(|&d| {
+        params.decimal.as_bytes() != [d]
+            && params.thousands.as_deref().map(str::as_bytes) != Some(&[d])
+    });
+    for delimiter in candidates {
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .quote(quote)
@@ -118,26 +124,136 @@ pub struct RawRecord {
     pub json_nulls: Vec<bool>,
     /// Set when the source could not split the record into fields at all.
     pub problem: Option<RowProblem>,
+    /// The record's text as read (its line or lines, without the line break), when the
+    /// source was asked to keep it ([`RecordSource::keep_raw_lines`]).
+    pub raw: Vec<u8>,
 }
 
 pub trait RecordSource {
     fn header(&self) -> &[String];
     /// Reads the next record into `rec`; `false` at the end.
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool, IngestError>;
+    /// Whether each record's text as read is kept in [`RawRecord::raw`] (for the
+    /// rejects file); off unless asked, since it copies every byte once more.
+    fn keep_raw_lines(&mut self, keep: bool);
+    /// How this source's cells are parsed under `params`.
+    fn cell_format(&self, params: &IngestParams) -> CellFormat {
+        CellFormat::of(params)
+    }
 }
 
-/// A source file, read through [`LineCap`].
-type Source = BufReader<LineCap<File>>;
+/// What the CSV parser reads, kept since the start of the current record while `on`, so
+/// that a rejected record can be written as it was read, quotes and all (the csv crate
+/// gives fields and byte positions, not the record's text).
+struct Recorder<R> {
+    inner: R,
+    on: bool,
+    /// The bytes read from stream offset `base` on.
+    kept: Vec<u8>,
+    base: u64,
+}
 
-fn open(path: &Path, max_line_bytes: usize) -> Result<Source, IngestError> {
-    let file = File::open(path).map_err(|source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
+impl<R: Read> Read for Recorder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.on {
+            self.kept.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+impl<R> Recorder<R> {
+    /// The bytes from `start` to `end` (stream offsets), line break trimmed, into `out`;
+    /// then forgets everything before `end`.
+    fn take(&mut self, start: u64, end: u64, out: &mut Vec<u8>) {
+        out.clear();
+        if !self.on {
+            return;
+        }
+        let at = |offset: u64| {
+            usize::try_from(offset.saturating_sub(self.base))
+                .unwrap_or(usize::MAX)
+                .min(self.kept.len())
+        };
+        let (from, to) = (at(start), at(end));
+        // The parser's positions put a CRLF's `\n` at the start of the next record.
+        let mut text = &self.kept[from..to.max(from)];
+        while let [b'\n' | b'\r', rest @ ..] = text {
+            text = rest;
+        }
+        while let [rest @ .., b'\n' | b'\r'] = text {
+            text = rest;
+        }
+        out.extend_from_slice(text);
+        self.kept.drain(..to);
+        self.base += to as u64;
+    }
+}
+
+/// A source file as text: decompressed, decoded to UTF-8, read through [`LineCap`].
+type Source = BufReader<LineCap<Box<dyn Read + Send>>>;
+
+const GZIP_MAGIC: &[u8] = b"\x1f\x8b";
+const ZSTD_MAGIC: &[u8] = b"\x28\xb5\x2f\xfd";
+
+/// The encoding named by `label`: a WHATWG label (`latin1` is windows-1252, as browsers
+/// and Excel read it), or one with its hyphens and underscores dropped or added as
+/// Python writes them (`latin-1`, `utf_16le`); `None` for an unknown label.
+pub fn encoding_of(label: &str) -> Option<&'static encoding_rs::Encoding> {
+    let label = label.trim().to_ascii_lowercase();
+    let squeezed: String = label.chars().filter(|c| !matches!(c, '-' | '_')).collect();
+    [label.clone(), label.replace('_', "-"), squeezed]
+        .iter()
+        .find_map(|l| encoding_rs::Encoding::for_label(l.as_bytes()))
+}
+
+/// The bytes of a text source as UTF-8: gzip or zstd decompressed when the file starts
+/// with their magic bytes (whatever its extension), then decoded from `encoding`. A
+/// UTF-8 file (the default) is passed through untouched, so that invalid bytes are still
+/// errors naming their line; a UTF-16 byte-order mark is honoured whatever the setting.
+fn decoded(path: &Path, encoding: &str) -> Result<Box<dyn Read + Send>, IngestError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let mut raw = BufReader::with_capacity(1 << 16, file);
+    let head = raw.fill_buf().map_err(io_error(path))?;
+    let mut bytes: Box<dyn Read + Send> = if head.starts_with(GZIP_MAGIC) {
+        // Multi-member: `cat a.gz b.gz` and bgzip files are one stream of text.
+        Box::new(flate2::bufread::MultiGzDecoder::new(raw))
+    } else if head.starts_with(ZSTD_MAGIC) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(io_error(path))?)
+    } else {
+        Box::new(raw)
+    };
+    let encoding = encoding_of(encoding).ok_or_else(|| ParamError::Encoding {
+        label: encoding.to_string(),
     })?;
+    if encoding == encoding_rs::UTF_8 {
+        let mut peek = BufReader::with_capacity(1 << 16, bytes);
+        let head = peek.fill_buf().map_err(io_error(path))?;
+        if !(head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF")) {
+            return Ok(Box::new(peek));
+        }
+        bytes = Box::new(peek);
+    }
+    // Decoded text carries no byte-order mark; a BOM in the file overrides `encoding`.
+    Ok(Box::new(
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding((encoding != encoding_rs::UTF_8).then_some(encoding))
+            .bom_override(true)
+            .bom_sniffing(true)
+            .build(bytes),
+    ))
+}
+
+fn open(path: &Path, params: &IngestParams) -> Result<Source, IngestError> {
+    open_capped(path, &params.encoding, params.max_line_bytes)
+}
+
+fn open_capped(path: &Path, encoding: &str, max_line_bytes: usize) -> Result<Source, IngestError> {
     Ok(BufReader::with_capacity(
         1 << 20,
         LineCap {
-            inner: file,
+            inner: decoded(path, encoding)?,
             max: max_line_bytes,
             line: 1,
             length: 0,
@@ -209,15 +325,16 @@ fn one_byte(value: &str, key: &'static str) -> Result<u8, IngestError> {
 
 pub struct CsvSource {
     path: PathBuf,
-    reader: csv::Reader<Source>,
+    reader: csv::Reader<Recorder<Source>>,
     header: Vec<String>,
-    /// A headerless file's first record, read to count the columns, given back first.
-    first: Option<ByteRecord>,
+    /// A headerless file's first record, read to count the columns, given back first,
+    /// with its text as read.
+    first: Option<(ByteRecord, Vec<u8>)>,
 }
 
 impl CsvSource {
     pub fn open(path: &Path, params: &IngestParams) -> Result<Self, IngestError> {
-        let mut file = open(path, params.max_line_bytes)?;
+        let mut file = open(path, params)?;
         skip_bom(&mut file, path)?;
         let delimiter = one_byte(&params.delimiter, "delimiter")?;
         let mut reader = csv::ReaderBuilder::new()
@@ -225,7 +342,12 @@ impl CsvSource {
             .quote(one_byte(&params.quote, "quote")?)
             .has_headers(false)
             .flexible(true)
-            .from_reader(file);
+            .from_reader(Recorder {
+                inner: file,
+                on: true,
+                kept: Vec::new(),
+                base: 0,
+            });
         let mut first = ByteRecord::new();
         let read = reader
             .read_byte_record(&mut first)
@@ -235,6 +357,9 @@ impl CsvSource {
                 path: path.to_path_buf(),
             });
         }
+        let mut first_raw = Vec::new();
+        let end = reader.position().byte();
+        reader.get_mut().take(0, end, &mut first_raw);
         let (header, first) = if params.header {
             let mut names = Vec::with_capacity(first.len());
             for (i, name) in first.iter().enumerate() {
@@ -264,7 +389,7 @@ impl CsvSource {
             (names, None)
         } else {
             let names = (1..=first.len()).map(|i| format!("column_{i}")).collect();
-            (names, Some(first))
+            (names, Some((first, first_raw)))
         };
         Ok(CsvSource {
             path: path.to_path_buf(),
@@ -299,17 +424,30 @@ impl RecordSource for CsvSource {
 
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool, IngestError> {
         rec.problem = None;
-        if let Some(first) = self.first.take() {
+        if let Some((first, raw)) = self.first.take() {
             rec.fields = first;
+            rec.raw = raw;
         } else if !self
             .reader
             .read_byte_record(&mut rec.fields)
             .map_err(|e| csv_error(&self.path, e))?
         {
             return Ok(false);
+        } else {
+            let start = rec.fields.position().map_or(0, |p| p.byte());
+            let end = self.reader.position().byte();
+            self.reader.get_mut().take(start, end, &mut rec.raw);
         }
         rec.at = rec.fields.position().map(|p| Location::Line(p.line()));
         Ok(true)
+    }
+
+    fn keep_raw_lines(&mut self, keep: bool) {
+        let recorder = self.reader.get_mut();
+        recorder.on = keep;
+        if !keep {
+            recorder.kept = Vec::new();
+        }
     }
 }
 
@@ -322,6 +460,7 @@ pub struct NdjsonSource {
     index: std::collections::HashMap<String, usize>,
     line: u64,
     buf: Vec<u8>,
+    keep_raw: bool,
 }
 
 impl NdjsonSource {
@@ -329,10 +468,10 @@ impl NdjsonSource {
     /// (column index, text, or `None` for a value that cannot be text) for inference.
     pub fn open(
         path: &Path,
-        max_line_bytes: usize,
+        params: &IngestParams,
         mut observe: impl FnMut(usize, Option<&str>),
     ) -> Result<Self, IngestError> {
-        let mut source = Self::open_with_header(path, Vec::new(), max_line_bytes)?;
+        let mut source = Self::open_with_header(path, Vec::new(), params)?;
         let mut any = false;
         while source.next_line()? {
             any = true;
@@ -361,15 +500,15 @@ impl NdjsonSource {
             });
         }
         let header = std::mem::take(&mut source.header);
-        Self::open_with_header(path, header, max_line_bytes)
+        Self::open_with_header(path, header, params)
     }
 
     fn open_with_header(
         path: &Path,
         header: Vec<String>,
-        max_line_bytes: usize,
+        params: &IngestParams,
     ) -> Result<Self, IngestError> {
-        let mut reader = open(path, max_line_bytes)?;
+        let mut reader = open(path, params)?;
         skip_bom(&mut reader, path)?;
         let index = header
             .iter()
@@ -383,6 +522,7 @@ impl NdjsonSource {
             index,
             line: 0,
             buf: Vec::new(),
+            keep_raw: false,
         })
     }
 
@@ -428,12 +568,26 @@ impl RecordSource for NdjsonSource {
         &self.header
     }
 
+    fn keep_raw_lines(&mut self, keep: bool) {
+        self.keep_raw = keep;
+    }
+
+    fn cell_format(&self, params: &IngestParams) -> CellFormat {
+        CellFormat::of_json(params)
+    }
+
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool, IngestError> {
         if !self.next_line()? {
             return Ok(false);
         }
         rec.at = Some(Location::Line(self.line));
         rec.problem = None;
+        rec.raw.clear();
+        if self.keep_raw {
+            let line = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+            rec.raw
+                .extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+        }
         rec.fields.clear();
         rec.json_nulls.clear();
         rec.json_nulls.resize(self.header.len(), true);
@@ -480,6 +634,7 @@ pub fn infer_csv(
     columns: &[usize],
 ) -> Result<Vec<Inference>, IngestError> {
     let mut source = CsvSource::open(path, params)?;
+    let format = CellFormat::of(params);
     let mut inference = vec![Inference::default(); source.header().len()];
     let mut rec = RawRecord::default();
     while source.next_record(&mut rec)? {
@@ -489,7 +644,7 @@ pub fn infer_csv(
             };
             match std::str::from_utf8(bytes) {
                 Ok(text) if is_null_marker(text, &params.null_markers) => {}
-                Ok(text) => inference[c].observe(text),
+                Ok(text) => inference[c].observe(text, &format),
                 Err(_) => inference[c].observe_unparsable(),
             }
         }
@@ -525,21 +680,17 @@ pub fn convert(
     let mut pending = 0usize;
     let mut data_row = 0u64;
     let mut rec = RawRecord::default();
-    let delimiter = params.delimiter.clone();
+    let format = source.cell_format(params);
+    source.keep_raw_lines(rejects.keeps_records());
 
     while source.next_record(&mut rec)? {
         data_row += 1;
         let at = rec.at.unwrap_or(Location::Row(data_row));
         let raw_text = |rec: &RawRecord| -> Option<String> {
-            let fields: Vec<String> = rec
-                .fields
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
-            Some(fields.join(&delimiter))
+            Some(String::from_utf8_lossy(&rec.raw).into_owned())
         };
         if let Some(problem) = rec.problem.take() {
-            rejects.reject(at, problem, None)?;
+            rejects.reject(at, problem, raw_text(&rec))?;
             continue;
         }
         if rec.fields.len() != width {
@@ -581,10 +732,14 @@ pub fn convert(
                 let (name, ty) = &plan.columns[out];
                 let cell = match text_of(c)? {
                     None => Cell::Null,
-                    Some(text) => parse_cell(*ty, text).ok_or_else(|| RowProblem::Unparsable {
-                        column: name.clone(),
-                        expected: ty.describe(),
-                    })?,
+                    Some(text) => {
+                        format
+                            .parse(*ty, text)
+                            .ok_or_else(|| RowProblem::Unparsable {
+                                column: name.clone(),
+                                expected: ty.describe(),
+                            })?
+                    }
                 };
                 row_cells.push(cell);
             }
@@ -653,8 +808,8 @@ fn write_batch(
 
 /// Reads a whole small file to check it is not empty (zero bytes, or only a BOM and
 /// whitespace) before anything else, so that the error says "empty" and not "no header".
-pub fn check_not_empty(path: &Path) -> Result<(), IngestError> {
-    let mut file = open(path, usize::MAX)?;
+pub fn check_not_empty(path: &Path, params: &IngestParams) -> Result<(), IngestError> {
+    let mut file = open_capped(path, &params.encoding, usize::MAX)?;
     let mut head = [0u8; 4096];
     let n = file.read(&mut head).map_err(io_error(path))?;
     let body = head[..n].strip_prefix(BOM).unwrap_or(&head[..n]);

@@ -152,7 +152,8 @@ pub fn grid_points(methods: usize, step: f64) -> u64 {
     // C(units + methods - 1, methods - 1), one factor at a time; exact at each step.
     let mut points: u64 = 1;
     for i in 1..methods as u64 {
-        points = match points.checked_mul(units + i) {
+        // `units` saturates at u64::MAX for a step of 1e-300: every sum is checked too.
+        points = match units.checked_add(i).and_then(|n| points.checked_mul(n)) {
             Some(p) => p / i,
             None => return u64::MAX,
         };
@@ -202,6 +203,8 @@ mod tests {
             );
         }
         assert_eq!(grid_points(7, 0.01), 1_705_904_746);
+        // A step so fine that the unit count saturates: the count saturates, no overflow.
+        assert_eq!(grid_points(7, 1e-300), u64::MAX);
         let mut params = RecommendParams {
             tune: true,
             tune_step: 0.01,

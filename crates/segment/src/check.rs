@@ -3,7 +3,14 @@
 use clientele_shared::stage::StageIo;
 
 use crate::errors::{ParamError, SegmentError};
-use crate::{Algorithm, Mode, SegmentParams};
+use crate::{Algorithm, Auto, Mode, SegmentParams};
+
+/// The most segments a fit may make: past it a segmentation describes no group one can
+/// act on, and the k sweep's memory (a centre per segment per restart) grows with it.
+pub const MAX_SEGMENTS: usize = 1000;
+/// The most restarts, and Lloyd passes per restart: each is a pass over the data.
+pub const MAX_RESTARTS: usize = 1000;
+pub const MAX_PASSES: usize = 100_000;
 
 /// Checks the parameters against each other and the ports.
 pub fn check_params(params: &SegmentParams, io: &StageIo) -> Result<(), SegmentError> {
@@ -27,6 +34,40 @@ fn check(params: &SegmentParams, io: &StageIo) -> Result<(), ParamError> {
     }
     if params.k_min < 2 || params.k_min > params.k_max {
         return Err(ParamError::KRange);
+    }
+    let at_most = |key: &'static str, value: usize, most: usize, why: &'static str| {
+        (value > most).then_some(ParamError::TooLarge { key, most, why })
+    };
+    let fixed_k = match params.k {
+        Auto::Value(k) => k,
+        Auto::Auto => 0,
+    };
+    let limits = [
+        ("k", fixed_k, MAX_SEGMENTS, "segments for people to act on"),
+        (
+            "k_max",
+            params.k_max,
+            MAX_SEGMENTS,
+            "segments for people to act on",
+        ),
+        (
+            "n_init",
+            params.n_init,
+            MAX_RESTARTS,
+            "each restart is a fit",
+        ),
+        (
+            "max_iter",
+            params.max_iter,
+            MAX_PASSES,
+            "each is a pass over the data",
+        ),
+    ];
+    if let Some(e) = limits
+        .iter()
+        .find_map(|&(k, v, most, why)| at_most(k, v, most, why))
+    {
+        return Err(e);
     }
     let at_least = |key: &'static str, value: usize, least: usize| {
         (value < least).then_some(ParamError::TooSmall { key, least })

@@ -51,6 +51,12 @@ pub enum ParamError {
     KRange,
     #[error("{key} must be at least {least}")]
     TooSmall { key: &'static str, least: usize },
+    #[error("{key} must be at most {most} ({why})")]
+    TooLarge {
+        key: &'static str,
+        most: usize,
+        why: &'static str,
+    },
     #[error("tol must be a finite number ≥ 0")]
     Tolerance,
     #[error("fit_sample is for mode = \"fit\"; an apply assigns every customer")]
