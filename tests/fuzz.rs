@@ -343,8 +343,8 @@ fn regressions_stay_fixed() {
     eprintln!("{checked} regression inputs checked");
 }
 
-/// A small pipeline of every stage that computes (ingest, preprocess, segment,
-/// recommend, evaluate) on 120 generated customers, for `run` under fuzzed parameters.
+/// A small pipeline of every stage (ingest, preprocess, segment, recommend, evaluate,
+/// report) on 120 generated customers, for `run` under fuzzed parameters.
 const SMALL_PIPELINE: &str = r#"
 [pipeline]
 name = "small"
@@ -402,6 +402,12 @@ inputs = { recommendations = "recommendations.parquet", test = "test.parquet", a
 outputs = { metrics = "metrics.json" }
 [stage.params]
 k = [1, 3]
+
+[[stage]]
+name = "report"
+kind = "report"
+inputs = { profiles = "profiles.json", assignments = "segments.parquet", features = "features.parquet", holdings = "holdings.parquet", recommendations = "recommendations.parquet", metrics = "metrics.json" }
+outputs = { report = "report.html", charts = "charts" }
 "#;
 
 /// The numeric and size parameters the run fuzzing sets, each with a value it accepts.
@@ -426,6 +432,11 @@ const RUN_KEYS: &[(&str, &str)] = &[
     ("recommend.reference_sample", "100"),
     ("recommend.propensity_min_positives", "3"),
     ("evaluate.silhouette_sample", "50"),
+    ("report.sample", "100"),
+    ("report.min_segment_size", "5"),
+    ("report.card_features", "2"),
+    ("report.card_products", "2"),
+    ("report.heatmap_features", "4"),
 ];
 
 /// Values at and past the edges of every parameter's range.
@@ -471,7 +482,7 @@ fn small_project() -> Project {
 fn check_run(
     project: &Project,
     overrides: &[(usize, String)],
-    exits: &std::sync::Mutex<std::collections::BTreeMap<i32, u32>>,
+    exits: &std::sync::Mutex<std::collections::BTreeMap<i32, (u32, String)>>,
 ) -> Result<(), TestCaseError> {
     let mut args = vec![
         "run".to_string(),
@@ -488,7 +499,15 @@ fn check_run(
     let out = finishes(&shown, move || command.output().unwrap())?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let code = out.status.code();
-    *exits.lock().unwrap().entry(code.unwrap_or(-1)).or_default() += 1;
+    let mut seen = exits.lock().unwrap();
+    let entry = seen.entry(code.unwrap_or(-1)).or_insert_with(|| {
+        (
+            0,
+            format!("{shown}: {}", stderr.lines().next().unwrap_or("")),
+        )
+    });
+    entry.0 += 1;
+    drop(seen);
     prop_assert!(
         matches!(code, Some(0..=2)),
         "{shown}: exit {code:?}: {stderr}"
@@ -535,7 +554,7 @@ fn runs_with_fuzzed_parameters_end_in_a_result_or_a_clear_error() {
         .unwrap();
     // The cases reach both ends: whole runs, and parameters refused before any stage.
     let exits = exits.into_inner().unwrap();
-    eprintln!("exit codes of the fuzzed runs: {exits:?}");
+    eprintln!("exit codes of the fuzzed runs (count, first case): {exits:#?}");
     assert!(
         exits.contains_key(&0) && exits.contains_key(&2),
         "{exits:?}"

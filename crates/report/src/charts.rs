@@ -129,6 +129,11 @@ where
 
 /// Lower and upper bounds with a margin, never an empty range.
 fn padded(lo: f64, hi: f64, share: f64) -> (f64, f64) {
+    // No point to draw (every segment below the publication threshold): an empty frame,
+    // not the NaN range plotters refuses.
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (-1.0, 1.0);
+    }
     let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
     (lo - span * share, hi + span * share)
 }
@@ -725,6 +730,13 @@ pub fn group_count(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_range_is_a_frame_not_nan() {
+        assert_eq!(padded(f64::INFINITY, f64::NEG_INFINITY, 0.1), (-1.0, 1.0));
+        assert_eq!(padded(0.0, 10.0, 0.1), (-1.0, 11.0));
+        assert_eq!(padded(2.0, 2.0, 0.5), (1.0, 3.0));
+    }
 
     #[test]
     fn counts_are_grouped_by_thousands() {
