@@ -1,0 +1,15 @@
+"""The polars side of bench/run_ingest.sh: a CSV file to zstd Parquet, as a data engineer
+would with polars (read_csv with date parsing, write_parquet zstd). Timed inside, after
+the import, so that the interpreter's start-up is not counted against polars.
+
+Usage: python ingest_polars.py SOURCE.csv TARGET.parquet   (prints the seconds)
+"""
+import sys
+import time
+
+import polars as pl
+
+source, target = sys.argv[1], sys.argv[2]
+started = time.perf_counter()
+pl.read_csv(source, try_parse_dates=True).write_parquet(target, compression="zstd")
+print(f"{time.perf_counter() - started:.3f}")
