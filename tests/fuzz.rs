@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use clientele_ingest::{ingest, IngestParams};
 use clientele_shared::parquet_io::ParquetSource;
-use clientele_shared::stage::{NoProgress, StageContext};
+use clientele_shared::stage::StageContext;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
@@ -133,12 +133,7 @@ fn apply(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
 }
 
 fn ctx() -> StageContext<'static> {
-    StageContext {
-        stage: "fuzz",
-        seed: 0,
-        progress: &NoProgress,
-        parquet_key: None,
-    }
+    StageContext::plain("fuzz")
 }
 
 fn csv_params(quarantine: bool) -> IngestParams {

@@ -397,10 +397,14 @@ fn key_files_are_created_only_where_asked_and_never_inside_the_outputs() {
         &run.stderr(),
         "key `encryption.create`: only a `key_file` can be created",
     );
-    // Validate creates nothing; a run does, once.
+    // Validate creates nothing, and says what a run will create; a run does, once.
     let run = with(section);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     assert!(!p.path(".keys").exists());
+    assert_has(
+        &run.stderr(),
+        "note: the first run will create the key file `",
+    );
     let run = p.run(&[
         "run",
         "pipelines/quickstart.toml",

@@ -37,6 +37,12 @@ pub fn execute(args: ValidateArgs) -> ExitCode {
             }
         }
     }
+    for key in p.keys_to_create.iter().filter(|k| !k.exists()) {
+        eprintln!(
+            "note: the first run will create the key file `{}` (create = true)",
+            key.display()
+        );
+    }
     println!(
         "pipeline `{}` is valid: {} stage(s), run order: {}",
         p.name,

@@ -7,15 +7,10 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, StringArray, UInt64Array};
 use clientele_ingest::{ingest, ColumnType, IngestError, IngestParams, OnError};
 use clientele_shared::parquet_io::ParquetSource;
-use clientele_shared::stage::{NoProgress, StageContext, StageReport};
+use clientele_shared::stage::{StageContext, StageReport};
 
 fn ctx() -> StageContext<'static> {
-    StageContext {
-        stage: "test",
-        seed: 0,
-        progress: &NoProgress,
-        parquet_key: None,
-    }
+    StageContext::plain("test")
 }
 
 struct Case {

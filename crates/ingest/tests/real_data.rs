@@ -7,7 +7,7 @@ use arrow::array::{Array, BooleanArray, StringArray};
 use arrow::datatypes::DataType;
 use clientele_ingest::{ingest, ColumnType, IngestParams};
 use clientele_shared::parquet_io::ParquetSource;
-use clientele_shared::stage::{NoProgress, StageContext};
+use clientele_shared::stage::StageContext;
 
 fn shared(file: &str) -> Option<PathBuf> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,12 +27,7 @@ fn shared(file: &str) -> Option<PathBuf> {
 }
 
 fn ctx() -> StageContext<'static> {
-    StageContext {
-        stage: "test",
-        seed: 0,
-        progress: &NoProgress,
-        parquet_key: None,
-    }
+    StageContext::plain("test")
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, Date32Array, Float64Array, RecordBatch, StringArray};
 use clientele_ingest::{ingest, IngestError, IngestParams, OnError};
 use clientele_shared::parquet_io::ParquetSource;
-use clientele_shared::stage::{NoProgress, StageContext, StageReport};
+use clientele_shared::stage::{StageContext, StageReport};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -17,12 +17,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn ctx() -> StageContext<'static> {
-    StageContext {
-        stage: "test",
-        seed: 0,
-        progress: &NoProgress,
-        parquet_key: None,
-    }
+    StageContext::plain("test")
 }
 
 fn run(params: &IngestParams, source: &Path) -> Result<(StageReport, RecordBatch), IngestError> {

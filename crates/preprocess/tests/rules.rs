@@ -307,7 +307,7 @@ fn passthrough_drop_and_a_missing_column_at_apply_time() {
 #[test]
 fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file() {
     use clientele_shared::parquet_io::{write_batches, ParquetSource};
-    use clientele_shared::stage::{NoProgress, Stage, StageContext, StageIo};
+    use clientele_shared::stage::{Stage, StageContext, StageIo};
 
     // More rows than one read batch (64 Ki), so that apply runs on several batches.
     let n = 150_000;
@@ -332,12 +332,7 @@ fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file()
     io.outputs.insert("state".into(), dir.path().join("s.json"));
     let mut params = PreprocessParams::default();
     params.numeric.indicator = true;
-    let ctx = StageContext {
-        stage: "t",
-        seed: 0,
-        progress: &NoProgress,
-        parquet_key: None,
-    };
+    let ctx = StageContext::plain("t");
     let report = Preprocess::run(&params, &io, &ctx).unwrap();
     assert_eq!(report.rows, n as u64);
     assert_eq!(

@@ -108,6 +108,19 @@ pub struct StageContext<'a> {
     pub parquet_key: Option<&'a crate::encryption::ParquetKey>,
 }
 
+impl<'a> StageContext<'a> {
+    /// A context for a stage called outside a pipeline (tests, benchmarks): seed 0, no
+    /// progress shown, plain Parquet files.
+    pub fn plain(stage: &'a str) -> Self {
+        StageContext {
+            stage,
+            seed: 0,
+            progress: &NoProgress,
+            parquet_key: None,
+        }
+    }
+}
+
 /// What a stage did, for the run summary. Holds counts, never data values.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StageReport {
