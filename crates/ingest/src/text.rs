@@ -638,11 +638,12 @@ pub fn infer_csv(
     let mut inference = vec![Inference::default(); source.header().len()];
     let mut rec = RawRecord::default();
     while source.next_record(&mut rec)? {
+        let record = RecordText::of(&rec.fields);
         for &c in columns {
-            let Some(bytes) = rec.fields.get(c) else {
+            if c >= rec.fields.len() {
                 continue;
-            };
-            match std::str::from_utf8(bytes) {
+            }
+            match record.field(&rec.fields, c) {
                 Ok(text) if is_null_marker(text, &params.null_markers) => {}
                 Ok(text) => inference[c].observe(text, &format),
                 Err(_) => inference[c].observe_unparsable(),
@@ -650,6 +651,46 @@ pub fn infer_csv(
         }
     }
     Ok(inference)
+}
+
+/// A record's fields as text, checked as UTF-8 once for the whole record rather than cell
+/// by cell (a sixth of the conversion's time went to per-cell checks).
+enum RecordText<'a> {
+    /// The record's bytes, valid UTF-8, every field starting and ending on a character.
+    Whole(&'a str),
+    /// Not valid as a whole: each field is checked alone, to name the bad one.
+    ByField,
+}
+
+impl<'a> RecordText<'a> {
+    fn of(fields: &'a ByteRecord) -> Self {
+        let Ok(whole) = std::str::from_utf8(fields.as_slice()) else {
+            return RecordText::ByField;
+        };
+        // Fields are stored back to back: two invalid halves of a character in adjacent
+        // fields would read as valid together, so every boundary is checked too.
+        let on_characters = (0..fields.len()).all(|i| {
+            fields
+                .range(i)
+                .is_some_and(|r| whole.is_char_boundary(r.start) && whole.is_char_boundary(r.end))
+        });
+        if on_characters {
+            RecordText::Whole(whole)
+        } else {
+            RecordText::ByField
+        }
+    }
+
+    /// Field `i` (empty when the record has no such field).
+    fn field<'b>(&self, fields: &'b ByteRecord, i: usize) -> Result<&'b str, std::str::Utf8Error>
+    where
+        'a: 'b,
+    {
+        match (self, fields.range(i)) {
+            (RecordText::Whole(whole), Some(range)) => Ok(&whole[range]),
+            (_, range) => std::str::from_utf8(range.map_or(&[][..], |r| &fields.as_slice()[r])),
+        }
+    }
 }
 
 pub fn is_null_marker(text: &str, markers: &[String]) -> bool {
@@ -701,14 +742,16 @@ pub fn convert(
             rejects.reject(at, problem, raw_text(&rec))?;
             continue;
         }
+        let record = RecordText::of(&rec.fields);
         let text_of = |c: usize| -> Result<Option<&str>, RowProblem> {
             if rec.json_nulls.get(c).copied().unwrap_or(false) {
                 return Ok(None);
             }
-            let bytes = rec.fields.get(c).unwrap_or_default();
-            let text = std::str::from_utf8(bytes).map_err(|_| RowProblem::InvalidUtf8 {
-                column: source_header_name(plan, c),
-            })?;
+            let text = record
+                .field(&rec.fields, c)
+                .map_err(|_| RowProblem::InvalidUtf8 {
+                    column: source_header_name(plan, c),
+                })?;
             if is_null_marker(text, &params.null_markers) {
                 Ok(None)
             } else {
@@ -819,4 +862,34 @@ pub fn check_not_empty(path: &Path, params: &IngestParams) -> Result<(), IngestE
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_checked_as_utf8_once_yet_names_the_bad_field() {
+        let mut record = ByteRecord::new();
+        record.push_field("Zürich".as_bytes());
+        record.push_field(b"42");
+        record.push_field(b"");
+        let text = RecordText::of(&record);
+        assert!(matches!(text, RecordText::Whole(_)));
+        assert_eq!(text.field(&record, 0), Ok("Zürich"));
+        assert_eq!(text.field(&record, 2), Ok(""));
+        // One character split over two fields: valid bytes together, invalid fields.
+        let mut split = ByteRecord::new();
+        split.push_field(b"a\xC3");
+        split.push_field(b"\xA9b");
+        let text = RecordText::of(&split);
+        assert!(matches!(text, RecordText::ByField));
+        assert!(text.field(&split, 0).is_err() && text.field(&split, 1).is_err());
+        let mut bad = ByteRecord::new();
+        bad.push_field(b"ok");
+        bad.push_field(b"\xFF");
+        let text = RecordText::of(&bad);
+        assert_eq!(text.field(&bad, 0), Ok("ok"));
+        assert!(text.field(&bad, 1).is_err());
+    }
 }
