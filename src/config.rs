@@ -17,6 +17,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::keys::{KeyLocation, KeySection};
 use crate::kinds::{Kind, ParamsSeed, StageParams};
 pub use crate::overrides::Override;
 
@@ -92,29 +93,6 @@ pub struct PipelineSection {
     /// The key of every ingest stage that pseudonymises and names no key of its own.
     #[serde(default)]
     pub pseudonyms: Option<KeySection>,
-}
-
-/// `[pipeline.encryption]` and `[pipeline.pseudonyms]`: where a key is (hex), never the
-/// key itself.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeySection {
-    /// The environment variable holding the key.
-    #[serde(default)]
-    pub key_env: Option<String>,
-    /// A file holding the key, relative to the pipeline file.
-    #[serde(default)]
-    pub key_file: Option<String>,
-    /// Whether a run creates `key_file` when it is missing (see `crate::keys`).
-    #[serde(default)]
-    pub create: bool,
-}
-
-/// Where a pipeline's encryption key comes from, resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub enum KeyLocation {
-    Env(String),
-    File(PathBuf),
 }
 
 fn default_output_dir() -> String {
@@ -367,44 +345,11 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
     let base = absolute(base);
     let output_dir = normalize(&base.join(&section.output_dir));
     let mut keys_to_create = Vec::new();
-    let mut key_location = |table: &str, section: &Option<KeySection>| {
-        let location = match section {
-            None => return Ok(None),
-            Some(KeySection {
-                key_env: Some(name),
-                key_file: None,
-                create: false,
-            }) => KeyLocation::Env(name.clone()),
-            Some(KeySection {
-                key_env: None,
-                key_file: Some(path),
-                create,
-            }) => {
-                let path = normalize(&base.join(path));
-                if path.starts_with(&output_dir) {
-                    return Err((format!("{table}.key_file"), format!("`{}` is inside the output directory; keep a key apart from the files it opens, so that a copy of the outputs never carries it", path.display())));
-                }
-                if *create {
-                    keys_to_create.push(path.clone());
-                }
-                KeyLocation::File(path)
-            }
-            Some(KeySection {
-                create: true,
-                key_file: None,
-                ..
-            }) => {
-                return Err((format!("{table}.create"), "only a `key_file` can be created; an environment variable is set by whoever runs the pipeline".to_string()));
-            }
-            Some(_) => {
-                return Err((table.to_string(), "name the key's place once: `key_env` (an environment variable) or `key_file`, not both and not neither".to_string()));
-            }
-        };
-        Ok(Some(location))
+    let mut locate = |table, section| {
+        crate::keys::locate(table, section, &base, &output_dir, &mut keys_to_create)
     };
-    let keys = key_location("encryption", &section.encryption).and_then(|encryption| {
-        key_location("pseudonyms", &section.pseudonyms).map(|p| (encryption, p))
-    });
+    let keys = locate("encryption", &section.encryption)
+        .and_then(|encryption| locate("pseudonyms", &section.pseudonyms).map(|p| (encryption, p)));
     let (encryption, pseudonym_key) = match keys {
         Ok(keys) => keys,
         Err((key, message)) => {
@@ -416,10 +361,6 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
             )))
         }
     };
-    let params = params
-        .into_iter()
-        .map(|p| with_pipeline_pseudonym_key(p, pseudonym_key.as_ref()))
-        .collect();
     let stages = resolve_stages(
         &src,
         &raw,
@@ -440,25 +381,6 @@ pub fn parse(file: &Path, text: &str, overrides: &[Override]) -> Result<Pipeline
         order,
         partition: None,
     })
-}
-
-/// An ingest stage that pseudonymises with no key of its own takes the pipeline's: the
-/// variable is set here, a key file becomes its `key` input after the ports are resolved
-/// (so that the key's content is part of the stage's fingerprint, as its own would be).
-fn with_pipeline_pseudonym_key(params: StageParams, key: Option<&KeyLocation>) -> StageParams {
-    match (params, key) {
-        (StageParams::Ingest(mut p), Some(KeyLocation::Env(name)))
-            if !p.pseudonymise.is_empty() && p.key_env.is_none() =>
-        {
-            p.key_env = Some(name.clone());
-            StageParams::Ingest(p)
-        }
-        (params, _) => params,
-    }
-}
-
-fn uses_pipeline_pseudonym_key(params: &StageParams) -> bool {
-    matches!(params, StageParams::Ingest(p) if !p.pseudonymise.is_empty() && p.key_env.is_none())
 }
 
 /// The stage whose table contains `span`, for error messages.
@@ -596,11 +518,25 @@ fn resolve_stages(
             stages[i].io.inputs.insert(port.get_ref().clone(), resolved);
         }
     }
-    if let Some(KeyLocation::File(path)) = pseudonym_key {
-        for stage in &mut stages {
-            if uses_pipeline_pseudonym_key(&stage.params) && stage.io.input("key").is_none() {
+    // An ingest stage that pseudonymises with no key of its own takes the pipeline's: the
+    // variable as its `key_env`, a file as its `key` input (so that the key's content is
+    // part of the stage's fingerprint, as its own would be).
+    for stage in &mut stages {
+        let StageParams::Ingest(params) = &mut stage.params else {
+            continue;
+        };
+        if params.pseudonymise.is_empty()
+            || params.key_env.is_some()
+            || stage.io.input("key").is_some()
+        {
+            continue;
+        }
+        match pseudonym_key {
+            Some(KeyLocation::Env(name)) => params.key_env = Some(name.clone()),
+            Some(KeyLocation::File(path)) => {
                 stage.io.inputs.insert("key".to_string(), path.clone());
             }
+            None => {}
         }
     }
     if errors.is_empty() {

@@ -1,14 +1,94 @@
-//! Key files a run creates on first use (`create = true` in `[pipeline.encryption]` or
-//! `[pipeline.pseudonyms]`), so that a private pipeline runs on a fresh machine with no
-//! set-up step: 32 random bytes from the operating system, as 64 hex digits, in a file
-//! of mode 0600 in a folder of mode 0700. The config keeps such files out of the output
-//! directory, so that a copied or published output never carries the key that opens it.
+//! Where a pipeline's keys are (`[pipeline.encryption]`, `[pipeline.pseudonyms]`), and
+//! the key files a run creates on first use (`create = true`), so that a private pipeline
+//! runs on a fresh machine with no set-up step: 32 random bytes from the operating
+//! system, as 64 hex digits, in a file of mode 0600 in a folder of mode 0700. A key file
+//! may not lie in the output directory, so that a copied or published output never
+//! carries the key that opens it.
 //!
 //! An existing file is never touched: a key that changed would re-encrypt nothing and
 //! make every earlier pseudonym unjoinable.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// `[pipeline.encryption]` and `[pipeline.pseudonyms]`: where a key is (hex), never the
+/// key itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySection {
+    /// The environment variable holding the key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// A file holding the key, relative to the pipeline file.
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// Whether a run creates `key_file` when it is missing (see `crate::keys`).
+    #[serde(default)]
+    pub create: bool,
+}
+
+/// Where a pipeline's encryption key comes from, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyLocation {
+    Env(String),
+    File(PathBuf),
+}
+
+/// Where `section` (the `[pipeline.TABLE]` key table) says the key is, its file resolved
+/// from `base`; a file to be created is added to `to_create`. The error is the config key
+/// at fault and what is wrong with it.
+pub fn locate(
+    table: &str,
+    section: &Option<KeySection>,
+    base: &Path,
+    output_dir: &Path,
+    to_create: &mut Vec<PathBuf>,
+) -> Result<Option<KeyLocation>, (String, String)> {
+    let location = match section {
+        None => return Ok(None),
+        Some(KeySection {
+            key_env: Some(name),
+            key_file: None,
+            create: false,
+        }) => KeyLocation::Env(name.clone()),
+        Some(KeySection {
+            key_env: None,
+            key_file: Some(path),
+            create,
+        }) => {
+            let path = crate::config::normalize(&base.join(path));
+            if path.starts_with(output_dir) {
+                return Err((
+                    format!("{table}.key_file"),
+                    format!("`{}` is inside the output directory; keep a key apart from the files it opens, so that a copy of the outputs never carries it", path.display()),
+                ));
+            }
+            if *create {
+                to_create.push(path.clone());
+            }
+            KeyLocation::File(path)
+        }
+        Some(KeySection {
+            create: true,
+            key_file: None,
+            ..
+        }) => {
+            return Err((
+                format!("{table}.create"),
+                "only a `key_file` can be created; an environment variable is set by whoever runs the pipeline".to_string(),
+            ))
+        }
+        Some(_) => {
+            return Err((
+                table.to_string(),
+                "name the key's place once: `key_env` (an environment variable) or `key_file`, not both and not neither".to_string(),
+            ))
+        }
+    };
+    Ok(Some(location))
+}
 
 /// Creates each missing file of `paths`; returns those it created.
 pub fn create_missing(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {

@@ -47,7 +47,7 @@ fn check_text_format(params: &IngestParams) -> Result<(), IngestError> {
             .into());
         }
     }
-    if crate::text::encoding_of(&params.encoding).is_none() {
+    if crate::source::encoding_of(&params.encoding).is_none() {
         return Err(ParamError::Encoding {
             label: params.encoding.clone(),
         }

@@ -30,6 +30,7 @@ mod parquet;
 mod plan;
 pub mod pseudonym;
 mod read;
+mod source;
 mod table;
 mod text;
 

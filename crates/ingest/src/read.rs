@@ -56,7 +56,7 @@ pub fn ingest(
 ) -> Result<StageReport, IngestError> {
     let format = format_of(params, source)?;
     if format != Format::Parquet {
-        text::check_not_empty(source, params)?;
+        crate::source::check_not_empty(source, params)?;
     }
     let mut notes = Vec::new();
     let (params, note) = match format {
