@@ -6,6 +6,10 @@ matrix, timed around the scikit-learn call only, printed as one JSON line.
   python segment_sklearn.py FILE dbscan --eps E --min-samples M
   python segment_sklearn.py FILE make --rows N --dims D --centers C --seed S   (writes FILE)
 
+With --engine sklearnex (before the kernel), scikit-learn-intelex's `patch_sklearn()` is
+applied before scikit-learn is imported, so the same calls run on Intel's oneDAL: the
+strongest peer on a CPU.
+
 K-Means is sklearn.cluster.KMeans(algorithm="lloyd", init="k-means++"), the same
 k-means++ and Lloyd stopping rule as clientele's.
 """
@@ -43,6 +47,7 @@ def make(path, rows, dims, centers, seed):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("input")
+    parser.add_argument("--engine", choices=["sklearn", "sklearnex"], default="sklearn")
     sub = parser.add_subparsers(dest="kernel", required=True)
     k = sub.add_parser("kmeans")
     k.add_argument("--k", type=int, required=True)
@@ -62,6 +67,10 @@ def main():
     if args.kernel == "make":
         make(args.input, args.rows, args.dims, args.centers, args.seed)
         return
+    if args.engine == "sklearnex":
+        from sklearnex import patch_sklearn
+
+        patch_sklearn(verbose=False)
     from sklearn.cluster import DBSCAN, KMeans, MiniBatchKMeans
     from sklearn.metrics import silhouette_score
 

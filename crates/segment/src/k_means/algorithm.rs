@@ -74,14 +74,12 @@ pub fn fit_checked(
             rows: x.nrows(),
         });
     }
-    if x.iter().any(|v| !v.is_finite()) {
-        return Err(KMeansError::NotFinite);
-    }
-    if let Some(batch_size) = params.batch_size() {
-        return Ok(fit_minibatch(x, params, batch_size));
-    }
     let data = Rows::new(x);
-    let tol = params.tol() * mean_variance(&data);
+    // The spread is needed anyway, and its pass over the data checks every value.
+    let tol = params.tol() * mean_variance(&data).ok_or(KMeansError::NotFinite)?;
+    if let Some(batch_size) = params.batch_size() {
+        return Ok(fit_minibatch(data, params, batch_size, tol));
+    }
     let mut best: Option<KMeansModel> = None;
     for restart in 0..params.n_init() {
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed());

@@ -233,7 +233,15 @@ impl Centres {
         rows: &[f64],
         d: usize,
     ) -> [[f64; W]; R] {
-        let rows: [&[f64]; R] = std::array::from_fn(|r| &rows[r * d..(r + 1) * d]);
+        self.gathered_distances(std::array::from_fn(|r| &rows[r * d..(r + 1) * d]))
+    }
+
+    /// [`Centres::block_distances`] for `R` rows from anywhere.
+    #[inline(always)]
+    pub(super) fn gathered_distances<const W: usize, const R: usize>(
+        &self,
+        rows: [&[f64]; R],
+    ) -> [[f64; W]; R] {
         let mut acc = [[0.0f64; W]; R];
         for (j, centres) in self.transposed.chunks_exact(W).enumerate() {
             for r in 0..R {

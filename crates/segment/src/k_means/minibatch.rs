@@ -1,7 +1,7 @@
 //! Mini-batch K-Means (scikit-learn's `MiniBatchKMeans`), for fits where each Lloyd
 //! pass over every row costs too much.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -10,7 +10,7 @@ use super::distances::{nearest_squared_rows, Centres};
 use super::hyperparams::KMeansValidParams;
 use super::init::kmeans_plus_plus;
 use super::model::KMeansModel;
-use super::rows::{chunked_sum, data_rows, mean_variance, Rows};
+use super::rows::{chunked_sum, data_rows, Rows};
 
 /// Mini-batch K-Means, as scikit-learn's `MiniBatchKMeans` does it: for very large fits,
 /// where each Lloyd pass over every row costs too much.
@@ -31,11 +31,11 @@ use super::rows::{chunked_sum, data_rows, mean_variance, Rows};
 /// One generator, seeded from `seed`, draws everything in order, and each step's sums run
 /// over the batch in order, so the result does not depend on the number of threads.
 pub(super) fn fit_minibatch(
-    x: ArrayView2<f64>,
+    data: Rows,
     params: &KMeansValidParams,
     batch_size: usize,
+    tol: f64,
 ) -> KMeansModel {
-    let data = Rows::new(x);
     let (n, d, k) = (data.n, data.d, params.k());
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed());
     let init_size = if 3 * batch_size < k {
@@ -69,7 +69,6 @@ pub(super) fn fit_minibatch(
     let Some((_, mut centres)) = centres else {
         unreachable!("n_init ≥ 1 is checked by KMeansParams::check_ref");
     };
-    let tol = params.tol() * mean_variance(&data);
     let mut counts = vec![0.0f64; k];
     let steps = (params.max_iter().saturating_mul(n) / batch_size).max(1);
     let alpha = (batch_size as f64 * 2.0 / (n as f64 + 1.0)).min(1.0);
