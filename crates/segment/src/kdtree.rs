@@ -121,14 +121,16 @@ impl<'a> KdTree<'a> {
         (near, far)
     }
 
-    /// Visits the tree positions within `eps` of `q`: `whole(start, end)` for a node wholly
-    /// inside, `one(position)` for a single row.
+    /// Visits the tree positions from `from` on that lie within `eps` of `q`:
+    /// `whole(start, end)` for the part of a node wholly inside, `one(position)` for a
+    /// single row. Either returns `false` to end the visit.
     fn visit(
         &self,
         q: &[f64],
         eps: f64,
-        mut whole: impl FnMut(usize, usize),
-        mut one: impl FnMut(usize),
+        from: usize,
+        mut whole: impl FnMut(usize, usize) -> bool,
+        mut one: impl FnMut(usize) -> bool,
     ) {
         if self.nodes.is_empty() {
             return;
@@ -136,13 +138,18 @@ impl<'a> KdTree<'a> {
         let eps2 = eps * eps;
         let mut stack = vec![0usize];
         while let Some(id) = stack.pop() {
+            let node = &self.nodes[id];
+            if node.end <= from {
+                continue;
+            }
             let (near, far) = self.box_distances(id, q);
             if near > eps2 {
                 continue;
             }
-            let node = &self.nodes[id];
             if far <= eps2 {
-                whole(node.start, node.end);
+                if !whole(node.start.max(from), node.end) {
+                    return;
+                }
                 continue;
             }
             match node.children {
@@ -151,9 +158,9 @@ impl<'a> KdTree<'a> {
                     stack.push(left);
                 }
                 None => {
-                    for p in node.start..node.end {
-                        if squared_distance(self.point(p), q) <= eps2 {
-                            one(p);
+                    for p in node.start.max(from)..node.end {
+                        if squared_distance(self.point(p), q) <= eps2 && !one(p) {
+                            return;
                         }
                     }
                 }
@@ -163,25 +170,73 @@ impl<'a> KdTree<'a> {
 
     /// How many rows lie within `eps` of `q`.
     pub fn count_within(&self, q: &[f64], eps: f64) -> usize {
-        let mut count = 0;
-        let mut singles = 0;
-        self.visit(q, eps, |s, e| count += e - s, |_| singles += 1);
-        count + singles
+        self.count_within_capped(q, eps, usize::MAX)
+    }
+
+    /// How many rows lie within `eps` of `q`, counting no further than `cap`: whether a
+    /// row is a core point of DBSCAN is known once `min_samples` are found.
+    pub fn count_within_capped(&self, q: &[f64], eps: f64, cap: usize) -> usize {
+        let count = std::cell::Cell::new(0usize);
+        self.visit(
+            q,
+            eps,
+            0,
+            |s, e| {
+                count.set(count.get() + (e - s));
+                count.get() < cap
+            },
+            |_| {
+                count.set(count.get() + 1);
+                count.get() < cap
+            },
+        );
+        count.get().min(cap)
     }
 
     /// The rows within `eps` of `q`, ascending.
     pub fn within(&self, q: &[f64], eps: f64) -> Vec<usize> {
-        let mut found = Vec::new();
-        // Two closures cannot both borrow `found` mutably: collect positions in a cell.
-        let cell = std::cell::RefCell::new(&mut found);
+        let mut found = self.within_from(q, eps, 0, |_| true);
+        found.sort_unstable();
+        found
+    }
+
+    /// The rows within `eps` of `q` at tree positions from `from` on (see
+    /// [`KdTree::positions`]) for which `keep` holds, in no particular order.
+    pub fn within_from(
+        &self,
+        q: &[f64],
+        eps: f64,
+        from: usize,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        // Two closures cannot both borrow `found` mutably: collect rows in a cell.
+        let found = std::cell::RefCell::new(Vec::new());
         self.visit(
             q,
             eps,
-            |s, e| cell.borrow_mut().extend(self.rows[s..e].iter().copied()),
-            |p| cell.borrow_mut().push(self.rows[p]),
+            from,
+            |s, e| {
+                let rows = self.rows[s..e].iter().copied().filter(|&r| keep(r));
+                found.borrow_mut().extend(rows);
+                true
+            },
+            |p| {
+                if keep(self.rows[p]) {
+                    found.borrow_mut().push(self.rows[p]);
+                }
+                true
+            },
         );
-        found.sort_unstable();
-        found
+        found.into_inner()
+    }
+
+    /// The tree position of each row.
+    pub fn positions(&self) -> Vec<usize> {
+        let mut position = vec![0; self.rows.len()];
+        for (p, &r) in self.rows.iter().enumerate() {
+            position[r] = p;
+        }
+        position
     }
 
     /// The `k` rows nearest to `q` with their squared distances, nearest first (the lower
@@ -311,6 +366,17 @@ mod tests {
                     assert_eq!(ours.within(&q, eps), brute, "n {n} d {d} eps {eps}");
                     assert_eq!(brute, expected, "linfa-nn, n {n} d {d} eps {eps}");
                     assert_eq!(ours.count_within(&q, eps), brute.len());
+                    assert_eq!(ours.count_within_capped(&q, eps, 3), brute.len().min(3));
+                    let positions = ours.positions();
+                    let from = positions[i];
+                    let mut after = ours.within_from(&q, eps, from, |j| j % 2 == 0);
+                    after.sort_unstable();
+                    let expected_after: Vec<usize> = brute
+                        .iter()
+                        .copied()
+                        .filter(|&j| positions[j] >= from && j % 2 == 0)
+                        .collect();
+                    assert_eq!(after, expected_after, "from position {from}");
                 }
                 let k = 5.min(n);
                 let mut brute: Vec<(f64, usize)> = (0..n)

@@ -32,11 +32,14 @@ pub fn fit_checked(
     let counts: Vec<usize> = (0..n)
         .into_par_iter()
         .with_min_len(256)
-        .map(|i| tree.count_within(&row(x, i), eps))
+        .map(|i| tree.count_within_capped(&row(x, i), eps, min_samples))
         .collect();
     let core: Vec<bool> = counts.iter().map(|&c| c >= min_samples).collect();
 
-    // 2. Components of core points; core neighbours of the other rows.
+    // 2. Components of core points; core neighbours of the other rows. A pair of core
+    // points is joined from the one earlier in the tree, so each core point looks only
+    // at the tree positions after its own: half the search.
+    let position = tree.positions();
     let mut parent: Vec<usize> = (0..n).collect();
     let mut border_candidates: Vec<Vec<usize>> = vec![Vec::new(); n];
     for start in (0..n).step_by(CHUNK_ROWS) {
@@ -46,9 +49,8 @@ pub fn fit_checked(
             .into_par_iter()
             .with_min_len(64)
             .map(|i| {
-                let mut list = tree.within(&row(x, i), eps);
-                list.retain(|&j| core[j]);
-                list
+                let from = if core[i] { position[i] + 1 } else { 0 };
+                tree.within_from(&row(x, i), eps, from, |j| core[j])
             })
             .collect();
         for (i, list) in rows.zip(lists) {
