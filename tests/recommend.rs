@@ -217,6 +217,73 @@ fn each_method_finds_the_known_answer_on_hand_made_holdings() {
 }
 
 #[test]
+fn methods_chooses_what_is_fitted_and_listed() {
+    let p = hand_made();
+    let all = method_lists(&p.path("out/by_method.parquet"));
+    let run = p.run(&[
+        "run",
+        "pipelines/hand.toml",
+        "--quiet",
+        "--set",
+        r#"recommend.methods=["item_knn", "content_knn"]"#,
+    ]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let chosen = method_lists(&p.path("out/by_method.parquet"));
+    // Popularity always: the baseline and the fallback.
+    assert_eq!(
+        chosen.keys().collect::<Vec<_>>(),
+        ["content_knn", "item_knn", "popularity"]
+    );
+    for method in ["content_knn", "item_knn", "popularity"] {
+        assert_eq!(chosen[method], all[method], "{method}");
+    }
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("out/model.json")).unwrap()).unwrap();
+    let text = model.to_string();
+    assert!(
+        !text.contains("user_knn") && !text.contains("propensity"),
+        "{text}"
+    );
+
+    // A weight for a method left out, and a method whose input is missing: refused, by key.
+    let run = p.run(&[
+        "run",
+        "pipelines/hand.toml",
+        "--quiet",
+        "--set",
+        r#"recommend.methods=["item_knn"]"#,
+        "--set",
+        "recommend.weights={user_knn = 1.0}",
+    ]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("weights: `user_knn` has a weight but is not in `methods`"),
+        "{}",
+        run.stderr()
+    );
+    let text = std::fs::read_to_string(p.path("pipelines/hand.toml")).unwrap();
+    p.write(
+        "pipelines/no_features.toml",
+        text.replace("features = \"features.parquet\", ", ""),
+    );
+    let run = p.run(&[
+        "run",
+        "pipelines/no_features.toml",
+        "--quiet",
+        "--set",
+        r#"recommend.methods=["content_knn"]"#,
+    ]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("methods: `content_knn` needs an input `features`"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
 fn reasons_name_the_evidence() {
     let p = hand_made();
     let mut weights = std::fs::read_to_string(p.path("pipelines/hand.toml")).unwrap();

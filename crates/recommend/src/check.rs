@@ -52,6 +52,7 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
         let available = available_methods(
             io.input("assignments").is_some(),
             io.input("features").is_some(),
+            params.methods.as_deref(),
         );
         let blended = resolve_weights(params, &available)
             .values()
@@ -94,8 +95,27 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
     if let Some(products) = &params.products {
         check_rules_have_inputs(products, io)?;
     }
+    if let Some(methods) = &params.methods {
+        for method in methods {
+            if let Some(input) = method.needs() {
+                if io.input(input).is_none() {
+                    return Err(ParamError::MethodWithoutInput {
+                        method: method.to_string(),
+                        input,
+                    });
+                }
+            }
+        }
+    }
     if let Some(weights) = &params.weights {
         for (method, w) in weights {
+            let listed = *method == Method::Popularity
+                || params.methods.as_ref().is_none_or(|m| m.contains(method));
+            if !listed {
+                return Err(ParamError::WeightOfUnlistedMethod {
+                    method: method.to_string(),
+                });
+            }
             if !(w.is_finite() && *w >= 0.0) {
                 return Err(ParamError::BadWeight {
                     method: method.to_string(),
@@ -161,8 +181,9 @@ pub fn grid_points(methods: usize, step: f64) -> u64 {
     points
 }
 
-/// The methods the inputs allow, in [`Method`] order.
-pub fn available_methods(segments: bool, features: bool) -> Vec<Method> {
+/// The methods the inputs allow, in [`Method`] order; of those, only `chosen` (and
+/// `popularity`) when a choice is given.
+pub fn available_methods(segments: bool, features: bool, chosen: Option<&[Method]>) -> Vec<Method> {
     Method::ALL
         .into_iter()
         .filter(|m| match m.needs() {
@@ -170,6 +191,7 @@ pub fn available_methods(segments: bool, features: bool) -> Vec<Method> {
             Some(_) => features,
             None => true,
         })
+        .filter(|m| *m == Method::Popularity || chosen.is_none_or(|c| c.contains(m)))
         .collect()
 }
 
@@ -247,7 +269,20 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.starts_with("propensity_min_positives"), "{e}");
-        assert!(available_methods(false, true).contains(&Method::Propensity));
-        assert!(!available_methods(true, false).contains(&Method::Propensity));
+        assert!(available_methods(false, true, None).contains(&Method::Propensity));
+        let chosen = [Method::ItemKnn, Method::Propensity];
+        assert_eq!(
+            available_methods(true, true, Some(&chosen)),
+            [Method::Popularity, Method::ItemKnn, Method::Propensity]
+        );
+        let set = crate::methods::Chosen::new(Some(&chosen));
+        for m in Method::ALL {
+            assert_eq!(
+                set.has(m),
+                m == Method::Popularity || chosen.contains(&m),
+                "{m}"
+            );
+        }
+        assert!(!available_methods(true, false, None).contains(&Method::Propensity));
     }
 }

@@ -66,6 +66,10 @@ pub enum ParamError {
     BadWeight { method: String },
     #[error("weights.{method} is above 0, but {method} needs an input `{input}`")]
     WeightWithoutInput { method: String, input: &'static str },
+    #[error("methods: `{method}` needs an input `{input}`; name it, or leave `{method}` out of `methods`")]
+    MethodWithoutInput { method: String, input: &'static str },
+    #[error("weights: `{method}` has a weight but is not in `methods`; add it there, or drop its weight")]
+    WeightOfUnlistedMethod { method: String },
     #[error("weights: at least one method needs a weight above 0")]
     AllWeightsZero,
     #[error("the catalogue's eligibility rules read the customer columns {columns}; name an input `customers` (the customer table)")]

@@ -43,7 +43,7 @@ mod write;
 
 use clientele_shared::stage::{Port, Stage, StageContext, StageIo, StageReport};
 
-use crate::methods::{Fitted, Settings};
+use crate::methods::{Chosen, Fitted, Settings};
 
 pub use check::{available_methods, check_params};
 pub use errors::{ParamError, RecommendError};
@@ -157,8 +157,10 @@ impl Stage for Recommend {
             propensity_model: params.propensity_model,
             propensity_min_positives: params.propensity_min_positives,
             propensity_calibration: params.propensity_calibration,
+            chosen: Chosen::new(params.methods.as_deref()),
         };
-        let mut weights = check::resolve_weights(params, &data.available_methods());
+        let mut weights =
+            check::resolve_weights(params, &data.available_methods(params.methods.as_deref()));
         let tuning = params
             .tune
             .then(|| tune::tune_blend(params, &data, &split, settings, &weights, ctx));

@@ -32,15 +32,37 @@ pub struct Settings {
     pub propensity_model: PropensityModel,
     pub propensity_min_positives: usize,
     pub propensity_calibration: bool,
+    /// Which methods to fit besides popularity.
+    pub chosen: Chosen,
 }
 
-/// Every method the inputs allow, fitted.
+/// The methods a stage's `methods` parameter chose (all when it is left out), as a set
+/// that `Settings` can copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chosen([bool; Method::ALL.len()]);
+
+impl Chosen {
+    pub fn new(methods: Option<&[Method]>) -> Self {
+        Chosen(Method::ALL.map(|m| methods.is_none_or(|c| c.contains(&m))))
+    }
+
+    pub fn all() -> Self {
+        Chosen::new(None)
+    }
+
+    /// Popularity always is: it is the baseline and the fallback.
+    pub fn has(self, method: Method) -> bool {
+        method == Method::Popularity || self.0[method as usize]
+    }
+}
+
+/// Every method the inputs allow (and the stage chose), fitted.
 pub struct Fitted {
     pub methods: Vec<Method>,
     n_products: usize,
     share: Vec<f64>,
     segment_share: BTreeMap<i32, Vec<f64>>,
-    user_knn: UserKnn,
+    user_knn: Option<UserKnn>,
     /// Item–item cosine similarity, `P × P`, zero on the diagonal.
     item_similarity: Vec<f64>,
     content: Option<ContentKnn>,
@@ -80,7 +102,11 @@ impl Fitted {
         };
         let share = holders(&mut (0..train.len()));
         let mut segment_share = BTreeMap::new();
-        if let Some(segments) = inputs.segments {
+        let chosen = settings.chosen;
+        if let Some(segments) = inputs
+            .segments
+            .filter(|_| chosen.has(Method::SegmentPopularity))
+        {
             methods.push(Method::SegmentPopularity);
             let mut members: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
             for (c, s) in segments.iter().enumerate() {
@@ -92,41 +118,52 @@ impl Fitted {
                 segment_share.insert(s, holders(&mut customers.into_iter()));
             }
         }
-        progress("user_knn: neighbours by holdings");
-        methods.push(Method::UserKnn);
-        let user_knn = UserKnn::fit(train, n_products, settings.neighbours, settings.similarity);
-        methods.push(Method::ItemKnn);
-        let item_similarity = item_similarity(train, n_products);
-        let (content, profile) = match inputs.features {
-            Some(features) => {
-                methods.push(Method::ContentKnn);
-                methods.push(Method::ProductProfile);
-                (
-                    Some(ContentKnn::new(
-                        features,
-                        settings.neighbours,
-                        settings.reference_sample,
-                        settings.seed,
-                    )),
-                    Some(ProductProfile::fit(features, train, n_products)),
-                )
-            }
-            None => (None, None),
-        };
-        let mut notes = Vec::new();
-        let propensity = inputs.features.and_then(|_| {
-            progress("propensity: one model per product");
-            let settings = PropensitySettings {
-                model: settings.propensity_model,
-                min_positives: settings.propensity_min_positives,
-                calibrate: settings.propensity_calibration,
-                seed: settings.seed,
-            };
-            Propensity::fit(inputs, settings).map(|(method, found)| {
-                notes.extend(found);
-                method
-            })
+        let user_knn = chosen.has(Method::UserKnn).then(|| {
+            progress("user_knn: neighbours by holdings");
+            methods.push(Method::UserKnn);
+            UserKnn::fit(train, n_products, settings.neighbours, settings.similarity)
         });
+        if chosen.has(Method::ItemKnn) {
+            methods.push(Method::ItemKnn);
+        }
+        // Kept whether item_knn is listed or not: the model file and export-sql read it.
+        let item_similarity = item_similarity(train, n_products);
+        let content = inputs
+            .features
+            .filter(|_| chosen.has(Method::ContentKnn))
+            .map(|features| {
+                methods.push(Method::ContentKnn);
+                ContentKnn::new(
+                    features,
+                    settings.neighbours,
+                    settings.reference_sample,
+                    settings.seed,
+                )
+            });
+        let profile = inputs
+            .features
+            .filter(|_| chosen.has(Method::ProductProfile))
+            .map(|features| {
+                methods.push(Method::ProductProfile);
+                ProductProfile::fit(features, train, n_products)
+            });
+        let mut notes = Vec::new();
+        let propensity = inputs
+            .features
+            .filter(|_| chosen.has(Method::Propensity))
+            .and_then(|_| {
+                progress("propensity: one model per product");
+                let settings = PropensitySettings {
+                    model: settings.propensity_model,
+                    min_positives: settings.propensity_min_positives,
+                    calibrate: settings.propensity_calibration,
+                    seed: settings.seed,
+                };
+                Propensity::fit(inputs, settings).map(|(method, found)| {
+                    notes.extend(found);
+                    method
+                })
+            });
         if propensity.is_some() {
             methods.push(Method::Propensity);
         }
@@ -155,7 +192,7 @@ impl Fitted {
     }
 
     pub fn distinct_baskets(&self) -> usize {
-        self.user_knn.distinct_baskets()
+        self.user_knn.as_ref().map_or(0, UserKnn::distinct_baskets)
     }
 
     pub fn content_references(&self) -> Option<usize> {
@@ -193,11 +230,13 @@ impl Fitted {
                     }
                 }
                 Method::UserKnn => {
-                    let (votes, n) = self.user_knn.votes(c);
-                    for (o, &v) in out.iter_mut().zip(votes) {
-                        *o = v as f64;
+                    if let Some(user_knn) = &self.user_knn {
+                        let (votes, n) = user_knn.votes(c);
+                        for (o, &v) in out.iter_mut().zip(votes) {
+                            *o = v as f64;
+                        }
+                        found[m] = n;
                     }
-                    found[m] = n;
                 }
                 Method::ItemKnn => {
                     for h in products_of(held) {

@@ -32,6 +32,10 @@ pub struct RecommendParams {
     /// one after `snapshot` when left out.
     #[serde(default)]
     pub test_snapshot: Option<String>,
+    /// The methods fitted, listed and blended, besides `popularity` (the baseline and
+    /// the fallback, always fitted); the default is every method the inputs allow.
+    #[serde(default)]
+    pub methods: Option<Vec<Method>>,
     /// Blend weights by method; the default blends every method the inputs allow.
     #[serde(default)]
     pub weights: Option<BTreeMap<Method, f64>>,
@@ -83,6 +87,7 @@ impl Default for RecommendParams {
             split: SplitKind::default(),
             holdout_fraction: holdout_fraction(),
             test_snapshot: None,
+            methods: None,
             weights: None,
             neighbours: neighbours(),
             similarity: Similarity::default(),

@@ -45,9 +45,10 @@ impl StageData {
         }
     }
 
-    /// The methods these inputs allow, in [`Method`] order.
-    pub fn available_methods(&self) -> Vec<Method> {
-        available_methods(self.segments.is_some(), self.features.is_some())
+    /// The methods these inputs allow, in [`Method`] order (only `chosen` ones and
+    /// `popularity`, when a choice is given).
+    pub fn available_methods(&self, chosen: Option<&[Method]>) -> Vec<Method> {
+        available_methods(self.segments.is_some(), self.features.is_some(), chosen)
     }
 }
 
