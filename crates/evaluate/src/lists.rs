@@ -20,18 +20,47 @@ use clientele_shared::SharedError;
 use crate::EvaluateError;
 
 /// Names given integers in the order they are first seen.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Names {
-    index: HashMap<String, u32>,
+    index: HashMap<String, u32, ahash::RandomState>,
+    /// The last name looked up and its id: a list's rows come customer by customer, and
+    /// products repeat, so most lookups are the one before.
+    last: Option<(String, u32)>,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            // Fixed keys: the ids never depend on the hash, only on the order of the names.
+            index: HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            last: None,
+        }
+    }
 }
 
 impl Names {
     pub fn id(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
-            return i;
+        if let Some((last, i)) = &self.last {
+            if last == name {
+                return *i;
+            }
         }
-        let i = self.index.len() as u32;
-        self.index.insert(name.to_string(), i);
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                let i = self.index.len() as u32;
+                self.index.insert(name.to_string(), i);
+                i
+            }
+        };
+        match &mut self.last {
+            Some((last, id)) => {
+                last.clear();
+                last.push_str(name);
+                *id = i;
+            }
+            None => self.last = Some((name.to_string(), i)),
+        }
         i
     }
 

@@ -8,6 +8,7 @@ use clientele_numeric::ranking::{RankingMetrics, RankingSums};
 use clientele_shared::encryption::ParquetKey;
 use clientele_shared::stage::StageIo;
 
+use crate::clustering_section::Segments;
 use crate::errors::EvaluateError;
 use crate::lists::{self, Rows};
 use crate::metrics_file::{MetricsFile, RankingDetails};
@@ -79,7 +80,7 @@ pub(crate) fn ranking_section(
     params: &EvaluateParams,
     io: &StageIo,
     test: &Path,
-    segments: Option<&BTreeMap<String, i64>>,
+    segments: Option<&Segments>,
     file: &mut MetricsFile,
     key: Option<&ParquetKey>,
 ) -> Result<(), EvaluateError> {
