@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use arrow::array::{Array, Int32Array};
+use arrow::array::{Array, ArrayRef, DictionaryArray, Int32Array, StringArray};
+use arrow::datatypes::Int32Type;
 use clientele_shared::encryption::ParquetKey;
 use clientele_shared::parquet_io::{string_column, ParquetSource};
 use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK};
@@ -160,18 +161,31 @@ pub fn read(
             products.id(p);
         })?;
     }
-    let mut lists: BTreeMap<String, Vec<Triple>> = BTreeMap::new();
+    // Lists by method, in the order met; a table's rows come method by method, so the
+    // list of the row before is looked up by name only when the method changes.
+    let mut lists: Vec<(String, Vec<Triple>)> = Vec::new();
+    let mut current = usize::MAX;
     for (path, with_method) in [(recommendations, false), (by_method, true)] {
         let Some(path) = path else { continue };
-        read_lists(path, with_method, key, |method, c, rank, p| {
-            let entry = (customers.id(c), rank, products.id(p));
-            match lists.get_mut(method) {
-                Some(list) => list.push(entry),
-                None => {
-                    lists.insert(method.to_string(), vec![entry]);
+        read_lists(
+            path,
+            with_method,
+            key,
+            &mut products,
+            |method, c, rank, p| {
+                let entry = (customers.id(c), rank, p);
+                if lists.get(current).is_none_or(|(name, _)| name != method) {
+                    current = match lists.iter().position(|(name, _)| name == method) {
+                        Some(at) => at,
+                        None => {
+                            lists.push((method.to_string(), Vec::new()));
+                            lists.len() - 1
+                        }
+                    };
                 }
-            }
-        })?;
+                lists[current].1.push(entry);
+            },
+        )?;
     }
     let (customers, customer_position) = customers.into_sorted();
     let (products, product_position) = products.into_sorted();
@@ -201,23 +215,76 @@ pub fn read(
     })
 }
 
+/// A text column of a batch whose values are numbered by a [`Names`]: read as a
+/// dictionary, each distinct value is looked up once per batch, not once per row.
+enum NamedColumn<'a> {
+    Dictionary {
+        keys: &'a Int32Array,
+        values: &'a StringArray,
+        ids: Vec<u32>,
+    },
+    Plain(Box<dyn Fn(usize) -> Option<&'a str> + 'a>),
+}
+
+impl<'a> NamedColumn<'a> {
+    fn of(path: &Path, column: &'a ArrayRef, name: &str) -> Result<Self, EvaluateError> {
+        if let Some(dictionary) = column.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
+            if let Some(values) = dictionary.values().as_any().downcast_ref::<StringArray>() {
+                return Ok(NamedColumn::Dictionary {
+                    keys: dictionary.keys(),
+                    values,
+                    ids: vec![u32::MAX; values.len()],
+                });
+            }
+        }
+        Ok(NamedColumn::Plain(Box::new(string_column(
+            path, column, name,
+        )?)))
+    }
+
+    /// The number of row `r`'s value, `None` where it is missing.
+    fn id(&mut self, r: usize, names: &mut Names) -> Option<u32> {
+        match self {
+            NamedColumn::Dictionary { keys, values, ids } => {
+                if keys.is_null(r) {
+                    return None;
+                }
+                let k = keys.value(r) as usize;
+                if ids[k] == u32::MAX {
+                    ids[k] = names.id(values.value(k));
+                }
+                Some(ids[k])
+            }
+            NamedColumn::Plain(get) => get(r).map(|s| names.id(s)),
+        }
+    }
+}
+
 /// Calls `each(method, customer, rank, product)` for every row of a recommendations
-/// table (`method` is `blend` without a method column).
+/// table (`method` is `blend` without a method column), the product numbered by
+/// `products`.
 fn read_lists(
     path: &Path,
     with_method: bool,
     key: Option<&ParquetKey>,
-    mut each: impl FnMut(&str, &str, i32, &str),
+    products: &mut Names,
+    mut each: impl FnMut(&str, &str, i32, u32),
 ) -> Result<(), EvaluateError> {
     let mut names = vec![CUSTOMER_ID, RANK, PRODUCT];
     if with_method {
         names.push(METHOD);
     }
-    let mut source = ParquetSource::open_named(path, &names, "recommendations have", key)?;
+    let mut source = ParquetSource::open_named_with_dictionaries(
+        path,
+        &names,
+        "recommendations have",
+        key,
+        &[PRODUCT, METHOD],
+    )?;
     let mut first = 1;
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
-        let products = string_column(path, batch.column(2), PRODUCT)?;
+        let mut product_ids = NamedColumn::of(path, batch.column(2), PRODUCT)?;
         let methods = if with_method {
             Some(string_column(path, batch.column(3), METHOD)?)
         } else {
@@ -241,7 +308,7 @@ fn read_lists(
                 why: "is empty".into(),
             };
             let id = ids(r).ok_or_else(|| bad(CUSTOMER_ID))?;
-            let product = products(r).ok_or_else(|| bad(PRODUCT))?;
+            let product = product_ids.id(r, products).ok_or_else(|| bad(PRODUCT))?;
             let method = match &methods {
                 Some(m) => m(r).ok_or_else(|| bad(METHOD))?,
                 None => "blend",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, DictionaryArray, StringArray};
-use arrow::datatypes::{Int32Type, SchemaRef};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
@@ -192,6 +192,21 @@ impl ParquetSource {
         what: &str,
         key: Option<&ParquetKey>,
     ) -> Result<Self, SharedError> {
+        Self::open_named_with_dictionaries(path, names, what, key, &[])
+    }
+
+    /// [`ParquetSource::open_named`], the text columns named in `dictionaries` read as
+    /// dictionaries (`Dictionary(Int32, Utf8)`) where the file holds them as plain text:
+    /// a column of a few distinct values (products, methods) then costs the caller one
+    /// lookup per distinct value and batch instead of one per row, and the decoder does
+    /// not copy the strings out of Parquet's dictionary pages.
+    pub fn open_named_with_dictionaries(
+        path: &Path,
+        names: &[&str],
+        what: &str,
+        key: Option<&ParquetKey>,
+        dictionaries: &[&str],
+    ) -> Result<Self, SharedError> {
         let schema = Self::open(path, key)?.schema;
         let indices = names
             .iter()
@@ -205,7 +220,41 @@ impl ParquetSource {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Self::open_columns(path, Some(&indices), key)
+        let as_dictionaries = dictionaries.iter().any(|name| {
+            schema
+                .field_with_name(name)
+                .is_ok_and(|f| f.data_type() == &DataType::Utf8)
+        });
+        let supplied = as_dictionaries.then(|| {
+            let fields: Vec<Field> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    if dictionaries.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8
+                    {
+                        f.as_ref().clone().with_data_type(DataType::Dictionary(
+                            Box::new(DataType::Int32),
+                            Box::new(DataType::Utf8),
+                        ))
+                    } else {
+                        f.as_ref().clone()
+                    }
+                })
+                .collect();
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+        });
+        std::panic::catch_unwind(|| {
+            Self::open_columns_unguarded(path, Some(&indices), key, supplied.clone())
+        })
+        .unwrap_or_else(|panic| {
+            Err(SharedError::ParquetRead {
+                path: path.to_path_buf(),
+                message: format!(
+                    "the decoder failed on corrupt data ({})",
+                    panic_text(&panic)
+                ),
+            })
+        })
     }
 
     /// Opens `path` reading only the top-level columns at `columns` (all when `None`), in
@@ -216,7 +265,7 @@ impl ParquetSource {
         key: Option<&ParquetKey>,
     ) -> Result<Self, SharedError> {
         // As in `next_batch`: a panic of the footer decoder on a corrupt file is an error.
-        std::panic::catch_unwind(|| Self::open_columns_unguarded(path, columns, key))
+        std::panic::catch_unwind(|| Self::open_columns_unguarded(path, columns, key, None))
             .unwrap_or_else(|panic| {
                 Err(SharedError::ParquetRead {
                     path: path.to_path_buf(),
@@ -232,6 +281,7 @@ impl ParquetSource {
         path: &Path,
         columns: Option<&[usize]>,
         key: Option<&ParquetKey>,
+        supplied: Option<SchemaRef>,
     ) -> Result<Self, SharedError> {
         let file = File::open(path).map_err(|e| SharedError::io("open", path, e))?;
         let read_error = |e: parquet::errors::ParquetError| SharedError::ParquetRead {
@@ -247,6 +297,9 @@ impl ParquetSource {
                 .build()
                 .map_err(read_error)?;
             options = options.with_file_decryption_properties(decryption);
+        }
+        if let Some(schema) = supplied {
+            options = options.with_schema(schema);
         }
         let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
             .map_err(|e| {
@@ -426,6 +479,48 @@ mod tests {
     use super::*;
     use arrow::array::{Float64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
+
+    #[test]
+    fn text_columns_asked_as_dictionaries_keep_their_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Utf8, false),
+            Field::new("product", DataType::Utf8, true),
+        ]));
+        let products = vec![
+            Some("loan"),
+            Some("card"),
+            None,
+            Some("loan"),
+            Some("savings"),
+        ];
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["a", "b", "c", "d", "e"])),
+                Arc::new(StringArray::from(products.clone())),
+            ],
+        )
+        .unwrap();
+        write_batches(&path, schema, &[batch], None).unwrap();
+        let mut source = ParquetSource::open_named_with_dictionaries(
+            &path,
+            &["product", "customer_id"],
+            "tests need",
+            None,
+            &["product"],
+        )
+        .unwrap();
+        let read = source.next_batch().unwrap().unwrap();
+        assert!(matches!(
+            read.column(0).data_type(),
+            DataType::Dictionary(_, _)
+        ));
+        assert_eq!(read.column(1).data_type(), &DataType::Utf8);
+        let get = string_column(&path, read.column(0), "product").unwrap();
+        assert_eq!((0..5).map(get).collect::<Vec<_>>(), products);
+    }
 
     #[test]
     fn named_columns_come_in_the_order_asked() {
