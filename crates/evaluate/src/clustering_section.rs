@@ -1,7 +1,7 @@
 //! The clustering metrics of the segments: silhouette (overall and per segment),
 //! Davies–Bouldin, Calinski–Harabasz, sizes, the noise share and stability.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use clientele_numeric::clustering::{
@@ -9,6 +9,7 @@ use clientele_numeric::clustering::{
 };
 use clientele_shared::encryption::ParquetKey;
 use clientele_shared::features::read_feature_matrix;
+use clientele_shared::hashing::{fast_map_with_capacity, FastMap};
 use clientele_shared::stage::StageIo;
 use ndarray::Array2;
 
@@ -19,7 +20,7 @@ use crate::EvaluateParams;
 /// Customer → segment (−1 for noise). A hash map: a million customers looked up by id
 /// (ranking per segment, the feature rows) cost a B-tree's string comparisons a tenth of
 /// the stage.
-pub(crate) type Segments = HashMap<String, i64, ahash::RandomState>;
+pub(crate) type Segments = FastMap<String, i64>;
 
 /// Customer → segment (−1 for noise), from an assignments table.
 pub(crate) fn read_assignments(
@@ -27,9 +28,8 @@ pub(crate) fn read_assignments(
     key: Option<&ParquetKey>,
 ) -> Result<Segments, EvaluateError> {
     let rows = clientele_shared::schema::read_assignments(path, key)?;
-    // Fixed keys: nothing read from the map depends on its order (see the rerun below).
-    let mut segments =
-        Segments::with_capacity_and_hasher(rows.len(), ahash::RandomState::with_seeds(1, 2, 3, 4));
+    // Nothing read from the map depends on its order (see the rerun below).
+    let mut segments: Segments = fast_map_with_capacity(rows.len());
     segments.extend(
         rows.into_iter()
             .map(|(customer, segment)| (customer, i64::from(segment))),

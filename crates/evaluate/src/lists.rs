@@ -8,12 +8,13 @@
 //! customers in the same order as before, to the same bits), and each list is a sorted
 //! run of (customer, products) in compressed-row form.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, DictionaryArray, Int32Array, StringArray};
 use arrow::datatypes::Int32Type;
 use clientele_shared::encryption::ParquetKey;
+use clientele_shared::hashing::{fast_map, FastMap};
 use clientele_shared::parquet_io::{string_column, ParquetSource};
 use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK};
 use clientele_shared::SharedError;
@@ -23,7 +24,7 @@ use crate::EvaluateError;
 /// Names given integers in the order they are first seen.
 #[derive(Debug)]
 pub struct Names {
-    index: HashMap<String, u32, ahash::RandomState>,
+    index: FastMap<String, u32>,
     /// The last name looked up and its id: a list's rows come customer by customer, and
     /// products repeat, so most lookups are the one before.
     last: Option<(String, u32)>,
@@ -32,8 +33,8 @@ pub struct Names {
 impl Default for Names {
     fn default() -> Self {
         Names {
-            // Fixed keys: the ids never depend on the hash, only on the order of the names.
-            index: HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            // The ids never depend on the hash, only on the order of the names.
+            index: fast_map(),
             last: None,
         }
     }

@@ -1,13 +1,13 @@
 //! The output side shared by every source format: the customer key, duplicate detection,
 //! batching into the Parquet sink, and the rejects file.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, StringBuilder, UInt64Builder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use clientele_shared::hashing::{fast_map, FastMap};
 use clientele_shared::parquet_io::ParquetSink;
 use clientele_shared::schema::{rejects_schema, CUSTOMER_ID};
 
@@ -105,7 +105,7 @@ impl OutputPlan {
 /// of customers (about 60 bytes each), the one part of ingest that is not bounded by the
 /// batch size.
 pub struct IdRegistry {
-    first_seen: HashMap<Box<str>, Location>,
+    first_seen: FastMap<Box<str>, Location>,
     enabled: bool,
 }
 
@@ -114,7 +114,7 @@ impl IdRegistry {
     /// nothing and finds no duplicates.
     pub fn new(one_row_per_customer: bool) -> Self {
         IdRegistry {
-            first_seen: HashMap::new(),
+            first_seen: fast_map(),
             enabled: one_row_per_customer,
         }
     }

@@ -23,6 +23,7 @@ pub mod atomic;
 pub mod encryption;
 pub mod error;
 pub mod features;
+pub mod hashing;
 pub mod parquet_io;
 pub mod partition;
 pub mod schema;
