@@ -243,18 +243,7 @@ impl ParquetSource {
                 .collect();
             Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
         });
-        std::panic::catch_unwind(|| {
-            Self::open_columns_unguarded(path, Some(&indices), key, supplied.clone())
-        })
-        .unwrap_or_else(|panic| {
-            Err(SharedError::ParquetRead {
-                path: path.to_path_buf(),
-                message: format!(
-                    "the decoder failed on corrupt data ({})",
-                    panic_text(&panic)
-                ),
-            })
-        })
+        Self::open_guarded(path, Some(&indices), key, supplied)
     }
 
     /// Opens `path` reading only the top-level columns at `columns` (all when `None`), in
@@ -264,8 +253,18 @@ impl ParquetSource {
         columns: Option<&[usize]>,
         key: Option<&ParquetKey>,
     ) -> Result<Self, SharedError> {
-        // As in `next_batch`: a panic of the footer decoder on a corrupt file is an error.
-        std::panic::catch_unwind(|| Self::open_columns_unguarded(path, columns, key, None))
+        Self::open_guarded(path, columns, key, None)
+    }
+
+    /// Opens the file; as in `next_batch`, a panic of the footer decoder on a corrupt
+    /// file is an error naming it.
+    fn open_guarded(
+        path: &Path,
+        columns: Option<&[usize]>,
+        key: Option<&ParquetKey>,
+        supplied: Option<SchemaRef>,
+    ) -> Result<Self, SharedError> {
+        std::panic::catch_unwind(|| Self::open_columns_unguarded(path, columns, key, supplied))
             .unwrap_or_else(|panic| {
                 Err(SharedError::ParquetRead {
                     path: path.to_path_buf(),
@@ -480,14 +479,22 @@ mod tests {
     use arrow::array::{Float64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
 
+    /// Writes one batch of these columns (every one nullable) to `path`.
+    fn write_columns(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let arrays = columns.into_iter().map(|(_, array)| array).collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays).unwrap();
+        write_batches(path, schema, &[batch], None).unwrap();
+    }
+
     #[test]
     fn text_columns_asked_as_dictionaries_keep_their_values() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("customer_id", DataType::Utf8, false),
-            Field::new("product", DataType::Utf8, true),
-        ]));
         let products = vec![
             Some("loan"),
             Some("card"),
@@ -495,15 +502,16 @@ mod tests {
             Some("loan"),
             Some("savings"),
         ];
-        let batch = RecordBatch::try_new(
-            schema.clone(),
+        write_columns(
+            &path,
             vec![
-                Arc::new(StringArray::from(vec!["a", "b", "c", "d", "e"])),
-                Arc::new(StringArray::from(products.clone())),
+                (
+                    "customer_id",
+                    Arc::new(StringArray::from(vec!["a", "b", "c", "d", "e"])),
+                ),
+                ("product", Arc::new(StringArray::from(products.clone()))),
             ],
-        )
-        .unwrap();
-        write_batches(&path, schema, &[batch], None).unwrap();
+        );
         let mut source = ParquetSource::open_named_with_dictionaries(
             &path,
             &["product", "customer_id"],
@@ -526,19 +534,16 @@ mod tests {
     fn named_columns_come_in_the_order_asked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("customer_id", DataType::Utf8, false),
-            Field::new("balance", DataType::Float64, true),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
+        write_columns(
+            &path,
             vec![
-                Arc::new(StringArray::from(vec!["a", "b"])),
-                Arc::new(Float64Array::from(vec![Some(1.5), None])),
+                ("customer_id", Arc::new(StringArray::from(vec!["a", "b"]))),
+                (
+                    "balance",
+                    Arc::new(Float64Array::from(vec![Some(1.5), None])),
+                ),
             ],
-        )
-        .unwrap();
-        write_batches(&path, schema, &[batch], None).unwrap();
+        );
         let mut source =
             ParquetSource::open_named(&path, &["balance", "customer_id"], "tests need", None)
                 .unwrap();
