@@ -11,11 +11,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use arrow::array::{Array, ArrayRef, DictionaryArray, Int32Array, StringArray};
-use arrow::datatypes::Int32Type;
+use arrow::array::{Array, ArrayRef, Int32Array};
 use clientele_shared::encryption::ParquetKey;
 use clientele_shared::hashing::{fast_map, FastMap};
-use clientele_shared::parquet_io::{string_column, ParquetSource};
+use clientele_shared::parquet_io::{string_column, ParquetSource, TextColumn};
 use clientele_shared::schema::{CUSTOMER_ID, METHOD, PRODUCT, RANK};
 use clientele_shared::SharedError;
 
@@ -218,46 +217,28 @@ pub fn read(
 
 /// A text column of a batch whose values are numbered by a [`Names`]: read as a
 /// dictionary, each distinct value is looked up once per batch, not once per row.
-enum NamedColumn<'a> {
-    Dictionary {
-        keys: &'a Int32Array,
-        values: &'a StringArray,
-        ids: Vec<u32>,
-    },
-    Plain(Box<dyn Fn(usize) -> Option<&'a str> + 'a>),
+struct NamedColumn<'a> {
+    text: TextColumn<'a>,
+    /// The number of each distinct value of a dictionary column, `u32::MAX` until met.
+    ids: Vec<u32>,
 }
 
 impl<'a> NamedColumn<'a> {
     fn of(path: &Path, column: &'a ArrayRef, name: &str) -> Result<Self, EvaluateError> {
-        if let Some(dictionary) = column.as_any().downcast_ref::<DictionaryArray<Int32Type>>() {
-            if let Some(values) = dictionary.values().as_any().downcast_ref::<StringArray>() {
-                return Ok(NamedColumn::Dictionary {
-                    keys: dictionary.keys(),
-                    values,
-                    ids: vec![u32::MAX; values.len()],
-                });
-            }
-        }
-        Ok(NamedColumn::Plain(Box::new(string_column(
-            path, column, name,
-        )?)))
+        let text = TextColumn::of(path, column, name)?;
+        let ids = vec![u32::MAX; text.distinct_values().unwrap_or(0)];
+        Ok(NamedColumn { text, ids })
     }
 
     /// The number of row `r`'s value, `None` where it is missing.
     fn id(&mut self, r: usize, names: &mut Names) -> Option<u32> {
-        match self {
-            NamedColumn::Dictionary { keys, values, ids } => {
-                if keys.is_null(r) {
-                    return None;
-                }
-                let k = keys.value(r) as usize;
-                if ids[k] == u32::MAX {
-                    ids[k] = names.id(values.value(k));
-                }
-                Some(ids[k])
-            }
-            NamedColumn::Plain(get) => get(r).map(|s| names.id(s)),
+        let Some(k) = self.text.value_index(r) else {
+            return self.text.get(r).map(|s| names.id(s));
+        };
+        if self.ids[k] == u32::MAX {
+            self.ids[k] = names.id(self.text.get(r)?);
         }
+        Some(self.ids[k])
     }
 }
 

@@ -8,6 +8,7 @@ use clientele_shared::stage::StageIo;
 use crate::catalogue::rule_columns;
 use crate::errors::{ParamError, RecommendError};
 use crate::holdings::parse_date;
+use crate::methods::Chosen;
 use crate::params::{Method, ProductSpec, RecommendParams, SplitKind};
 
 /// Checks the parameters against each other and the ports.
@@ -109,9 +110,7 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
     }
     if let Some(weights) = &params.weights {
         for (method, w) in weights {
-            let listed = *method == Method::Popularity
-                || params.methods.as_ref().is_none_or(|m| m.contains(method));
-            if !listed {
+            if !Chosen::new(params.methods.as_deref()).has(*method) {
                 return Err(ParamError::WeightOfUnlistedMethod {
                     method: method.to_string(),
                 });
@@ -184,6 +183,7 @@ pub fn grid_points(methods: usize, step: f64) -> u64 {
 /// The methods the inputs allow, in [`Method`] order; of those, only `chosen` (and
 /// `popularity`) when a choice is given.
 pub fn available_methods(segments: bool, features: bool, chosen: Option<&[Method]>) -> Vec<Method> {
+    let chosen = Chosen::new(chosen);
     Method::ALL
         .into_iter()
         .filter(|m| match m.needs() {
@@ -191,7 +191,7 @@ pub fn available_methods(segments: bool, features: bool, chosen: Option<&[Method
             Some(_) => features,
             None => true,
         })
-        .filter(|m| *m == Method::Popularity || chosen.is_none_or(|c| c.contains(m)))
+        .filter(|m| chosen.has(*m))
         .collect()
 }
 
@@ -275,7 +275,7 @@ mod tests {
             available_methods(true, true, Some(&chosen)),
             [Method::Popularity, Method::ItemKnn, Method::Propensity]
         );
-        let set = crate::methods::Chosen::new(Some(&chosen));
+        let set = Chosen::new(Some(&chosen));
         for m in Method::ALL {
             assert_eq!(
                 set.has(m),

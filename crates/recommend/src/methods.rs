@@ -46,10 +46,6 @@ impl Chosen {
         Chosen(Method::ALL.map(|m| methods.is_none_or(|c| c.contains(&m))))
     }
 
-    pub fn all() -> Self {
-        Chosen::new(None)
-    }
-
     /// Popularity always is: it is the baseline and the fallback.
     pub fn has(self, method: Method) -> bool {
         method == Method::Popularity || self.0[method as usize]

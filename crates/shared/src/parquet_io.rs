@@ -429,30 +429,59 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic".to_string())
 }
 
-/// A string column, plain or dictionary-encoded (as ingest writes categoricals).
-enum Strings<'a> {
+/// A string column of a batch, plain or dictionary-encoded (as ingest writes
+/// categoricals, and as [`ParquetSource::open_named_with_dictionaries`] reads columns).
+pub enum TextColumn<'a> {
     Plain(&'a StringArray),
     Dictionary(&'a DictionaryArray<Int32Type>, &'a StringArray),
 }
 
-impl<'a> Strings<'a> {
-    fn of(column: &'a ArrayRef) -> Option<Self> {
-        if let Some(plain) = column.as_any().downcast_ref::<StringArray>() {
-            return Some(Strings::Plain(plain));
-        }
-        let dictionary = column
-            .as_any()
-            .downcast_ref::<DictionaryArray<Int32Type>>()?;
-        let values = dictionary.values().as_any().downcast_ref::<StringArray>()?;
-        Some(Strings::Dictionary(dictionary, values))
+impl<'a> TextColumn<'a> {
+    /// The column, with an error naming the file and column if it is not text.
+    pub fn of(path: &Path, column: &'a ArrayRef, name: &str) -> Result<Self, SharedError> {
+        let text = if let Some(plain) = column.as_any().downcast_ref::<StringArray>() {
+            Some(TextColumn::Plain(plain))
+        } else {
+            column
+                .as_any()
+                .downcast_ref::<DictionaryArray<Int32Type>>()
+                .and_then(|d| {
+                    let values = d.values().as_any().downcast_ref::<StringArray>()?;
+                    Some(TextColumn::Dictionary(d, values))
+                })
+        };
+        text.ok_or_else(|| SharedError::ColumnType {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            expected: "text (Utf8 or a dictionary of Utf8)",
+            found: column.data_type().clone(),
+        })
     }
 
-    fn get(&self, row: usize) -> Option<&'a str> {
+    /// Row `row`'s text, `None` where it is missing.
+    pub fn get(&self, row: usize) -> Option<&'a str> {
         match self {
-            Strings::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
-            Strings::Dictionary(d, values) => {
-                let key = d.keys();
-                (!key.is_null(row)).then(|| values.value(key.value(row) as usize))
+            TextColumn::Plain(a) => (!a.is_null(row)).then(|| a.value(row)),
+            TextColumn::Dictionary(_, values) => self.value_index(row).map(|k| values.value(k)),
+        }
+    }
+
+    /// How many distinct values a dictionary column holds; `None` for plain text.
+    pub fn distinct_values(&self) -> Option<usize> {
+        match self {
+            TextColumn::Plain(_) => None,
+            TextColumn::Dictionary(_, values) => Some(values.len()),
+        }
+    }
+
+    /// Which of the distinct values row `row` holds, in a dictionary column; `None` where
+    /// it is missing, and for plain text.
+    pub fn value_index(&self, row: usize) -> Option<usize> {
+        match self {
+            TextColumn::Plain(_) => None,
+            TextColumn::Dictionary(d, _) => {
+                let keys = d.keys();
+                (!keys.is_null(row)).then(|| keys.value(row) as usize)
             }
         }
     }
@@ -464,13 +493,8 @@ pub fn string_column<'a>(
     column: &'a ArrayRef,
     name: &str,
 ) -> Result<impl Fn(usize) -> Option<&'a str> + 'a, SharedError> {
-    let strings = Strings::of(column).ok_or_else(|| SharedError::ColumnType {
-        path: path.to_path_buf(),
-        column: name.to_string(),
-        expected: "text (Utf8 or a dictionary of Utf8)",
-        found: column.data_type().clone(),
-    })?;
-    Ok(move |row| strings.get(row))
+    let text = TextColumn::of(path, column, name)?;
+    Ok(move |row| text.get(row))
 }
 
 #[cfg(test)]

@@ -29,12 +29,11 @@ pub fn fit_checked(
     let tree = KdTree::new(x);
 
     // 1. Core points.
-    let counts: Vec<usize> = (0..n)
+    let core: Vec<bool> = (0..n)
         .into_par_iter()
         .with_min_len(256)
-        .map(|i| tree.count_within_capped(&row(x, i), eps, min_samples))
+        .map(|i| tree.count_within_capped(&row(x, i), eps, min_samples) >= min_samples)
         .collect();
-    let core: Vec<bool> = counts.iter().map(|&c| c >= min_samples).collect();
 
     // 2. Components of core points; core neighbours of the other rows. A pair of core
     // points is joined from the one earlier in the tree, so each core point looks only

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::bounds::BOUND_SLACK;
-use super::distances::{Centres, ROW_BLOCK};
+use super::distances::{nearest_squared_rows, Centres, ROW_BLOCK};
 use super::rows::{data_rows, prefetch_row, Rows};
 use super::CHUNK_ROWS;
 
@@ -275,32 +275,19 @@ fn seed_centres(data: &Rows, k: usize, rng: &mut ChaCha8Rng, prune: bool) -> Arr
 
 /// Each row's squared distance to row `first` into `closest`; returns their sums by chunk.
 fn first_distances(data: &Rows, first: usize, closest: &mut [f64]) -> Vec<f64> {
-    let table = Centres::portable(data_rows(data, &[first]).view());
+    let table = Centres::new(data_rows(data, &[first]).view());
     closest
         .par_chunks_mut(CHUNK_ROWS)
         .enumerate()
         .map(|(chunk, closest)| {
             let start = chunk * CHUNK_ROWS;
             let rows = &data.values[start * data.d..(start + closest.len()) * data.d];
-            distances_to_one(rows, data.d, &table, closest);
+            // With one centre every label is 0; the scan gives the distances' bits.
+            let mut labels = vec![0usize; closest.len()];
+            nearest_squared_rows(rows, data.d, &table, &mut labels, closest);
             closest.iter().sum()
         })
         .collect()
-}
-
-clientele_numeric::multiversion! {
-    fn distances_to_one(rows: &[f64], d: usize, table: &Centres, closest: &mut [f64]) {
-        let mut blocks = rows.chunks_exact(ROW_BLOCK * d);
-        let mut out = closest.chunks_exact_mut(ROW_BLOCK);
-        for (block, out) in (&mut blocks).zip(&mut out) {
-            let sums = table.block_distances::<4, ROW_BLOCK>(block, d);
-            out.iter_mut().zip(&sums).for_each(|(o, s)| *o = s[0]);
-        }
-        for (row, o) in blocks.remainder().chunks_exact(d).zip(out.into_remainder()) {
-            let [sums] = table.block_distances::<4, 1>(row, d);
-            *o = sums[0];
-        }
-    }
 }
 
 /// The chunk in which the running sum of the rows' closest distances reaches `target`,
