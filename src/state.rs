@@ -191,20 +191,37 @@ pub fn read_state(pipeline: &Pipeline, stage: &StageSpec) -> Option<StageState> 
     serde_json::from_str(&text).ok()
 }
 
-/// Compares a recorded state with the expected one and the outputs on disk.
-pub fn status(recorded: Option<&StageState>, expected: &StageState, stage: &StageSpec) -> Status {
+/// Why the stage must run whatever its inputs hold: never run, another algorithm
+/// version, other parameters (`expected`'s input hashes are not read). The runner then
+/// hashes the inputs while the stage runs instead of before.
+pub fn stale_whatever_the_inputs(
+    recorded: Option<&StageState>,
+    expected: &StageState,
+    stage: &StageSpec,
+) -> Option<String> {
     let Some(recorded) = recorded else {
-        return Status::Stale("never run".to_string());
+        return Some("never run".to_string());
     };
     if recorded.algorithm_version != expected.algorithm_version {
-        return Status::Stale(format!(
+        return Some(format!(
             "the {} algorithm changed (version {} then, {} now)",
             stage.kind, recorded.algorithm_version, expected.algorithm_version
         ));
     }
     if recorded.params_sha256 != expected.params_sha256 {
-        return Status::Stale("parameters changed".to_string());
+        return Some("parameters changed".to_string());
     }
+    None
+}
+
+/// Compares a recorded state with the expected one and the outputs on disk.
+pub fn status(recorded: Option<&StageState>, expected: &StageState, stage: &StageSpec) -> Status {
+    if let Some(why) = stale_whatever_the_inputs(recorded, expected, stage) {
+        return Status::Stale(why);
+    }
+    let Some(recorded) = recorded else {
+        return Status::Stale("never run".to_string());
+    };
     for (port, sha) in &expected.inputs_sha256 {
         if recorded.inputs_sha256.get(port) != Some(sha) {
             return Status::Stale(format!("input `{port}` changed"));

@@ -7,13 +7,16 @@
 //! of fields, a value that does not parse as its column's type, a declared column that is
 //! missing, a duplicate or missing customer key, an empty file, invalid UTF-8, a corrupt
 //! Parquet file. With `on_error = "quarantine"` bad rows go to the `rejects` output with
-//! their reason and the rest is written. Memory is bounded by the batch size, except for
-//! the set of customer keys kept to detect duplicates.
+//! their reason and the rest is written. Memory is bounded by the batch size and a few
+//! 2 MiB chunks of text per thread, except for the set of customer keys kept to detect
+//! duplicates.
 //!
-//! [`Ingest::run`] checks the parameters (`check`), then reads the source batch by
-//! batch (`read`: CSV and NDJSON in `text`, Parquet in `parquet`), with the output
-//! columns planned from its header (`plan`, cells parsed by `columns`), into the table
-//! sink and the rejects (`table`).
+//! [`Ingest::run`] checks the parameters (`check`), then reads the source (`read`): CSV
+//! cut into chunks of whole records (`chunks`) that are inferred and typed on every core
+//! and taken back in source order (`convert`); NDJSON a record at a time (`text`);
+//! Parquet a batch at a time (`parquet`). The output columns are planned from the header
+//! (`plan`, cells parsed by `columns`), and the rows go to the table sink and the rejects
+//! (`table`).
 //!
 //! It does not clean, impute or encode anything: that is the preprocess stage. It never
 //! prints a data value in a message, since values may be personal data.
@@ -21,7 +24,9 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod chunks;
 mod columns;
+mod convert;
 mod dataset;
 mod error;
 mod identifiers;

@@ -1,6 +1,6 @@
 //! Reading the source, batch by batch, into the table sink: the format chosen, the
-//! columns planned from the header, each batch parsed, checked and written, bad rows
-//! quarantined, the report made.
+//! columns planned from the header, each batch parsed, checked and written (`convert`),
+//! bad rows quarantined, the report made.
 
 use std::path::Path;
 
@@ -13,7 +13,7 @@ use crate::plan::plan_columns;
 use crate::pseudonym::Pseudonymiser;
 use crate::table::{Rejects, TableSink};
 use crate::text::RecordSource;
-use crate::{columns, dataset, parquet, text};
+use crate::{columns, convert, dataset, parquet, text};
 
 pub(crate) fn format_of(params: &IngestParams, path: &Path) -> Result<Format, IngestError> {
     if let Some(format) = params.format {
@@ -72,15 +72,20 @@ pub fn ingest(
     // Each format yields the output plan and a reader positioned at the first record.
     let mut reader = match format {
         Format::Csv => {
-            let header = text::CsvSource::open(source, params)?.header().to_vec();
+            let csv = text::CsvSource::open(source, params)?;
+            let (header, data_start) = (csv.header().to_vec(), csv.data_start());
+            drop(csv);
             let plan = plan_columns(params, source, &header, |cols| {
-                let inferred = text::infer_csv(source, params, cols)?;
+                let inferred = convert::infer_csv(source, params, header.len(), data_start, cols)?;
                 notes.extend(tolerance_notes(&header, cols, &inferred));
                 Ok(cols.iter().map(|&c| inferred[c].result()).collect())
             })?;
             (
                 plan,
-                Reader::Text(Box::new(text::CsvSource::open(source, params)?)),
+                Reader::Csv {
+                    width: header.len(),
+                    data_start,
+                },
             )
         }
         Format::Ndjson => {
@@ -172,7 +177,17 @@ pub fn ingest(
         source,
     );
     match reader {
-        Reader::Text(records) => text::convert(
+        Reader::Csv { width, data_start } => convert::convert_csv(
+            source,
+            params,
+            *width,
+            *data_start,
+            plan,
+            &mut sink,
+            &mut rejects,
+            ctx,
+        )?,
+        Reader::Text(records) => convert::convert_records(
             records.as_mut(),
             source,
             plan,
@@ -232,6 +247,12 @@ fn tolerance_notes(
 }
 
 enum Reader {
+    /// CSV records after the header (`data_start` bytes), read in parallel chunks.
+    Csv {
+        width: usize,
+        data_start: u64,
+    },
+    /// Records read one at a time (NDJSON).
     Text(Box<dyn RecordSource>),
     Parquet(Box<parquet::ParquetInput>),
 }
@@ -252,4 +273,91 @@ fn finish(sink: TableSink, rejects: Rejects) -> Result<StageReport, IngestError>
         ));
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::OnError;
+
+    /// Runs ingest on `text` with chunks of `chunk_bytes`: the table's and the rejects'
+    /// bytes, and the report's notes.
+    fn ingest_in_chunks(
+        source: &Path,
+        params: &IngestParams,
+        chunk_bytes: usize,
+    ) -> (Vec<u8>, Vec<u8>, Vec<String>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (table, rejects) = (dir.path().join("t.parquet"), dir.path().join("r.parquet"));
+        crate::chunks::TEST_CHUNK_BYTES.with(|c| c.set(Some(chunk_bytes)));
+        let report = ingest(
+            params,
+            source,
+            &table,
+            Some(&rejects),
+            None,
+            &StageContext::plain("test"),
+        )
+        .expect("ingests");
+        crate::chunks::TEST_CHUNK_BYTES.with(|c| c.set(None));
+        let read = |p: &Path| std::fs::read(p).expect("output");
+        (read(&table), read(&rejects), report.notes)
+    }
+
+    #[test]
+    fn the_output_is_the_same_bytes_whatever_the_chunk_size() {
+        // Quoted line breaks, CRLF, bad rows, duplicate keys, a categorical column, an
+        // inferred column with a tolerated misfit, batches smaller than a chunk.
+        let mut text = b"id,segment,amount,note,opened\r\n".to_vec();
+        for i in 0..600 {
+            let id = if i % 97 == 5 { 3 } else { i };
+            let amount = match i % 211 {
+                17 => "n/a".to_string(),
+                _ => format!("{}.{}", i * 7, i % 10),
+            };
+            let note = match i % 5 {
+                0 => "\"two\r\nlines, \"\"quoted\"\"\"".to_string(),
+                1 => String::new(),
+                _ => format!("note {i}"),
+            };
+            let line = match i % 53 {
+                11 => format!("{id},{},{amount}\n", ["a", "b", "c"][i % 3]),
+                _ => format!(
+                    "{id},{},{amount},{note},2026-{:02}-{:02}\r\n",
+                    ["a", "b", "c"][i % 3],
+                    1 + i % 12,
+                    1 + i % 28
+                ),
+            };
+            text.extend_from_slice(line.as_bytes());
+        }
+        let params = IngestParams {
+            id_column: Some("id".into()),
+            on_error: OnError::Quarantine,
+            batch_rows: 50,
+            columns: [(
+                "segment".to_string(),
+                crate::params::ColumnType::Categorical,
+            )]
+            .into_iter()
+            .collect(),
+            ..IngestParams::default()
+        };
+        // The rejects name the source file: the same file for every run.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("customers.csv");
+        std::fs::write(&source, &text).expect("write");
+        let whole = ingest_in_chunks(&source, &params, 1 << 20);
+        assert!(
+            whole.2.iter().any(|n| n.contains("quarantined")),
+            "{:?}",
+            whole.2
+        );
+        for chunk_bytes in [1, 100, 4096] {
+            let chunked = ingest_in_chunks(&source, &params, chunk_bytes);
+            assert_eq!(chunked.2, whole.2, "notes, chunks of {chunk_bytes}");
+            assert!(chunked.1 == whole.1, "rejects, chunks of {chunk_bytes}");
+            assert!(chunked.0 == whole.0, "table, chunks of {chunk_bytes}");
+        }
+    }
 }

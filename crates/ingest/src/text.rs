@@ -1,25 +1,23 @@
-//! CSV and newline-delimited JSON: text records, typed cell by cell.
+//! CSV and newline-delimited JSON as records: the delimiter chosen, the header read, a
+//! record at a time for NDJSON and for the identifier scan (CSV's records are read in
+//! chunks by [`crate::chunks`] for the conversion).
 //!
-//! The bytes come from [`crate::source`]. Both are read twice when a column's type must be inferred (once to infer from every
-//! value, once to convert), and once otherwise. Records are parsed into a reused
-//! [`csv::ByteRecord`] so that memory stays at one batch whatever the file size.
+//! The bytes come from [`crate::source`]. Both formats are read twice when a column's
+//! type must be inferred (once to infer from every value, once to convert), and once
+//! otherwise. Records are parsed into a reused [`csv::ByteRecord`], so that memory stays
+//! at one batch whatever the file size.
 
 use std::borrow::Cow;
 
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use crate::table::TableSink;
-use arrow::array::{ArrayRef, StringBuilder};
-use arrow::record_batch::RecordBatch;
-use clientele_shared::stage::StageContext;
 use csv::ByteRecord;
 
-use crate::columns::{Cell, CellFormat, ColumnBuilder, Inference};
+use crate::columns::CellFormat;
 use crate::error::{IngestError, Location, ParamError, RowProblem};
 use crate::params::IngestParams;
 use crate::source::{decoded, io_error, open, skip_bom, Recorder, Source, BOM};
-use crate::table::{internal, IdRegistry, IdSource, OutputPlan, Rejects};
 
 /// The delimiters `delimiter = "auto"` chooses from, in the order that breaks ties.
 pub const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
@@ -155,6 +153,9 @@ pub struct CsvSource {
     /// A headerless file's first record, read to count the columns, given back first,
     /// with its text as read.
     first: Option<(ByteRecord, Vec<u8>)>,
+    /// Where the records start in the decoded text after its byte-order mark: after the
+    /// header record, or 0.
+    data_start: u64,
 }
 
 impl CsvSource {
@@ -211,12 +212,19 @@ impl CsvSource {
             let names = (1..=first.len()).map(|i| format!("column_{i}")).collect();
             (names, Some((first, first_raw)))
         };
+        let data_start = if first.is_some() { 0 } else { end };
         Ok(CsvSource {
             path: path.to_path_buf(),
             reader,
             header,
             first,
+            data_start,
         })
+    }
+
+    /// Where the records start, for a reader of the same text ([`crate::chunks`]).
+    pub fn data_start(&self) -> u64 {
+        self.data_start
     }
 }
 
@@ -443,254 +451,7 @@ impl RecordSource for NdjsonSource {
     }
 }
 
-/// Infers the types of `columns` (indices into the header) over every CSV record.
-pub fn infer_csv(
-    path: &Path,
-    params: &IngestParams,
-    columns: &[usize],
-) -> Result<Vec<Inference>, IngestError> {
-    let mut source = CsvSource::open(path, params)?;
-    let format = CellFormat::of(params);
-    let mut inference = vec![Inference::default(); source.header().len()];
-    let mut rec = RawRecord::default();
-    while source.next_record(&mut rec)? {
-        let record = RecordText::of(&rec.fields);
-        for &c in columns {
-            if c >= rec.fields.len() {
-                continue;
-            }
-            match record.field(&rec.fields, c) {
-                Ok(text) if is_null_marker(text, &params.null_markers) => {}
-                Ok(text) => inference[c].observe(text, &format),
-                Err(_) => inference[c].observe_unparsable(),
-            }
-        }
-    }
-    Ok(inference)
-}
-
-/// A record's fields as text, checked as UTF-8 once for the whole record rather than cell
-/// by cell (a sixth of the conversion's time went to per-cell checks).
-enum RecordText<'a> {
-    /// The record's bytes, valid UTF-8, every field starting and ending on a character.
-    Whole(&'a str),
-    /// Not valid as a whole: each field is checked alone, to name the bad one.
-    ByField,
-}
-
-impl<'a> RecordText<'a> {
-    fn of(fields: &'a ByteRecord) -> Self {
-        let Ok(whole) = std::str::from_utf8(fields.as_slice()) else {
-            return RecordText::ByField;
-        };
-        // Fields are stored back to back: two invalid halves of a character in adjacent
-        // fields would read as valid together, so every boundary is checked too.
-        let on_characters = (0..fields.len()).all(|i| {
-            fields
-                .range(i)
-                .is_some_and(|r| whole.is_char_boundary(r.start) && whole.is_char_boundary(r.end))
-        });
-        if on_characters {
-            RecordText::Whole(whole)
-        } else {
-            RecordText::ByField
-        }
-    }
-
-    /// Field `i` (empty when the record has no such field).
-    fn field<'b>(&self, fields: &'b ByteRecord, i: usize) -> Result<&'b str, std::str::Utf8Error>
-    where
-        'a: 'b,
-    {
-        match (self, fields.range(i)) {
-            (RecordText::Whole(whole), Some(range)) => Ok(&whole[range]),
-            (_, range) => std::str::from_utf8(range.map_or(&[][..], |r| &fields.as_slice()[r])),
-        }
-    }
-}
-
 pub fn is_null_marker(text: &str, markers: &[String]) -> bool {
     let t = text.trim();
     markers.iter().any(|m| m == t)
-}
-
-/// Converts every record of `source` into the output table.
-pub fn convert(
-    source: &mut dyn RecordSource,
-    source_path: &Path,
-    plan: &OutputPlan,
-    params: &IngestParams,
-    sink: &mut TableSink,
-    rejects: &mut Rejects,
-    ctx: &StageContext<'_>,
-) -> Result<(), IngestError> {
-    let schema = plan.schema();
-    let width = source.header().len();
-    let batch_rows = params.batch_rows.max(1);
-    let mut ids = IdRegistry::new(params.one_row_per_customer);
-    let mut id_builder = StringBuilder::with_capacity(batch_rows, batch_rows * 8);
-    let mut builders: Vec<ColumnBuilder> = plan
-        .columns
-        .iter()
-        .map(|(_, ty)| ColumnBuilder::new(*ty, batch_rows))
-        .collect();
-    let mut pending = 0usize;
-    let mut data_row = 0u64;
-    let mut rec = RawRecord::default();
-    let format = source.cell_format(params);
-    source.keep_raw_lines(rejects.keeps_records());
-
-    while source.next_record(&mut rec)? {
-        data_row += 1;
-        let at = rec.at.unwrap_or(Location::Row(data_row));
-        let raw_text = |rec: &RawRecord| -> Option<String> {
-            Some(String::from_utf8_lossy(&rec.raw).into_owned())
-        };
-        if let Some(problem) = rec.problem.take() {
-            rejects.reject(at, problem, raw_text(&rec))?;
-            continue;
-        }
-        if rec.fields.len() != width {
-            let problem = RowProblem::FieldCount {
-                expected: width,
-                found: rec.fields.len(),
-            };
-            rejects.reject(at, problem, raw_text(&rec))?;
-            continue;
-        }
-        let record = RecordText::of(&rec.fields);
-        let text_of = |c: usize| -> Result<Option<&str>, RowProblem> {
-            if rec.json_nulls.get(c).copied().unwrap_or(false) {
-                return Ok(None);
-            }
-            let text = record
-                .field(&rec.fields, c)
-                .map_err(|_| RowProblem::InvalidUtf8 {
-                    column: source_header_name(plan, c),
-                })?;
-            if is_null_marker(text, &params.null_markers) {
-                Ok(None)
-            } else {
-                Ok(Some(text))
-            }
-        };
-        let row: Result<(String, Vec<Cell<'_>>), RowProblem> = (|| {
-            let id = match (&plan.id, plan.id_index) {
-                (IdSource::Column(name), Some(c)) => match text_of(c)? {
-                    Some(text) => text.trim().to_string(),
-                    None => {
-                        return Err(RowProblem::MissingId {
-                            column: name.clone(),
-                        })
-                    }
-                },
-                _ => data_row.to_string(),
-            };
-            let mut row_cells = Vec::with_capacity(plan.columns.len());
-            for (out, &c) in plan.source_index.iter().enumerate() {
-                let (name, ty) = &plan.columns[out];
-                let cell = match text_of(c)? {
-                    None => Cell::Null,
-                    Some(text) => {
-                        format
-                            .parse(*ty, text)
-                            .ok_or_else(|| RowProblem::Unparsable {
-                                column: name.clone(),
-                                expected: ty.describe(),
-                            })?
-                    }
-                };
-                row_cells.push(cell);
-            }
-            Ok((id, row_cells))
-        })();
-        let (id, row_cells) = match row {
-            Ok(row) => row,
-            Err(problem) => {
-                let text = raw_text(&rec);
-                rejects.reject(at, problem, text)?;
-                continue;
-            }
-        };
-        if let Some(first) = ids.check(&id, at) {
-            let problem = RowProblem::DuplicateId {
-                column: plan.id_column_name().to_string(),
-                first,
-            };
-            let text = raw_text(&rec);
-            rejects.reject(at, problem, text)?;
-            continue;
-        }
-        id_builder.append_value(&id);
-        for (builder, cell) in builders.iter_mut().zip(row_cells) {
-            builder.append(cell);
-        }
-        pending += 1;
-        if pending >= batch_rows {
-            write_batch(&schema, &mut id_builder, &mut builders, sink, source_path)?;
-            pending = 0;
-            ctx.progress.rows(data_row, None);
-        }
-    }
-    if pending > 0 || sink.rows() == 0 {
-        write_batch(&schema, &mut id_builder, &mut builders, sink, source_path)?;
-    }
-    ctx.progress.rows(data_row, Some(data_row));
-    Ok(())
-}
-
-fn source_header_name(plan: &OutputPlan, c: usize) -> String {
-    if Some(c) == plan.id_index {
-        return plan.id_column_name().to_string();
-    }
-    plan.source_index
-        .iter()
-        .position(|&i| i == c)
-        .map(|out| plan.columns[out].0.clone())
-        .unwrap_or_else(|| format!("#{}", c + 1))
-}
-
-fn write_batch(
-    schema: &arrow::datatypes::SchemaRef,
-    id_builder: &mut StringBuilder,
-    builders: &mut [ColumnBuilder],
-    sink: &mut TableSink,
-    path: &Path,
-) -> Result<(), IngestError> {
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(builders.len() + 1);
-    columns.push(std::sync::Arc::new(id_builder.finish()));
-    columns.extend(builders.iter_mut().map(ColumnBuilder::finish));
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| internal(path, e))?;
-    sink.write(&batch)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_record_is_checked_as_utf8_once_yet_names_the_bad_field() {
-        let mut record = ByteRecord::new();
-        record.push_field("Zürich".as_bytes());
-        record.push_field(b"42");
-        record.push_field(b"");
-        let text = RecordText::of(&record);
-        assert!(matches!(text, RecordText::Whole(_)));
-        assert_eq!(text.field(&record, 0), Ok("Zürich"));
-        assert_eq!(text.field(&record, 2), Ok(""));
-        // One character split over two fields: valid bytes together, invalid fields.
-        let mut split = ByteRecord::new();
-        split.push_field(b"a\xC3");
-        split.push_field(b"\xA9b");
-        let text = RecordText::of(&split);
-        assert!(matches!(text, RecordText::ByField));
-        assert!(text.field(&split, 0).is_err() && text.field(&split, 1).is_err());
-        let mut bad = ByteRecord::new();
-        bad.push_field(b"ok");
-        bad.push_field(b"\xFF");
-        let text = RecordText::of(&bad);
-        assert_eq!(text.field(&bad, 0), Ok("ok"));
-        assert!(text.field(&bad, 1).is_err());
-    }
 }
