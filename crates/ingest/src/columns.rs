@@ -80,13 +80,12 @@ impl CellFormat {
 
     /// Parses a non-null cell as `ty`; `None` when it does not parse.
     pub fn parse<'a>(&self, ty: ColumnType, text: &'a str) -> Option<Cell<'a>> {
-        let mut buf = [0u8; MAX_NUMBER_BYTES];
         match ty {
             ColumnType::String | ColumnType::Categorical => Some(Cell::Text(text)),
-            ColumnType::Int => parse_int(self.number(text.trim(), &mut buf)?).map(Cell::Int),
-            ColumnType::Float => parse_float(self.number(text.trim(), &mut buf)?).map(Cell::Float),
-            ColumnType::Bool => parse_bool(text.trim()).map(Cell::Bool),
-            ColumnType::Date => self.date(text.trim()).map(|(day, _)| Cell::Date(day)),
+            ColumnType::Int => self.with_number(trim(text), parse_int).map(Cell::Int),
+            ColumnType::Float => self.with_number(trim(text), parse_float).map(Cell::Float),
+            ColumnType::Bool => parse_bool(trim(text)).map(Cell::Bool),
+            ColumnType::Date => self.date(trim(text)).map(|(day, _)| Cell::Date(day)),
         }
     }
 
@@ -168,6 +167,16 @@ impl CellFormat {
         i32::try_from((day - epoch).num_days())
             .ok()
             .map(|d| (d, false))
+    }
+}
+
+/// `text` without leading and trailing whitespace, as `str::trim` has it; a value that
+/// starts and ends with a visible ASCII character (nearly all) is returned as it is,
+/// without `trim`'s decoding of characters at both ends.
+pub fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
     }
 }
 
@@ -360,7 +369,7 @@ pub struct Inference {
 impl Inference {
     pub fn observe(&mut self, text: &str, format: &CellFormat) {
         self.values += 1;
-        let t = text.trim();
+        let t = trim(text);
         let int = format.with_number(t, parse_int).is_some();
         self.int += u64::from(int);
         // Every integer is a float: no need to parse it twice.
@@ -560,6 +569,24 @@ mod tests {
             ColumnType::Date
         );
         assert_eq!(infer(&[]).result(), ColumnType::String);
+    }
+
+    #[test]
+    fn trim_is_strs_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "\u{a0}1\u{a0}",
+            "1\t",
+            "\u{2003}x",
+            "é",
+            " é",
+            "x\r",
+        ] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
+        }
     }
 
     #[test]

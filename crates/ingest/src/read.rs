@@ -11,7 +11,7 @@ use crate::error::IngestError;
 use crate::params::{Format, IngestParams};
 use crate::plan::plan_columns;
 use crate::pseudonym::Pseudonymiser;
-use crate::table::{Rejects, TableSink};
+use crate::table::{OutputPlan, Rejects, TableSink};
 use crate::text::RecordSource;
 use crate::{columns, convert, dataset, parquet, text};
 
@@ -69,24 +69,36 @@ pub fn ingest(
         Format::Ndjson => columns::CellFormat::of_json(params),
         _ => columns::CellFormat::of(params),
     };
-    // Each format yields the output plan and a reader positioned at the first record.
-    let mut reader = match format {
+    // Each output is opened once the plan is known (and again if CSV is converted twice).
+    let open_outputs = |plan: &OutputPlan| -> Result<(TableSink, Rejects), IngestError> {
+        let mut rejects = Rejects::new(params.on_error, source, rejects_path, ctx.parquet_key)?;
+        // A rejected row is written without its record when the source holds personal
+        // columns: its line and column say where to look in the source.
+        rejects.withhold_records(!params.drop.is_empty() || !params.pseudonymise.is_empty());
+        let pseudonyms = pseudonymiser
+            .clone()
+            .map(|p| (p, plan.pseudonymised.clone()));
+        let sink = TableSink::new(
+            ParquetSink::create(table, plan.schema(), ctx.parquet_key)?,
+            pseudonyms,
+            source,
+        );
+        Ok((sink, rejects))
+    };
+    let (sink, rejects) = match format {
         Format::Csv => {
             let csv = text::CsvSource::open(source, params)?;
             let (header, data_start) = (csv.header().to_vec(), csv.data_start());
             drop(csv);
-            let plan = plan_columns(params, source, &header, |cols| {
-                let inferred = convert::infer_csv(source, params, header.len(), data_start, cols)?;
-                notes.extend(tolerance_notes(&header, cols, &inferred));
-                Ok(cols.iter().map(|&c| inferred[c].result()).collect())
-            })?;
-            (
-                plan,
-                Reader::Csv {
-                    width: header.len(),
-                    data_start,
-                },
-            )
+            convert_csv_file(
+                params,
+                source,
+                &header,
+                data_start,
+                &open_outputs,
+                ctx,
+                &mut notes,
+            )?
         }
         Format::Ndjson => {
             let mut inference: Vec<columns::Inference> = Vec::new();
@@ -108,7 +120,18 @@ pub fn ingest(
                 notes.extend(tolerance_notes(&header, cols, &inference));
                 Ok(cols.iter().map(|&c| inference[c].result()).collect())
             })?;
-            (plan, Reader::Text(Box::new(records)))
+            let (mut sink, mut rejects) = open_outputs(&plan)?;
+            let mut records = records;
+            convert::convert_records(
+                &mut records,
+                source,
+                &plan,
+                params,
+                &mut sink,
+                &mut rejects,
+                ctx,
+            )?;
+            (sink, rejects)
         }
         Format::Parquet => {
             let files = dataset::list(source)?;
@@ -159,55 +182,97 @@ pub fn ingest(
                     }
                 ));
             }
-            (
-                plan,
-                Reader::Parquet(Box::new(parquet::ParquetInput::new(files, first))),
-            )
+            let (mut sink, mut rejects) = open_outputs(&plan)?;
+            parquet::convert(
+                &mut Box::new(parquet::ParquetInput::new(files, first)),
+                &plan,
+                params.one_row_per_customer,
+                &mut sink,
+                &mut rejects,
+                ctx,
+            )?;
+            (sink, rejects)
         }
     };
-    let (plan, reader) = (&reader.0, &mut reader.1);
-    let mut rejects = Rejects::new(params.on_error, source, rejects_path, ctx.parquet_key)?;
-    // A rejected row is written without its record when the source holds personal
-    // columns: its line and column say where to look in the source.
-    rejects.withhold_records(!params.drop.is_empty() || !params.pseudonymise.is_empty());
-    let pseudonyms = pseudonymiser.map(|p| (p, plan.pseudonymised.clone()));
-    let mut sink = TableSink::new(
-        ParquetSink::create(table, plan.schema(), ctx.parquet_key)?,
-        pseudonyms,
-        source,
-    );
-    match reader {
-        Reader::Csv { width, data_start } => convert::convert_csv(
-            source,
-            params,
-            *width,
-            *data_start,
-            plan,
-            &mut sink,
-            &mut rejects,
-            ctx,
-        )?,
-        Reader::Text(records) => convert::convert_records(
-            records.as_mut(),
-            source,
-            plan,
-            params,
-            &mut sink,
-            &mut rejects,
-            ctx,
-        )?,
-        Reader::Parquet(records) => parquet::convert(
-            records,
-            plan,
-            params.one_row_per_customer,
-            &mut sink,
-            &mut rejects,
-            ctx,
-        )?,
-    }
     let mut report = finish(sink, rejects)?;
     report.notes.splice(0..0, notes);
     Ok(report)
+}
+
+/// Opens the table sink and the rejects for a plan.
+type OpenOutputs<'a> = dyn Fn(&OutputPlan) -> Result<(TableSink, Rejects), IngestError> + 'a;
+
+/// Converts a CSV file in one pass where it can: the columns' types inferred from the
+/// first chunk, every value observed on the way. When the types every value calls for
+/// differ (a column whose first values were all integers holds a decimal later on), the
+/// outputs are dropped and the file converted again with those types, so that the
+/// result is always what inference over every value decides. In fail mode a bad row
+/// stops the pass early; the rest is then inferred to tell whether it is bad under the
+/// final types too.
+fn convert_csv_file(
+    params: &IngestParams,
+    source: &Path,
+    header: &[String],
+    data_start: u64,
+    open_outputs: &OpenOutputs<'_>,
+    ctx: &StageContext<'_>,
+    notes: &mut Vec<String>,
+) -> Result<(TableSink, Rejects), IngestError> {
+    let width = header.len();
+    let mut observed = Vec::new();
+    let plan = plan_columns(params, source, header, |cols| {
+        observed = cols.to_vec();
+        let first = convert::infer_csv_first_chunk(source, params, width, data_start, cols)?;
+        Ok(cols.iter().map(|&c| first[c].result()).collect())
+    })?;
+    let (mut sink, mut rejects) = open_outputs(&plan)?;
+    let converted = convert::convert_csv(
+        source,
+        params,
+        width,
+        data_start,
+        &plan,
+        &observed,
+        &mut sink,
+        &mut rejects,
+        ctx,
+    );
+    let plan_of = |every: &[columns::Inference]| {
+        plan_columns(params, source, header, |cols| {
+            Ok(cols.iter().map(|&c| every[c].result()).collect())
+        })
+    };
+    let every = match converted {
+        Ok(every) => every,
+        Err(bad_row @ IngestError::Row { .. }) if !observed.is_empty() => {
+            let every = convert::infer_csv(source, params, width, data_start, &observed)?;
+            if plan_of(&every)?.columns == plan.columns {
+                return Err(bad_row);
+            }
+            every
+        }
+        Err(e) => return Err(e),
+    };
+    notes.extend(tolerance_notes(header, &observed, &every));
+    let final_plan = plan_of(&every)?;
+    if final_plan.columns == plan.columns {
+        return Ok((sink, rejects));
+    }
+    // Dropped unfinished, the outputs' temporary files are removed.
+    drop((sink, rejects));
+    let (mut sink, mut rejects) = open_outputs(&final_plan)?;
+    convert::convert_csv(
+        source,
+        params,
+        width,
+        data_start,
+        &final_plan,
+        &[],
+        &mut sink,
+        &mut rejects,
+        ctx,
+    )?;
+    Ok((sink, rejects))
 }
 
 /// The notes on what inference decided beyond the plain case: a column read as a number
@@ -246,17 +311,6 @@ fn tolerance_notes(
     notes
 }
 
-enum Reader {
-    /// CSV records after the header (`data_start` bytes), read in parallel chunks.
-    Csv {
-        width: usize,
-        data_start: u64,
-    },
-    /// Records read one at a time (NDJSON).
-    Text(Box<dyn RecordSource>),
-    Parquet(Box<parquet::ParquetInput>),
-}
-
 /// Commits the rejects first and the table last, so that a table under its final name
 /// always comes with the rejects of the same run.
 fn finish(sink: TableSink, rejects: Rejects) -> Result<StageReport, IngestError> {
@@ -280,15 +334,19 @@ mod tests {
     use super::*;
     use crate::params::OnError;
 
-    /// Runs ingest on `text` with chunks of `chunk_bytes`: the table's and the rejects'
-    /// bytes, and the report's notes.
+    /// The table's bytes, the rejects' bytes, the report's notes.
+    type Outputs = (Vec<u8>, Vec<u8>, Vec<String>);
+
+    /// Runs ingest with chunks of `chunk_bytes`, writing `t.parquet` and `r.parquet` in
+    /// `out`: the table's and the rejects' bytes (empty when there are none), and the
+    /// report's notes or the error.
     fn ingest_in_chunks(
         source: &Path,
         params: &IngestParams,
         chunk_bytes: usize,
-    ) -> (Vec<u8>, Vec<u8>, Vec<String>) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (table, rejects) = (dir.path().join("t.parquet"), dir.path().join("r.parquet"));
+        out: &Path,
+    ) -> Result<Outputs, IngestError> {
+        let (table, rejects) = (out.join("t.parquet"), out.join("r.parquet"));
         crate::chunks::TEST_CHUNK_BYTES.with(|c| c.set(Some(chunk_bytes)));
         let report = ingest(
             params,
@@ -297,18 +355,58 @@ mod tests {
             Some(&rejects),
             None,
             &StageContext::plain("test"),
-        )
-        .expect("ingests");
+        );
         crate::chunks::TEST_CHUNK_BYTES.with(|c| c.set(None));
-        let read = |p: &Path| std::fs::read(p).expect("output");
-        (read(&table), read(&rejects), report.notes)
+        let read = |p: &Path| std::fs::read(p).unwrap_or_default();
+        Ok((read(&table), read(&rejects), report?.notes))
+    }
+
+    fn float_column(path: &Path, name: &str) -> bool {
+        let table = ParquetSource::open(path, None).expect("table");
+        table
+            .schema()
+            .field_with_name(name)
+            .is_ok_and(|f| *f.data_type() == arrow::datatypes::DataType::Float64)
+    }
+
+    #[test]
+    fn a_type_only_later_rows_show_is_found_in_fail_mode_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("c.csv");
+        let mut text = String::from("customer_id,visits\n");
+        for i in 0..300 {
+            text.push_str(&format!("c{i},{}\n", if i < 200 { "3" } else { "2.5" }));
+        }
+        std::fs::write(&source, &text).expect("write");
+        let params = IngestParams::default();
+        // The first chunks hold only integers; the decimals make the column a float
+        // column, not bad rows.
+        let (_, _, notes) = ingest_in_chunks(&source, &params, 64, dir.path()).expect("ingests");
+        assert!(
+            float_column(&dir.path().join("t.parquet"), "visits"),
+            "{notes:?}"
+        );
+        // A real bad row still fails, naming its line, and writes no table.
+        text.push_str("c300,many\n");
+        std::fs::write(&source, &text).expect("write");
+        let out = tempfile::tempdir().expect("tempdir");
+        let message = ingest_in_chunks(&source, &params, 64, out.path())
+            .expect_err("a bad row")
+            .to_string();
+        assert!(
+            message.contains("line 302") && message.contains("visits"),
+            "{message}"
+        );
+        assert!(!out.path().join("t.parquet").exists());
     }
 
     #[test]
     fn the_output_is_the_same_bytes_whatever_the_chunk_size() {
         // Quoted line breaks, CRLF, bad rows, duplicate keys, a categorical column, an
         // inferred column with a tolerated misfit, batches smaller than a chunk.
-        let mut text = b"id,segment,amount,note,opened\r\n".to_vec();
+        // `visits` looks like integers for the first 400 rows: a first chunk smaller than
+        // that infers integers, and the file is converted again as decimals.
+        let mut text = b"id,segment,amount,note,opened,visits\r\n".to_vec();
         for i in 0..600 {
             let id = if i % 97 == 5 { 3 } else { i };
             let amount = match i % 211 {
@@ -323,10 +421,12 @@ mod tests {
             let line = match i % 53 {
                 11 => format!("{id},{},{amount}\n", ["a", "b", "c"][i % 3]),
                 _ => format!(
-                    "{id},{},{amount},{note},2026-{:02}-{:02}\r\n",
+                    "{id},{},{amount},{note},2026-{:02}-{:02},{}{}\r\n",
                     ["a", "b", "c"][i % 3],
                     1 + i % 12,
-                    1 + i % 28
+                    1 + i % 28,
+                    i % 9,
+                    if i < 400 { "" } else { ".5" }
                 ),
             };
             text.extend_from_slice(line.as_bytes());
@@ -347,14 +447,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let source = dir.path().join("customers.csv");
         std::fs::write(&source, &text).expect("write");
-        let whole = ingest_in_chunks(&source, &params, 1 << 20);
+        let whole = ingest_in_chunks(&source, &params, 1 << 20, dir.path()).expect("ingests");
         assert!(
             whole.2.iter().any(|n| n.contains("quarantined")),
             "{:?}",
             whole.2
         );
+        assert!(float_column(&dir.path().join("t.parquet"), "visits"));
         for chunk_bytes in [1, 100, 4096] {
-            let chunked = ingest_in_chunks(&source, &params, chunk_bytes);
+            let chunked =
+                ingest_in_chunks(&source, &params, chunk_bytes, dir.path()).expect("ingests");
             assert_eq!(chunked.2, whole.2, "notes, chunks of {chunk_bytes}");
             assert!(chunked.1 == whole.1, "rejects, chunks of {chunk_bytes}");
             assert!(chunked.0 == whole.0, "table, chunks of {chunk_bytes}");

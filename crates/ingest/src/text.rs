@@ -452,6 +452,6 @@ impl RecordSource for NdjsonSource {
 }
 
 pub fn is_null_marker(text: &str, markers: &[String]) -> bool {
-    let t = text.trim();
+    let t = crate::columns::trim(text);
     markers.iter().any(|m| m == t)
 }
