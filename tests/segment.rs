@@ -537,6 +537,13 @@ min_samples = 10
             .unwrap();
     assert_eq!(profiles["algorithm"], "dbscan");
     assert_eq!(profiles["eps_auto"], true);
+    // Given no preprocess state, the stage reads the features' origins from the
+    // features file itself: profiles in original units, labels naming source columns.
+    assert_eq!(profiles["units"], "original");
+    for segment in profiles["segments"].as_array().unwrap() {
+        let label = segment["label"].as_str().unwrap();
+        assert!(!label.contains("log1p") && !label.contains("  "), "{label}");
+    }
     let assignments = read_one(&p.path("out/dbscan/segments.parquet"));
     let segment = column::<Int32Array>(&assignments, "segment");
     let types = column::<StringArray>(&assignments, "point_type");

@@ -11,6 +11,7 @@ use arrow::compute::filter;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use clientele_shared::parquet_io::{ParquetSink, ParquetSource};
+use clientele_shared::schema::feature_origins_metadata;
 use clientele_shared::stage::StageContext;
 
 use crate::errors::PreprocessError;
@@ -105,7 +106,9 @@ pub fn apply_rows(
             }
         }
     }
-    let schema = Arc::new(Schema::new(out.fields));
+    // The features say where they come from, for the stages not given the state.
+    let schema =
+        Arc::new(Schema::new(out.fields).with_metadata(feature_origins_metadata(&state.outputs)));
     let batch = RecordBatch::try_new(schema, out.arrays).map_err(|e| internal(path, e))?;
     Ok((batch, counts))
 }

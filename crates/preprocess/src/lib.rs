@@ -50,7 +50,8 @@ pub struct Preprocess;
 
 impl Stage for Preprocess {
     const KIND: &'static str = "preprocess";
-    const ALGORITHM_VERSION: u32 = 1;
+    // 2: the features file carries the feature origins in its schema metadata.
+    const ALGORITHM_VERSION: u32 = 2;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "table",

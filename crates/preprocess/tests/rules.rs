@@ -350,7 +350,10 @@ fn streaming_over_batches_equals_one_pass_in_memory_and_names_rows_in_the_file()
     );
     let streamed = arrow::compute::concat_batches(&streamed[0].schema(), &streamed).unwrap();
     let (_, in_memory, _) = fit_apply(&params, &batch, &batch);
-    assert_eq!(streamed, in_memory);
+    // Compared by fields and columns: the schema metadata (the feature origins) is the
+    // file's, not each batch's read back.
+    assert_eq!(streamed.schema().fields(), in_memory.schema().fields());
+    assert_eq!(streamed.columns(), in_memory.columns());
 
     // A negative value in the third batch is reported by its row in the file.
     let mut values = values;

@@ -39,13 +39,6 @@ pub(crate) fn read_inputs<'a>(
     features_path: &Path,
     key: Option<&ParquetKey>,
 ) -> Result<Inputs<'a>, SegmentError> {
-    let origins: BTreeMap<String, FeatureOrigin> = match io.input("state") {
-        Some(path) => read_feature_origins(path)?
-            .into_iter()
-            .map(|o| (o.name.clone(), o))
-            .collect(),
-        None => BTreeMap::new(),
-    };
     let model = match (params.mode, io.input("model")) {
         (Mode::Apply, Some(path)) => Some((path, model::read(path)?)),
         _ => None,
@@ -54,7 +47,14 @@ pub(crate) fn read_inputs<'a>(
         Some((_, m)) => Some(m.features.as_slice()),
         None => params.features.as_deref(),
     };
-    let table = read_features(features_path, wanted, key)?;
+    let mut table = read_features(features_path, wanted, key)?;
+    // The state's origins when it is given, else those the features file carries.
+    let origins = match io.input("state") {
+        Some(path) => read_feature_origins(path)?,
+        None => std::mem::take(&mut table.origins),
+    };
+    let origins: BTreeMap<String, FeatureOrigin> =
+        origins.into_iter().map(|o| (o.name.clone(), o)).collect();
     Ok(Inputs {
         origins,
         model,
@@ -68,6 +68,8 @@ pub struct FeatureTable {
     pub ids: Vec<String>,
     pub names: Vec<String>,
     pub x: Array2<f64>,
+    /// The origins the features file carries (see `FEATURE_ORIGINS_KEY`).
+    pub origins: Vec<FeatureOrigin>,
 }
 
 /// Reads `customer_id` and the feature columns (`wanted`, or every Float64 column).
@@ -89,6 +91,7 @@ pub fn read_features(
         ids: matrix.ids,
         names: matrix.names,
         x,
+        origins: matrix.origins,
     })
 }
 

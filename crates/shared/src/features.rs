@@ -6,7 +6,7 @@ use arrow::array::{Array, Float64Array, StringArray};
 use arrow::datatypes::DataType;
 
 use crate::parquet_io::ParquetSource;
-use crate::schema::CUSTOMER_ID;
+use crate::schema::{feature_origins_of, FeatureOrigin, CUSTOMER_ID};
 use crate::SharedError;
 
 /// The customer ids and the feature values, row by row as in the file.
@@ -17,6 +17,9 @@ pub struct FeatureMatrix {
     pub names: Vec<String>,
     /// Row-major, `ids.len()` × `names.len()`, every value finite.
     pub values: Vec<f64>,
+    /// The origins the file's schema carries (every feature of the file, not only those
+    /// read); empty when it carries none.
+    pub origins: Vec<FeatureOrigin>,
 }
 
 impl FeatureMatrix {
@@ -35,6 +38,7 @@ pub fn read_feature_matrix(
 ) -> Result<FeatureMatrix, SharedError> {
     let source = ParquetSource::open(path, key)?;
     let schema = source.schema().clone();
+    let origins = feature_origins_of(&schema, path)?;
     let missing = |column: &str, what: &str| SharedError::MissingColumn {
         path: path.to_path_buf(),
         column: column.to_string(),
@@ -126,5 +130,6 @@ pub fn read_feature_matrix(
         ids,
         names,
         values,
+        origins,
     })
 }

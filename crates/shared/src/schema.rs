@@ -8,7 +8,7 @@
 //! | customer table (ingest → preprocess) | [`CUSTOMER_ID`] (Utf8, non-null, unique), then the source's columns with their declared types |
 //! | holdings (ingest → recommend) | [`CUSTOMER_ID`], [`PRODUCT`] (Utf8), optionally [`SNAPSHOT`] (Date32) |
 //! | features (preprocess → segment, recommend) | [`CUSTOMER_ID`], passed-through columns, then non-null Float64 features |
-//! | feature origins (preprocess state → segment) | `outputs` of the preprocess state JSON: one [`FeatureOrigin`] per feature |
+//! | feature origins (preprocess → segment) | `outputs` of the preprocess state JSON, and the features file's schema metadata under [`FEATURE_ORIGINS_KEY`]: one [`FeatureOrigin`] per feature |
 //! | segment assignments (segment → recommend, evaluate, report) | see [`assignments_schema`] |
 //! | k sweep (segment → evaluate, report) | see [`sweep_schema`] |
 //! | segment labels (segment profiles JSON → recommend, report) | `segments[].segment` and `segments[].label`, read by [`read_segment_labels`] |
@@ -179,6 +179,32 @@ pub struct FeatureOrigin {
     pub unscale: Option<Unscale>,
 }
 
+/// The key of the features file's schema metadata that lists its features' origins (as
+/// JSON, the preprocess state's `outputs`), so that a stage given the features without
+/// the state still describes each feature by the column it comes from.
+pub const FEATURE_ORIGINS_KEY: &str = "clientele.feature_origins";
+
+/// The schema metadata that carries `origins`.
+pub fn feature_origins_metadata(
+    origins: &[FeatureOrigin],
+) -> std::collections::HashMap<String, String> {
+    // A list of plain strings and numbers always serialises.
+    let json = serde_json::to_string(origins).unwrap_or_default();
+    [(FEATURE_ORIGINS_KEY.to_string(), json)].into()
+}
+
+/// The origins a features file's schema carries; empty when it carries none (a file
+/// written by another tool, or before the origins were written there).
+pub fn feature_origins_of(schema: &Schema, path: &Path) -> Result<Vec<FeatureOrigin>, SharedError> {
+    match schema.metadata().get(FEATURE_ORIGINS_KEY) {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_str(json).map_err(|e| SharedError::Json {
+            path: path.to_path_buf(),
+            message: format!("schema metadata `{FEATURE_ORIGINS_KEY}`: {e}"),
+        }),
+    }
+}
+
 /// A numeric feature is `(transform(value) − center) / scale`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -292,4 +318,42 @@ pub fn read_feature_origins(path: &Path) -> Result<Vec<FeatureOrigin>, SharedErr
             path: path.to_path_buf(),
             message: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_origins_travel_in_the_schema_metadata() {
+        let origins = vec![
+            FeatureOrigin {
+                name: "income__log1p__standard".into(),
+                source: "income".into(),
+                unscale: Some(Unscale {
+                    transform: Transform::Log1p,
+                    center: 10.5,
+                    scale: 0.75,
+                }),
+            },
+            FeatureOrigin {
+                name: "job=admin".into(),
+                source: "job".into(),
+                unscale: None,
+            },
+        ];
+        let path = Path::new("features.parquet");
+        let schema = Schema::new(vec![Field::new(CUSTOMER_ID, DataType::Utf8, false)])
+            .with_metadata(feature_origins_metadata(&origins));
+        assert_eq!(feature_origins_of(&schema, path).unwrap(), origins);
+        let plain = Schema::new(vec![Field::new(CUSTOMER_ID, DataType::Utf8, false)]);
+        assert!(feature_origins_of(&plain, path).unwrap().is_empty());
+        let broken = plain.with_metadata(
+            [(FEATURE_ORIGINS_KEY.to_string(), "[{".to_string())]
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+        let message = feature_origins_of(&broken, path).unwrap_err().to_string();
+        assert!(message.contains("features.parquet") && message.contains(FEATURE_ORIGINS_KEY));
+    }
 }
