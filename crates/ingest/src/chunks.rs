@@ -228,27 +228,48 @@ impl<'a> ChunkReader<'a> {
 /// The records of one chunk, each with the line it starts on and its text's place in the
 /// chunk (line breaks left out, for the rejects file).
 pub struct ChunkRecords<'t> {
-    reader: csv::Reader<&'t [u8]>,
+    parser: Parser<'t>,
     text: &'t [u8],
-    /// The chunk's line breaks not yet passed, and the next of them.
-    line_breaks: memchr::Memchr<'t>,
-    next_break: Option<usize>,
     /// The line of the last record's start.
     line: u64,
 }
 
+enum Parser<'t> {
+    /// `csv_core`, for a chunk with a quote character in it. The chunk's line breaks not
+    /// yet passed are walked in step with the records.
+    Csv {
+        reader: Box<csv::Reader<&'t [u8]>>,
+        line_breaks: memchr::Memchr<'t>,
+        next_break: Option<usize>,
+    },
+    /// A chunk without a quote character: a record is a line, its fields are split by the
+    /// delimiter, and `\r`, `\n` and blank lines are skipped between records, exactly as
+    /// `csv_core` reads such text but without its state machine (a seventh of the
+    /// holdings' ingest), from byte `at`.
+    QuoteFree { at: usize, delimiter: u8 },
+}
+
 impl<'t> ChunkRecords<'t> {
     pub fn new(chunk: &'t Chunk, delimiter: u8, quote: u8) -> Self {
+        let parser = if memchr::memchr(quote, &chunk.text).is_none() {
+            Parser::QuoteFree { at: 0, delimiter }
+        } else {
+            Parser::Csv {
+                reader: Box::new(
+                    csv::ReaderBuilder::new()
+                        .delimiter(delimiter)
+                        .quote(quote)
+                        .has_headers(false)
+                        .flexible(true)
+                        .from_reader(&chunk.text[..]),
+                ),
+                line_breaks: memchr::memchr_iter(b'\n', &chunk.text),
+                next_break: None,
+            }
+        };
         ChunkRecords {
-            reader: csv::ReaderBuilder::new()
-                .delimiter(delimiter)
-                .quote(quote)
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(&chunk.text[..]),
+            parser,
             text: &chunk.text,
-            line_breaks: memchr::memchr_iter(b'\n', &chunk.text),
-            next_break: None,
             line: chunk.first_line,
         }
     }
@@ -262,32 +283,55 @@ impl<'t> ChunkRecords<'t> {
         &mut self,
         record: &mut csv::ByteRecord,
     ) -> Result<Option<(u64, std::ops::Range<usize>)>, csv::Error> {
-        if !self.reader.read_byte_record(record)? {
+        let text = self.text;
+        let (reader, line_breaks, next_break) = match &mut self.parser {
+            Parser::QuoteFree { at, delimiter } => {
+                let mut start = *at;
+                while let Some(&byte) = text.get(start).filter(|b| matches!(b, b'\r' | b'\n')) {
+                    self.line += u64::from(byte == b'\n');
+                    start += 1;
+                }
+                if start >= text.len() {
+                    *at = start;
+                    return Ok(None);
+                }
+                let end =
+                    memchr::memchr2(b'\r', b'\n', &text[start..]).map_or(text.len(), |e| start + e);
+                record.clear();
+                for field in text[start..end].split(|b| b == delimiter) {
+                    record.push_field(field);
+                }
+                *at = end;
+                return Ok(Some((self.line, start..end)));
+            }
+            Parser::Csv {
+                reader,
+                line_breaks,
+                next_break,
+            } => (reader, line_breaks, next_break),
+        };
+        if !reader.read_byte_record(record)? {
             return Ok(None);
         }
-        let position = |p: u64| {
-            usize::try_from(p)
-                .unwrap_or(usize::MAX)
-                .min(self.text.len())
-        };
+        let position = |p: u64| usize::try_from(p).unwrap_or(usize::MAX).min(text.len());
         let mut start = position(record.position().map_or(0, csv::Position::byte));
-        let mut end = position(self.reader.position().byte()).max(start);
-        while start < end && matches!(self.text[start], b'\r' | b'\n') {
+        let mut end = position(reader.position().byte()).max(start);
+        while start < end && matches!(text[start], b'\r' | b'\n') {
             start += 1;
         }
-        while end > start && matches!(self.text[end - 1], b'\r' | b'\n') {
+        while end > start && matches!(text[end - 1], b'\r' | b'\n') {
             end -= 1;
         }
         // One pass over the chunk's line breaks, in step with the records (a count per
         // record costs a vector search's set-up for a few bytes).
         loop {
-            if self.next_break.is_none() {
-                self.next_break = self.line_breaks.next();
+            if next_break.is_none() {
+                *next_break = line_breaks.next();
             }
-            match self.next_break {
+            match *next_break {
                 Some(at) if at < start => {
                     self.line += 1;
-                    self.next_break = None;
+                    *next_break = None;
                 }
                 _ => break,
             }
@@ -356,11 +400,66 @@ mod tests {
         out
     }
 
+    /// Every record of `text` as `csv_core` reads it, with its byte range as the parser
+    /// reports it, trimmed of line breaks.
+    fn csv_core_records(text: &[u8]) -> Vec<(Vec<Vec<u8>>, std::ops::Range<usize>)> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text);
+        let mut out = Vec::new();
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).expect("parses") {
+            let mut start = record.position().expect("position").byte() as usize;
+            let mut end = reader.position().byte() as usize;
+            while start < end && matches!(text[start], b'\r' | b'\n') {
+                start += 1;
+            }
+            while end > start && matches!(text[end - 1], b'\r' | b'\n') {
+                end -= 1;
+            }
+            out.push((record.iter().map(<[u8]>::to_vec).collect(), start..end));
+        }
+        out
+    }
+
+    #[test]
+    fn quote_free_chunks_split_as_csv_core_does() {
+        let cases: &[&[u8]] = &[
+            b"a,b\n1,2\n",
+            b"a,b\r\n1,2\r\n\r\n3,4",
+            b"\n\n,,\n \n\r\r\nx\ry,\n",
+            b"one field\nno,line,break,at,the,end,",
+            b"",
+            b"\r\n",
+        ];
+        for text in cases {
+            let chunk = Chunk {
+                text: text.to_vec(),
+                first_line: 1,
+            };
+            let mut records = ChunkRecords::new(&chunk, b',', b'"');
+            assert!(matches!(records.parser, Parser::QuoteFree { .. }));
+            let mut ours = Vec::new();
+            let mut record = csv::ByteRecord::new();
+            while let Some((_, range)) = records.next_record(&mut record).expect("parses") {
+                ours.push((record.iter().map(<[u8]>::to_vec).collect::<Vec<_>>(), range));
+            }
+            assert_eq!(
+                ours,
+                csv_core_records(text),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
     #[test]
     fn records_are_on_the_line_an_editor_shows() {
         let lines = |text: &[u8]| -> Vec<u64> { records_whole(text).iter().map(|r| r.0).collect() };
         assert_eq!(lines(b"a,b\r\n1,2\r\n\r\n3,4"), [1, 2, 4]);
         assert_eq!(lines(b"\n\na\n\"x\ny\",z\nlast\n"), [3, 4, 6]);
+        assert_eq!(lines(b"\r\n\na\r\n\r\nb\rc\n"), [3, 5, 5]);
     }
 
     #[test]
