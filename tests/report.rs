@@ -127,6 +127,25 @@ fn the_report_opens_in_headless_chromium_with_every_image_and_card() {
     eprintln!("screenshot: {}", screenshot.display());
 }
 
+#[test]
+fn the_quickstart_report_shows_propensitys_lift_over_popularity_per_segment() {
+    let p = quickstart();
+    let html = std::fs::read_to_string(p.path("out/quickstart/report.html")).unwrap();
+    let at = html
+        .find("Propensity against popularity")
+        .expect("the report has the lift table");
+    let table = &html[at..at + html[at..].find("</table>").unwrap()];
+    let profiles: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path("out/quickstart/segment_profiles.json")).unwrap(),
+    )
+    .unwrap();
+    for segment in profiles["segments"].as_array().unwrap() {
+        let label = segment["label"].as_str().unwrap();
+        assert!(table.contains(label), "{label} not in {table}");
+    }
+    assert!(table.contains("all customers"), "{table}");
+}
+
 /// Width, height and RGB pixels of a PNG.
 fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes));

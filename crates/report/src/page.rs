@@ -10,7 +10,7 @@ use crate::errors::ReportError;
 use crate::figures::{metric_key, readable_feature};
 use crate::html::{self, Card, Figure, Page, Row, Table};
 use crate::inputs::{self, Metrics, Profiles};
-use crate::publish::{GroupKind, Publication};
+use crate::publish::{Group, GroupKind, Publication};
 use crate::read::ReportInputs;
 use crate::ReportParams;
 
@@ -53,7 +53,14 @@ pub(crate) fn build_page(
         summary: summary(profiles, publication, metrics.as_ref()),
         privacy: privacy_lines(publication),
         cards,
-        tables: metrics.as_ref().map(tables).unwrap_or_default(),
+        tables: metrics
+            .as_ref()
+            .map(|m| {
+                let mut out = tables(m);
+                out.extend(lift_table(&publication.groups, m));
+                out
+            })
+            .unwrap_or_default(),
         gate: metrics.as_ref().and_then(gate_line),
         figures,
         footer: format!(
@@ -337,9 +344,88 @@ pub(crate) fn tables(metrics: &Metrics) -> Vec<Table> {
     out
 }
 
+/// Propensity's MAP against popularity's in each published segment, at the largest k:
+/// where the propensity models add to the plain baseline, and where they do not. Only
+/// segments shown on their own (never the pooled small ones), and only when both lists
+/// were scored per segment.
+pub(crate) fn lift_table(groups: &[Group], metrics: &Metrics) -> Option<Table> {
+    let k = metrics.k.iter().copied().max()?;
+    let map = |prefix: &str, list: &str| {
+        metrics
+            .metrics
+            .get(&format!("{prefix}{list}.map_at_{k}"))
+            .copied()
+    };
+    let row = |name: String, prefix: &str| {
+        let (propensity, popularity) = (map(prefix, "propensity")?, map(prefix, "popularity")?);
+        let lift = (popularity > 0.0).then(|| propensity / popularity);
+        Some(Row {
+            name,
+            cells: vec![Some(propensity), Some(popularity), lift],
+        })
+    };
+    let mut rows: Vec<Row> = groups
+        .iter()
+        .filter_map(|group| match group.kind {
+            GroupKind::Segment(s) => row(group.name.clone(), &format!("segment.{s}.")),
+            GroupKind::Noise | GroupKind::Other => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    rows.extend(row("all customers".to_string(), ""));
+    Some(Table {
+        caption: format!(
+            "Propensity against popularity at k = {k}, by segment: MAP@{k} of each, and the lift (propensity ÷ popularity)"
+        ),
+        columns: vec![
+            "segment".to_string(),
+            format!("propensity MAP@{k}"),
+            format!("popularity MAP@{k}"),
+            "lift".to_string(),
+        ],
+        rows,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lift_table_has_the_published_segments_and_everyone() {
+        let m = metrics(
+            r#"{"k": [3, 5], "metrics": {
+                "propensity.map_at_5": 0.5, "popularity.map_at_5": 0.4,
+                "segment.0.propensity.map_at_5": 0.6, "segment.0.popularity.map_at_5": 0.3,
+                "segment.1.propensity.map_at_5": 0.2, "segment.1.popularity.map_at_5": 0.0,
+                "segment.2.propensity.map_at_5": 0.9, "segment.2.popularity.map_at_5": 0.1,
+                "segment.0.propensity.map_at_3": 0.1, "segment.0.popularity.map_at_3": 0.1}}"#,
+        );
+        let group = |kind, name: &str, segments: Vec<i32>| Group {
+            kind,
+            name: name.to_string(),
+            size: 100,
+            segments,
+        };
+        // Segment 2 is small: pooled into "other", never shown on its own.
+        let groups = [
+            group(GroupKind::Segment(0), "young savers", vec![0]),
+            group(GroupKind::Segment(1), "retired", vec![1]),
+            group(GroupKind::Other, "other", vec![2]),
+        ];
+        let table = lift_table(&groups, &m).unwrap();
+        assert!(table.caption.contains("k = 5"));
+        let names: Vec<&str> = table.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["young savers", "retired", "all customers"]);
+        assert_eq!(table.rows[0].cells, [Some(0.6), Some(0.3), Some(2.0)]);
+        assert_eq!(table.rows[1].cells, [Some(0.2), Some(0.0), None]);
+        assert_eq!(table.rows[2].cells[2], Some(0.5 / 0.4));
+        // Without propensity scored per segment there is no table.
+        let plain = metrics(r#"{"k": [5], "metrics": {"map_at_5": 0.4}}"#);
+        assert!(lift_table(&groups, &plain).is_none());
+    }
 
     fn metrics(json: &str) -> Metrics {
         serde_json::from_str(json).unwrap()
