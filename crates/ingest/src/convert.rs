@@ -477,6 +477,18 @@ fn marks(params: &IngestParams) -> (u8, u8) {
     (first(&params.delimiter, b','), first(&params.quote, b'"'))
 }
 
+/// The chunks of a CSV source after its byte-order mark and its first `data_start` bytes.
+fn chunk_reader<'p>(
+    path: &'p Path,
+    params: &IngestParams,
+    data_start: u64,
+) -> Result<ChunkReader<'p>, IngestError> {
+    let (delimiter, quote) = marks(params);
+    let mut source = open(path, params)?;
+    skip_bom(&mut source, path)?;
+    ChunkReader::new(source, path, delimiter, quote, data_start)
+}
+
 /// Reads the next chunks, as many as there are threads (none at the end).
 fn next_group(chunks: &mut ChunkReader<'_>, size: usize) -> Result<Vec<Chunk>, IngestError> {
     let mut group = Vec::with_capacity(size);
@@ -500,10 +512,7 @@ fn for_each_chunk<T: Send>(
     work: impl Fn(Chunk) -> T + Sync,
     mut take: impl FnMut(T) -> Result<(), IngestError> + Send,
 ) -> Result<(), IngestError> {
-    let (delimiter, quote) = marks(params);
-    let mut source = open(path, params)?;
-    skip_bom(&mut source, path)?;
-    let mut chunks = ChunkReader::new(source, path, delimiter, quote, data_start)?;
+    let mut chunks = chunk_reader(path, params, data_start)?;
     let size = rayon::current_num_threads().max(1);
     let mut group = next_group(&mut chunks, size);
     let mut done: Vec<T> = Vec::new();
@@ -640,14 +649,12 @@ pub fn infer_csv_first_chunk(
     data_start: u64,
     columns: &[usize],
 ) -> Result<Vec<Inference>, IngestError> {
-    let (delimiter, quote) = marks(params);
-    let mut source = open(path, params)?;
-    skip_bom(&mut source, path)?;
-    let mut chunks = ChunkReader::new(source, path, delimiter, quote, data_start)?;
-    Ok(match chunks.next_chunk()? {
-        Some(chunk) => infer_chunk(&chunk, params, width, columns),
-        None => vec![Inference::default(); width],
-    })
+    Ok(
+        match chunk_reader(path, params, data_start)?.next_chunk()? {
+            Some(chunk) => infer_chunk(&chunk, params, width, columns),
+            None => vec![Inference::default(); width],
+        },
+    )
 }
 
 /// Converts every record of a record source (NDJSON) into the output table, on the
