@@ -60,7 +60,8 @@ pub const CHART_NAMES: [&str; 7] = [
 
 impl Stage for Report {
     const KIND: &'static str = "report";
-    const ALGORITHM_VERSION: u32 = 1;
+    // 2: the table of propensity's lift over popularity by segment.
+    const ALGORITHM_VERSION: u32 = 2;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "profiles",
