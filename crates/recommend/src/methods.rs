@@ -75,6 +75,17 @@ pub struct Scores {
     /// Neighbours found, by method index (0 where not a neighbour method).
     pub found: Vec<u32>,
     nearest: Vec<(f64, u32)>,
+    /// Content neighbours searched ahead for a run of customers ([`Fitted::prepare`]),
+    /// taken in order by [`Fitted::score`].
+    ahead: Ahead,
+}
+
+/// The nearest references of a run of customers, in the run's order.
+#[derive(Default)]
+struct Ahead {
+    customers: Vec<usize>,
+    lists: Vec<Vec<(f64, u32)>>,
+    next: usize,
 }
 
 impl Fitted {
@@ -200,7 +211,33 @@ impl Fitted {
             raw: vec![0.0; self.methods.len() * self.n_products],
             found: vec![0; self.methods.len()],
             nearest: Vec::new(),
+            ahead: Ahead::default(),
         }
+    }
+
+    /// Searches the content neighbours of `customers` ahead, several customers per pass
+    /// over the references ([`crate::content::QUERIES`]); [`Fitted::score`] then takes
+    /// them when called for the same customers in the same order. The lists are those
+    /// `score` would find alone.
+    pub fn prepare(&self, inputs: &Inputs<'_>, customers: &[usize], scores: &mut Scores) {
+        let ahead = &mut scores.ahead;
+        ahead.customers.clear();
+        ahead.next = 0;
+        let (Some(knn), Some(features)) = (&self.content, inputs.features) else {
+            return;
+        };
+        if !self.methods.contains(&Method::ContentKnn) {
+            return;
+        }
+        let queries: Vec<(&[f64], usize)> = customers
+            .iter()
+            .filter_map(|&c| features.row(c).map(|x| (x, c)))
+            .collect();
+        ahead.customers.extend(queries.iter().map(|&(_, c)| c));
+        if ahead.lists.len() < queries.len() {
+            ahead.lists.resize_with(queries.len(), Vec::new);
+        }
+        knn.nearest(&queries, &mut ahead.lists[..queries.len()]);
     }
 
     /// Every method's raw scores for customer `c`. A method with nothing to say about
@@ -213,6 +250,7 @@ impl Fitted {
                 raw,
                 found,
                 nearest,
+                ahead,
             } = scores;
             let out = &mut raw[m * np..(m + 1) * np];
             out.iter_mut().for_each(|v| *v = 0.0);
@@ -246,7 +284,17 @@ impl Fitted {
                     if let (Some(knn), Some(x)) =
                         (&self.content, inputs.features.and_then(|f| f.row(c)))
                     {
-                        found[m] = knn.votes(x, c, inputs.train, nearest, out);
+                        found[m] = match ahead.customers.get(ahead.next) {
+                            Some(&next) if next == c => {
+                                ahead.next += 1;
+                                ContentKnn::votes_of(
+                                    &ahead.lists[ahead.next - 1],
+                                    inputs.train,
+                                    out,
+                                )
+                            }
+                            _ => knn.votes(x, c, inputs.train, nearest, out),
+                        };
                     }
                 }
                 Method::ProductProfile => {

@@ -172,6 +172,7 @@ fn write_recommendations(
                 let mut list = Vec::with_capacity(np);
                 let (mut rows, mut method_rows, mut without) = (Vec::new(), Vec::new(), 0u64);
                 let mut probability_rows = Vec::new();
+                fitted.prepare(inputs, chunk, &mut scores);
                 for &c in chunk {
                     fitted.score(inputs, c, &mut scores);
                     let allowed = candidates(eligibility, inputs, c);
