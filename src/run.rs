@@ -268,10 +268,10 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> RunSummary {
             // (the hash only goes into its record): reading a large input twice, one
             // after the other, was a sixth of an ingest's time.
             let (inputs_sha256, reason) =
-                match state::stale_whatever_the_inputs(recorded.as_ref(), &without_inputs, stage) {
-                    Some(why) => (None, why),
-                    None if options.force => (None, "--force".to_string()),
-                    None => {
+                match state::same_version_and_params(recorded.as_ref(), &without_inputs, stage) {
+                    Err(why) => (None, why),
+                    Ok(_) if options.force => (None, "--force".to_string()),
+                    Ok(_) => {
                         let inputs = state::input_hashes(stage)?;
                         let expected = state::expected_state(pipeline, stage, inputs.clone());
                         match state::status(recorded.as_ref(), &expected, stage) {

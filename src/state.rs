@@ -191,36 +191,35 @@ pub fn read_state(pipeline: &Pipeline, stage: &StageSpec) -> Option<StageState> 
     serde_json::from_str(&text).ok()
 }
 
-/// Why the stage must run whatever its inputs hold: never run, another algorithm
-/// version, other parameters (`expected`'s input hashes are not read). The runner then
+/// The recorded state when it was made by the same algorithm version and parameters as
+/// `expected` (whose input hashes are not read); else why the stage must run whatever its
+/// inputs hold: never run, another algorithm version, other parameters. The runner then
 /// hashes the inputs while the stage runs instead of before.
-pub fn stale_whatever_the_inputs(
-    recorded: Option<&StageState>,
+pub fn same_version_and_params<'r>(
+    recorded: Option<&'r StageState>,
     expected: &StageState,
     stage: &StageSpec,
-) -> Option<String> {
+) -> Result<&'r StageState, String> {
     let Some(recorded) = recorded else {
-        return Some("never run".to_string());
+        return Err("never run".to_string());
     };
     if recorded.algorithm_version != expected.algorithm_version {
-        return Some(format!(
+        return Err(format!(
             "the {} algorithm changed (version {} then, {} now)",
             stage.kind, recorded.algorithm_version, expected.algorithm_version
         ));
     }
     if recorded.params_sha256 != expected.params_sha256 {
-        return Some("parameters changed".to_string());
+        return Err("parameters changed".to_string());
     }
-    None
+    Ok(recorded)
 }
 
 /// Compares a recorded state with the expected one and the outputs on disk.
 pub fn status(recorded: Option<&StageState>, expected: &StageState, stage: &StageSpec) -> Status {
-    if let Some(why) = stale_whatever_the_inputs(recorded, expected, stage) {
-        return Status::Stale(why);
-    }
-    let Some(recorded) = recorded else {
-        return Status::Stale("never run".to_string());
+    let recorded = match same_version_and_params(recorded, expected, stage) {
+        Ok(recorded) => recorded,
+        Err(why) => return Status::Stale(why),
     };
     for (port, sha) in &expected.inputs_sha256 {
         if recorded.inputs_sha256.get(port) != Some(sha) {

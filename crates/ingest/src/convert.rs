@@ -77,7 +77,7 @@ impl Typed {
 }
 
 impl TypedRows {
-    fn new(plan: &OutputPlan, capacity: usize, text: Vec<u8>) -> Self {
+    fn new(plan: &OutputPlan, capacity: usize) -> Self {
         TypedRows {
             records: 0,
             ids: StringBuilder::with_capacity(capacity, capacity * 8),
@@ -88,7 +88,7 @@ impl TypedRows {
                 .collect(),
             accepted: Vec::with_capacity(capacity),
             rejected: Vec::new(),
-            text,
+            text: Vec::new(),
             inference: Vec::new(),
             cells: Vec::with_capacity(plan.columns.len()),
         }
@@ -235,7 +235,7 @@ impl<'a> RowTyper<'a> {
     fn type_chunk(&self, chunk: Chunk, delimiter: u8, quote: u8) -> TypedRows {
         let capacity = memchr::memchr_iter(b'\n', &chunk.text).count() + 1;
         let mut records = ChunkRecords::new(&chunk, delimiter, quote);
-        let mut rows = TypedRows::new(self.plan, capacity, Vec::new());
+        let mut rows = TypedRows::new(self.plan, capacity);
         let mut fields = ByteRecord::new();
         loop {
             let origin = |line: u64, raw: Range<usize>, rows: &TypedRows| Origin {
@@ -552,9 +552,8 @@ fn for_each_chunk<T: Send>(
 }
 
 /// Converts every record of a CSV source (after its header, `data_start` bytes) into
-/// the output table.
-/// Observes the values of `observed` columns on the way and returns their inference
-/// over every record.
+/// the output table, observing the values of the `observed` columns on the way; returns
+/// their inference over every record.
 #[allow(clippy::too_many_arguments)]
 pub fn convert_csv(
     path: &Path,
@@ -677,7 +676,7 @@ pub fn convert_records(
     );
     source.keep_raw_lines(rejects.keeps_records());
     let mut in_order = InOrder::new(plan, params, sink, rejects, source_path);
-    let mut rows = TypedRows::new(plan, batch_rows, Vec::new());
+    let mut rows = TypedRows::new(plan, batch_rows);
     let mut rec = RawRecord::default();
     let mut data_row = 0u64;
     while source.next_record(&mut rec)? {
@@ -694,7 +693,7 @@ pub fn convert_records(
             None => typer.type_record(&mut rows, &rec.fields, &rec.json_nulls, origin),
         }
         if rows.accepted.len() >= batch_rows {
-            let full = std::mem::replace(&mut rows, TypedRows::new(plan, batch_rows, Vec::new()));
+            let full = std::mem::replace(&mut rows, TypedRows::new(plan, batch_rows));
             in_order.take(full)?;
             ctx.progress.rows(data_row, None);
         }

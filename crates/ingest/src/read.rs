@@ -242,19 +242,22 @@ fn convert_csv_file(
             Ok(cols.iter().map(|&c| every[c].result()).collect())
         })
     };
-    let every = match converted {
-        Ok(every) => every,
+    let (every, final_plan) = match converted {
+        Ok(every) => {
+            let final_plan = plan_of(&every)?;
+            (every, final_plan)
+        }
         Err(bad_row @ IngestError::Row { .. }) if !observed.is_empty() => {
             let every = convert::infer_csv(source, params, width, data_start, &observed)?;
-            if plan_of(&every)?.columns == plan.columns {
+            let final_plan = plan_of(&every)?;
+            if final_plan.columns == plan.columns {
                 return Err(bad_row);
             }
-            every
+            (every, final_plan)
         }
         Err(e) => return Err(e),
     };
     notes.extend(tolerance_notes(header, &observed, &every));
-    let final_plan = plan_of(&every)?;
     if final_plan.columns == plan.columns {
         return Ok((sink, rejects));
     }
