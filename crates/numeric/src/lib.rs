@@ -5,6 +5,8 @@
 //!   classifier's scores, with scikit-learn's definitions.
 //! - [`clustering`]: silhouette, Davies–Bouldin, Calinski–Harabasz and the adjusted
 //!   Rand index with scikit-learn's definitions, for segment, evaluate and report.
+//! - [`nearest`]: exact k-nearest references by brute force, the same neighbours to
+//!   the bit on every CPU, for the recommend stage's content neighbours.
 //! - [`ranking`]: the ranking metrics at k, one definition for the recommend stage's
 //!   weight tuning and the evaluate stage's scores.
 //! - [`sample`]: seeded row samples.
@@ -19,6 +21,7 @@
 
 pub mod classification;
 pub mod clustering;
+pub mod nearest;
 pub mod ranking;
 pub mod sample;
 pub mod simd;

@@ -2,26 +2,14 @@
 //! bank most like you hold (`content_knn`), and how far your features lean towards each
 //! product's holders (`product_profile`).
 //!
-//! `content_knn` searches exactly, by hand, over a seeded reference sample of customers:
-//! the features have tens of dimensions, where KD-trees and ball trees visit most
-//! leaves anyway, and a brute-force pass over reference rows stored eight at a time
-//! (one SIMD lane per reference) is what the hardware does fastest. Distances are sums
-//! in a fixed order, so the neighbours do not depend on the CPU or the thread count.
+//! `content_knn` searches exactly over a seeded reference sample of customers
+//! ([`clientele_numeric::nearest`]), so the neighbours do not depend on the CPU or the
+//! thread count.
 
+use clientele_numeric::nearest::References;
 use clientele_numeric::sample::sample_rows;
 
 use crate::holdings::{products_of, Basket};
-
-/// References per block: one per f64 lane of two AVX2 registers.
-const LANES: usize = 8;
-
-/// Customers served by one pass over the references. The reference blocks do not fit in
-/// L1 (5,000 references × 36 features is 1.4 MB), and a pass per customer streamed them
-/// from L2 and L3 once per customer (the search was 60 % of the recommend stage at a
-/// million customers, by perf); each block is now read once for this many customers,
-/// every distance computed by the same operations in the same order, so the neighbours
-/// are the same to the bit.
-pub const QUERIES: usize = 4;
 
 /// Features by customer of the universe: the row of each customer, if it has one.
 pub struct CustomerFeatures {
@@ -45,13 +33,9 @@ impl CustomerFeatures {
 
 /// Votes of the nearest customers in feature space, among a reference sample.
 pub struct ContentKnn {
-    d: usize,
     neighbours: usize,
-    /// Reference rows, `LANES` at a time, transposed: `blocks[(b·d + j)·LANES + l]`.
-    blocks: Vec<f64>,
-    /// The customer of each reference (padding lanes repeat the last one).
-    reference: Vec<u32>,
-    references: usize,
+    /// The reference customers' rows, each with its customer.
+    references: References,
 }
 
 impl ContentKnn {
@@ -66,37 +50,19 @@ impl ContentKnn {
         let with_features: Vec<u32> = (0..features.row_of.len() as u32)
             .filter(|&c| features.row_of[c as usize].is_some())
             .collect();
-        let mut reference: Vec<u32> = sample_rows(with_features.len(), sample_size, seed)
+        let rows = sample_rows(with_features.len(), sample_size, seed)
             .into_iter()
             .map(|i| with_features[i])
-            .collect();
-        let references = reference.len();
-        let d = features.d;
-        let n_blocks = references.div_ceil(LANES);
-        let mut blocks = vec![0.0; n_blocks * d * LANES];
-        if let Some(&last) = reference.last() {
-            reference.resize(n_blocks * LANES, last);
-        }
-        for (i, &c) in reference.iter().enumerate() {
-            let (b, l) = (i / LANES, i % LANES);
-            if let Some(row) = features.row(c as usize) {
-                for (j, &v) in row.iter().enumerate() {
-                    blocks[(b * d + j) * LANES + l] = v;
-                }
-            }
-        }
+            .filter_map(|c| features.row(c as usize).map(|row| (row, c)));
         ContentKnn {
-            d,
             neighbours,
-            blocks,
-            reference,
-            references,
+            references: References::new(features.d, rows),
         }
     }
 
     /// The reference customers.
     pub fn references(&self) -> usize {
-        self.references
+        self.references.len()
     }
 
     /// Votes of the nearest references to `x` (customer `customer` excluded), and how
@@ -114,27 +80,11 @@ impl ContentKnn {
     }
 
     /// The nearest references of each `(features, customer)` of `queries` (the customer
-    /// itself excluded) into the matching entry of `nearest`, nearest first, `QUERIES` of
-    /// them per pass over the references.
+    /// itself excluded) into the matching entry of `nearest`, nearest first, several
+    /// customers per pass over the references.
     pub fn nearest(&self, queries: &[(&[f64], usize)], nearest: &mut [Vec<(f64, u32)>]) {
-        for (group, lists) in queries.chunks(QUERIES).zip(nearest.chunks_mut(QUERIES)) {
-            let mut xs: [&[f64]; QUERIES] = [&[]; QUERIES];
-            let mut excludes = [u32::MAX; QUERIES];
-            for (q, &(x, customer)) in group.iter().enumerate() {
-                xs[q] = x;
-                excludes[q] = customer as u32;
-            }
-            lists.iter_mut().for_each(Vec::clear);
-            nearest_references(
-                &self.blocks,
-                self.d,
-                &xs[..group.len()],
-                &self.reference[..self.references],
-                &excludes[..group.len()],
-                self.neighbours,
-                lists,
-            );
-        }
+        let queries: Vec<(&[f64], u32)> = queries.iter().map(|&(x, c)| (x, c as u32)).collect();
+        self.references.nearest(self.neighbours, &queries, nearest);
     }
 
     /// The votes of a customer's nearest references, and how many there were.
@@ -146,61 +96,6 @@ impl ContentKnn {
             }
         }
         nearest.len() as u32
-    }
-}
-
-clientele_numeric::multiversion! {
-    /// Fills `nearest[q]` with the `k` nearest references to `xs[q]` (squared distance,
-    /// customer; `excludes[q]` left out), nearest first; equal distances keep reference
-    /// order. Up to [`QUERIES`] queries share each pass over the reference blocks.
-    fn nearest_references(
-        blocks: &[f64],
-        d: usize,
-        xs: &[&[f64]],
-        reference: &[u32],
-        excludes: &[u32],
-        k: usize,
-        nearest: &mut [Vec<(f64, u32)>],
-    ) {
-        if k == 0 {
-            return;
-        }
-        let queries = xs.len().min(QUERIES);
-        let mut worst = [f64::INFINITY; QUERIES];
-        for (b, block) in blocks.chunks_exact(d * LANES).enumerate() {
-            let mut acc = [[0.0f64; LANES]; QUERIES];
-            for (j, lanes) in block.chunks_exact(LANES).enumerate() {
-                for q in 0..queries {
-                    let xv = xs[q][j];
-                    for l in 0..LANES {
-                        let diff = lanes[l] - xv;
-                        acc[q][l] += diff * diff;
-                    }
-                }
-            }
-            for q in 0..queries {
-                let nearest = &mut nearest[q];
-                for (l, &dist) in acc[q].iter().enumerate() {
-                    let i = b * LANES + l;
-                    if i >= reference.len() || !(dist < worst[q] || nearest.len() < k) {
-                        continue;
-                    }
-                    let c = reference[i];
-                    if c == excludes[q] {
-                        continue;
-                    }
-                    // Strictly after every equal distance: references keep their order.
-                    let at = nearest.partition_point(|&(e, _)| e <= dist);
-                    if at < k {
-                        nearest.insert(at, (dist, c));
-                        nearest.truncate(k);
-                        if nearest.len() == k {
-                            worst[q] = nearest[k - 1].0;
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 

@@ -216,7 +216,7 @@ impl Fitted {
     }
 
     /// Searches the content neighbours of `customers` ahead, several customers per pass
-    /// over the references ([`crate::content::QUERIES`]); [`Fitted::score`] then takes
+    /// over the references ([`clientele_numeric::nearest::QUERIES_PER_PASS`]); [`Fitted::score`] then takes
     /// them when called for the same customers in the same order. The lists are those
     /// `score` would find alone.
     pub fn prepare(&self, inputs: &Inputs<'_>, customers: &[usize], scores: &mut Scores) {
