@@ -12,6 +12,7 @@
 # A side that fails (out of memory, killed) is reported as failed, with the step it was in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS="${RUNS:-1}"
 STRONG="${STRONG:-1}"
 N_INIT="${BENCH_N_INIT:-3}"
@@ -20,11 +21,8 @@ sizes=("$@")
 
 cargo build --release --quiet -p clientele
 bin="$PWD/target/release/clientele"
-venv="bench/work/venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
-[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
-py="$venv/bin/python"
+python_venv
+need_gnu_time
 work=bench/work/e2e
 mkdir -p "$work"
 results="$work/results.jsonl"
@@ -35,11 +33,8 @@ measure() {
     shift
     local status=0
     /usr/bin/time -v "$@" >"$log.out" 2>"$log" || status=$?
-    awk -v st="$status" -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; wall = s }
-        /Maximum resident set size/ { rss = $2 } END { print st, wall, rss }' "$log"
+    echo "$status $(wall_and_rss "$log")"
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # Prints one cell pair "seconds | MiB" for a side, or the failure and the step it was in.
 cells() {

@@ -8,15 +8,14 @@
 # up-to-date record, the commit); polars' is timed inside Python after the import.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS="${RUNS:-5}"
 n="${1:-300000}"
 
 cargo build --release --quiet
 bin="$PWD/target/release/clientele"
-venv="bench/work/venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
-[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
+python_venv
+need_gnu_time
 
 work=bench/work/ingest
 rm -rf "$work"
@@ -51,7 +50,6 @@ one_row_per_customer = false
 columns = { product = "categorical", snapshot = "date" }
 TOML
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 seconds() { /usr/bin/time -f "%e" "$@" 2>&1 >/dev/null | tail -1; }
 
 echo "| table | rows | MB | clientele s (median of $RUNS) | polars s | clientele / polars |"

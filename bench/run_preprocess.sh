@@ -6,28 +6,25 @@
 # bench/work/venv from bench/requirements.txt. Prints a Markdown table of medians over RUNS runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS="${RUNS:-3}"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 
 cargo build --release --quiet
 bin="$PWD/target/release/clientele"
-venv="bench/work/venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
-[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
+python_venv
+need_gnu_time
 
 # Prints "seconds max_rss_kib" of one run of the command.
 measure() {
     local log
     log=$(mktemp)
     /usr/bin/time -v "$@" >/dev/null 2>"$log" || { cat "$log" >&2; exit 1; }
-    awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; wall = s }
-                /Maximum resident set size/ { rss = $2 } END { print wall, rss }' "$log"
+    wall_and_rss "$log"
     rm -f "$log"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "| customers | clientele s | scikit-learn s | speed-up | clientele MiB | scikit-learn MiB | memory ratio |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"

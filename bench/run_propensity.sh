@@ -11,16 +11,15 @@
 # are installed into bench/work/venv from bench/requirements.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS="${RUNS:-1}"
 n="${1:-1000000}"
 
 cargo build --release --quiet -p clientele -p clientele-bench
 bin="$PWD/target/release/clientele"
 bench="$PWD/target/release/clientele-bench"
-[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
-venv="bench/work/venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
+need_gnu_time
+python_venv
 
 # Inputs, not timed: generated data, ingested and preprocessed; the holdings ingested.
 rm -rf bench/work/data bench/work/out bench/work/prep bench/work/rec
@@ -35,8 +34,7 @@ measure() {
     local log
     log=$(mktemp)
     /usr/bin/time -v "$@" 2>"$log" >"$log.out" || { cat "$log" >&2; exit 1; }
-    awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; wall = s }
-                /Maximum resident set size/ { rss = $2 } END { printf "wall %.1f s, peak %.0f MiB: ", wall, rss / 1024 }' "$log"
+    wall_and_rss "$log" | awk '{ printf "wall %.1f s, peak %.0f MiB: ", $1, $2 / 1024 }'
     cat "$log.out"
     rm -f "$log" "$log.out"
 }

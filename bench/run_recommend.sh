@@ -9,6 +9,7 @@
 # bench/derive_products.py derives four more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS="${RUNS:-3}"
 n="${1:-1000000}"
 LINFA_QUERIES="${LINFA_QUERIES:-200}"
@@ -18,15 +19,13 @@ LINFA_LIMITS="${LINFA_LIMITS:-10000 30000}"
 
 cargo build --release --quiet -p clientele -p clientele-bench
 bin="$PWD/target/release/clientele"
-[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
+need_gnu_time
 
 # Inputs, not timed: generated data, ingested, preprocessed and segmented.
 rm -rf bench/work/data bench/work/out bench/work/prep bench/work/rec
 "$bin" generate --customers "$n" --seed 7 --snapshots 2 --out bench/work/data 2>/dev/null
 # Four more products, derived: 24 in all.
-venv="bench/work/venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
+python_venv
 "$venv/bin/python" bench/derive_products.py bench/work/data
 "$bin" run bench/ingest.toml --force --quiet
 "$bin" run bench/preprocess.toml --force --quiet
@@ -36,11 +35,9 @@ venv="bench/work/venv"
 for _ in $(seq "$RUNS"); do
     log=$(mktemp)
     /usr/bin/time -v "$bin" run bench/recommend.toml --force --quiet 2>"$log" || { cat "$log" >&2; exit 1; }
-    awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; wall = s }
-                /Maximum resident set size/ { rss = $2 } END { print wall, rss }' "$log" >> bench/work/rec_times.txt
+    wall_and_rss "$log" >> bench/work/rec_times.txt
     rm -f "$log"
 done
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 seconds=$(cut -d' ' -f1 bench/work/rec_times.txt | median)
 rss=$(cut -d' ' -f2 bench/work/rec_times.txt | median)
 echo "| customers | products | seconds | peak MiB |"

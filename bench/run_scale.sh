@@ -8,12 +8,13 @@
 # Prints a Markdown table; JSON lines go to bench/work/scale/results.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n="${1:-10000000}"
 parts="${2:-4}"
 cargo build --release --quiet
 bin="$PWD/target/release/clientele"
 work=bench/work/scale
-[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
+need_gnu_time
 mkdir -p "$work"
 if [ "$(cat "$work/data/customers.count" 2>/dev/null)" != "$n" ]; then
     rm -rf "$work/data" "$work/fit" "$work/score"

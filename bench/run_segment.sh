@@ -10,6 +10,7 @@
 # "kmeans kmeans37 minibatch silhouette dbscan").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 RUNS="${RUNS:-3}"
 KMEANS_ROWS="${KMEANS_ROWS:-1000000}"
 SILHOUETTE_ROWS="${SILHOUETTE_ROWS:-50000}"
@@ -19,11 +20,8 @@ want() { [[ " $KERNELS " == *" $1 "* ]]; }
 
 cargo build --release --quiet -p clientele-bench
 bin="$PWD/target/release/clientele-bench"
-venv="bench/work/venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
-[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
-py="$venv/bin/python"
+python_venv
+need_gnu_time
 mkdir -p bench/work/segment
 
 # Prints "kernel_seconds max_rss_kib" of one run of the command (which prints JSON).
@@ -37,8 +35,6 @@ measure() {
     rm -f "$log"
     echo "$seconds $rss"
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # name rows dims centers ours-args... -- theirs-args...
 bench() {

@@ -11,11 +11,12 @@
 # Prints a Markdown table; JSON lines go to bench/work/sql/results.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 cargo build --release --quiet
 bin="$PWD/target/release/clientele"
 py=bench/work/venv/bin/python
 [ -x "$py" ] || { echo "bench/work/venv is missing: run bench/run_e2e.sh once (it installs bench/requirements.txt)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
+need_gnu_time
 memory_limit="${1:-}"
 work=bench/work/sql
 mkdir -p "$work"
