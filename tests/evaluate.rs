@@ -128,25 +128,40 @@ fn metrics_score_exactly_the_recommendations_and_the_held_out_split() {
         .cloned()
         .zip(test["product"].iter().cloned())
         .collect();
+    let assignments = columns(&out.join("segments.parquet"));
+    let segment_of: BTreeMap<&String, &String> = assignments["customer_id"]
+        .iter()
+        .zip(&assignments["segment"])
+        .collect();
+    let mut segments: Vec<&String> = assignments["segment"].iter().collect();
+    segments.sort();
+    segments.dedup();
+    assert!(segments.len() >= 2, "{segments:?}");
     for product in ["home_insurance", "credit_card"] {
-        let (mut scores, mut labels) = (Vec::new(), Vec::new());
-        for ((c, p), v) in probabilities["customer_id"]
-            .iter()
-            .zip(&probabilities["product"])
-            .zip(&probabilities["probability"])
-        {
-            if p == product {
-                scores.push(v.parse::<f64>().unwrap());
-                labels.push(taken.contains(&(c.clone(), p.clone())));
+        // Every customer scored for the product, then each segment's alone.
+        for within in std::iter::once(None).chain(segments.iter().map(Some)) {
+            let (mut scores, mut labels) = (Vec::new(), Vec::new());
+            for ((c, p), v) in probabilities["customer_id"]
+                .iter()
+                .zip(&probabilities["product"])
+                .zip(&probabilities["probability"])
+            {
+                if p == product && within.is_none_or(|s| segment_of.get(c) == Some(s)) {
+                    scores.push(v.parse::<f64>().unwrap());
+                    labels.push(taken.contains(&(c.clone(), p.clone())));
+                }
             }
+            let prefix = within.map_or(String::new(), |s| format!("segment.{s}."));
+            let key =
+                |name: &str| m["metrics"][format!("{prefix}propensity.{product}.{name}")].as_f64();
+            assert_eq!(key("auc"), roc_auc(&scores, &labels), "{prefix}{product}");
+            assert!(key("auc").is_some(), "{prefix}{product}");
+            assert_eq!(
+                key("average_precision"),
+                average_precision(&scores, &labels),
+                "{prefix}{product}"
+            );
         }
-        let key = |name: &str| m["metrics"][format!("propensity.{product}.{name}")].as_f64();
-        assert_eq!(key("auc"), roc_auc(&scores, &labels), "{product}");
-        assert_eq!(
-            key("average_precision"),
-            average_precision(&scores, &labels),
-            "{product}"
-        );
     }
     // Mortgage holders take up home insurance: the model separates them.
     assert!(

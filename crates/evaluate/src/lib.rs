@@ -44,7 +44,8 @@ pub struct Evaluate;
 
 impl Stage for Evaluate {
     const KIND: &'static str = "evaluate";
-    const ALGORITHM_VERSION: u32 = 1;
+    // 2: propensity metrics per segment and the top decile's share of takers.
+    const ALGORITHM_VERSION: u32 = 2;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "recommendations",
@@ -130,7 +131,13 @@ impl Stage for Evaluate {
         }
         if let (Some(probabilities), Some(test)) = (io.input("probabilities"), io.input("test")) {
             ctx.progress.step("probability metrics");
-            probability_section(probabilities, test, &mut file, ctx.parquet_key)?;
+            probability_section(
+                probabilities,
+                test,
+                segments.as_ref().filter(|_| params.per_segment),
+                &mut file,
+                ctx.parquet_key,
+            )?;
         }
         if let Some(segments) = &segments {
             ctx.progress.step("clustering metrics");

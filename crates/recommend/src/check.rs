@@ -85,7 +85,7 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
     }
     match (params.split, io.output("test")) {
         (SplitKind::None, Some(_)) => return Err(ParamError::TestOutputWithoutSplit),
-        (SplitKind::Holdout | SplitKind::Temporal, None) => {
+        (SplitKind::Holdout | SplitKind::Temporal | SplitKind::Customers, None) => {
             return Err(ParamError::SplitWithoutTestOutput)
         }
         _ => {}

@@ -181,9 +181,15 @@ impl Stage for Recommend {
             }
         }
 
-        let fitted = Fitted::fit(&data.inputs(&split.train, &split.history), settings, &|s| {
-            ctx.progress.step(s)
-        });
+        let fitted = Fitted::fit(
+            &data.inputs(
+                &split.train,
+                &split.history,
+                split.held_out_customers.as_deref(),
+            ),
+            settings,
+            &|s| ctx.progress.step(s),
+        );
         let written = write::write_outputs(
             params,
             io,

@@ -16,6 +16,9 @@ pub struct Inputs<'a> {
     /// Earlier snapshots' baskets, oldest first, that `propensity` may learn transitions
     /// from: none of them holds what is held out.
     pub history: &'a [Vec<Basket>],
+    /// With `split = "customers"`, the customers held out whole: their holdings are
+    /// unknown, so `propensity` does not learn from them.
+    pub held_out_customers: Option<&'a [bool]>,
     /// The segment of each customer, when assignments were given.
     pub segments: Option<&'a [Option<i32>]>,
     pub segment_labels: &'a BTreeMap<i32, String>,

@@ -25,7 +25,8 @@ pub struct RecommendParams {
     /// How held-out products are chosen for evaluation.
     #[serde(default)]
     pub split: SplitKind,
-    /// `split = "holdout"`: the share of each customer's products held out.
+    /// `split = "holdout"`: the share of each customer's products held out;
+    /// `split = "customers"`: the share of customers held out whole.
     #[serde(default = "holdout_fraction")]
     pub holdout_fraction: f64,
     /// `split = "temporal"`: the snapshot whose new products are to be predicted; the
@@ -149,6 +150,12 @@ pub enum SplitKind {
     Holdout,
     /// Holdings at one snapshot predict the products newly held at the next.
     Temporal,
+    /// Hold out every product of a seeded share of the customers (as many of those who
+    /// hold something as of those who hold nothing, in proportion): they are scored as
+    /// customers whose holdings are unknown, and `propensity` learns from the others
+    /// only. With one product (will a client take the term deposit?) this is the split
+    /// a classifier is evaluated on.
+    Customers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

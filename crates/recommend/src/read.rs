@@ -33,12 +33,18 @@ pub struct StageData {
 
 impl StageData {
     /// The methods' inputs, recommending from `train`, with the earlier snapshots
-    /// `history` to learn transitions from.
-    pub fn inputs<'a>(&'a self, train: &'a [Basket], history: &'a [Vec<Basket>]) -> Inputs<'a> {
+    /// `history` to learn transitions from, and the customers held out whole.
+    pub fn inputs<'a>(
+        &'a self,
+        train: &'a [Basket],
+        history: &'a [Vec<Basket>],
+        held_out_customers: Option<&'a [bool]>,
+    ) -> Inputs<'a> {
         Inputs {
             product_names: &self.product_names,
             train,
             history,
+            held_out_customers,
             segments: self.segments.as_deref(),
             segment_labels: &self.segment_labels,
             features: self.features.as_ref(),

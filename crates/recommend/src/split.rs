@@ -20,6 +20,8 @@ pub struct Split {
     /// holdout (whose held-out products are in the scored snapshot).
     pub history: Vec<Vec<Basket>>,
     pub test: Option<Vec<Basket>>,
+    /// With `split = "customers"`, whether each customer is held out whole.
+    pub held_out_customers: Option<Vec<bool>>,
     pub notes: Vec<String>,
 }
 
@@ -49,6 +51,7 @@ pub fn split(
             train: vec![0; universe.customers.len()],
             history: Vec::new(),
             test: (params.split != SplitKind::None).then(|| vec![0; universe.customers.len()]),
+            held_out_customers: None,
             notes: vec!["the holdings table is empty".into()],
         });
     }
@@ -104,6 +107,7 @@ pub fn split(
                 history: history_until(train_at + 1),
                 train,
                 test: Some(test),
+                held_out_customers: None,
             }
         }
         (SplitKind::Holdout, _) => {
@@ -117,6 +121,23 @@ pub fn split(
                 train: held.train,
                 history: history_until(train_at),
                 test: Some(held.test),
+                held_out_customers: None,
+            }
+        }
+        (SplitKind::Customers, _) => {
+            let (held, customers) = customer_holdout(&train, params.holdout_fraction, seed);
+            let out: u32 = held.test.iter().map(|b| b.count_ones()).sum();
+            let whole = customers.iter().filter(|&&h| h).count();
+            Split {
+                notes: vec![format!(
+                    "customer split of {}: {whole} of {} customers held out whole, {out} products",
+                    snapshot_note(train_at),
+                    customers.len()
+                )],
+                train: held.train,
+                history: history_until(train_at),
+                test: Some(held.test),
+                held_out_customers: Some(customers),
             }
         }
         _ => Split {
@@ -124,6 +145,7 @@ pub fn split(
             history: history_until(train_at + 1),
             train,
             test: None,
+            held_out_customers: None,
         },
     })
 }
@@ -171,6 +193,31 @@ pub fn holdout(baskets: &[Basket], fraction: f64, seed: u64) -> Holdout {
     Holdout { train, test }
 }
 
+/// Holds out every product of `round(fraction × n)` of the `n` customers who hold
+/// something, and of `round(fraction × m)` of the `m` who hold nothing, chosen with the
+/// seed; returns the split and whether each customer is held out.
+pub fn customer_holdout(baskets: &[Basket], fraction: f64, seed: u64) -> (Holdout, Vec<bool>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut held_out = vec![false; baskets.len()];
+    for holds_something in [true, false] {
+        let mut group: Vec<usize> = (0..baskets.len())
+            .filter(|&c| (baskets[c] != 0) == holds_something)
+            .collect();
+        let out = ((fraction * group.len() as f64).round() as usize).min(group.len());
+        for i in 0..out {
+            let j = rng.random_range(i..group.len());
+            group.swap(i, j);
+            held_out[group[i]] = true;
+        }
+    }
+    let (train, test) = baskets
+        .iter()
+        .zip(&held_out)
+        .map(|(&b, &h)| if h { (0, b) } else { (b, 0) })
+        .unzip();
+    (Holdout { train, test }, held_out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +246,31 @@ mod tests {
         assert_eq!(held.test[2].count_ones(), 1, "round(0.2 × 4) = 1");
         let again = holdout(&baskets, 0.2, 7);
         assert_eq!(again.test, held.test, "the same seed holds out the same");
+    }
+
+    #[test]
+    fn a_customer_split_holds_out_whole_customers_in_proportion() {
+        // 40 holders and 60 customers holding nothing.
+        let baskets: Vec<Basket> = (0..100)
+            .map(|c| if c % 5 < 2 { 0b101 } else { 0 })
+            .collect();
+        let (held, customers) = customer_holdout(&baskets, 0.2, 3);
+        let holders_out = (0..100)
+            .filter(|&c| customers[c] && baskets[c] != 0)
+            .count();
+        let others_out = (0..100)
+            .filter(|&c| customers[c] && baskets[c] == 0)
+            .count();
+        assert_eq!((holders_out, others_out), (8, 12));
+        for c in 0..100 {
+            if customers[c] {
+                assert_eq!((held.train[c], held.test[c]), (0, baskets[c]));
+            } else {
+                assert_eq!((held.train[c], held.test[c]), (baskets[c], 0));
+            }
+        }
+        assert_eq!(customer_holdout(&baskets, 0.2, 3).1, customers, "seeded");
+        assert_ne!(customer_holdout(&baskets, 0.2, 4).1, customers);
     }
 
     #[test]

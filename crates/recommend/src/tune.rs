@@ -84,7 +84,11 @@ pub fn tune_blend(
     };
     ctx.progress
         .step(&format!("tuning the blend on the {kind}"));
-    let inputs = data.inputs(&validation.train, history);
+    let inputs = data.inputs(
+        &validation.train,
+        history,
+        split.held_out_customers.as_deref(),
+    );
     let fitted = Fitted::fit(&inputs, settings, &|s| ctx.progress.step(s));
     let blended: Vec<usize> = fitted
         .methods

@@ -56,7 +56,11 @@ pub fn write_outputs(
         .iter()
         .map(|m| weights.get(m).copied().unwrap_or(0.0))
         .collect();
-    let inputs = data.inputs(&split.train, &split.history);
+    let inputs = data.inputs(
+        &split.train,
+        &split.history,
+        split.held_out_customers.as_deref(),
+    );
     let lists = write_recommendations(
         params,
         io,
@@ -183,7 +187,10 @@ fn write_recommendations(
                             &mut normalised[m * np..(m + 1) * np],
                         );
                     }
-                    if let (true, Some(m)) = (with_probabilities, propensity) {
+                    // With a customer split, only the held-out customers' probabilities:
+                    // the others were learnt from, and would flatter the evaluation.
+                    let learnt_from = inputs.held_out_customers.is_some_and(|h| !h[c]);
+                    if let (true, Some(m), false) = (with_probabilities, propensity, learnt_from) {
                         for p in products_of(allowed) {
                             probability_rows.push((c as u32, p as u16, scores.raw[m * np + p]));
                         }

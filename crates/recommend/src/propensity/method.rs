@@ -8,7 +8,8 @@
 //!   who held something but not the product at `s₋₁`, labelled by whether they hold it
 //!   at `s`, described by their holdings at `s₋₁`;
 //! - **look-alike** otherwise: at the scored snapshot, the product's holders against
-//!   everyone else.
+//!   everyone else (but the customers a `customers` split holds out, whose holdings are
+//!   unknown).
 //!
 //! A product with fewer than `propensity_min_positives` takers (or as few non-takers)
 //! among its examples is not learnt: it scores its popularity among them (the share of
@@ -197,6 +198,9 @@ impl Propensity {
             }
             Training::LookAlike => {
                 for (c, &basket) in inputs.train.iter().enumerate() {
+                    if inputs.held_out_customers.is_some_and(|h| h[c]) {
+                        continue;
+                    }
                     // The label is the product's own flag: it is left out of the row.
                     if self.row(inputs, c, basket & !bit, &mut row) {
                         values.extend_from_slice(&row);
@@ -447,6 +451,7 @@ mod tests {
             product_names: names,
             train: &history[history.len() - 1],
             history,
+            held_out_customers: None,
             segments: None,
             segment_labels: labels,
             features: Some(features),
@@ -537,6 +542,17 @@ mod tests {
         assert_eq!(method.learnt(), 2);
         let (_, labels_2) = method.examples(&scored, 2);
         assert!(labels_2.iter().all(|&l| l));
+        // Customers held out whole are not examples: their holdings are unknown.
+        let held_out: Vec<bool> = (0..last[0].len()).map(|c| c % 3 == 0).collect();
+        let split = Inputs {
+            held_out_customers: Some(&held_out),
+            ..inputs(&features, &last, &names, &labels)
+        };
+        let (all, _) = method.examples(&scored, 2);
+        let (kept, kept_labels) = method.examples(&split, 2);
+        let kept_customers = held_out.iter().filter(|&&h| !h).count();
+        assert_eq!(kept_labels.len(), kept_customers);
+        assert_eq!(kept.len() * last[0].len(), all.len() * kept_customers);
         let without_features = Inputs {
             features: None,
             ..inputs(&features, &last, &names, &labels)
