@@ -8,6 +8,7 @@
 
 use clientele_numeric::nearest::References;
 use clientele_numeric::sample::sample_rows;
+use clientele_shared::schema::Unscale;
 
 use crate::holdings::{products_of, Basket};
 
@@ -16,6 +17,9 @@ pub struct CustomerFeatures {
     pub d: usize,
     /// The feature columns' names, for reasons.
     pub names: Vec<String>,
+    /// How to turn each feature back into its source column's units, when the features
+    /// file's origins say (numeric features), for reasons in those units.
+    pub unscale: Vec<Option<Unscale>>,
     /// Row-major, one row per customer with features.
     pub values: Vec<f64>,
     /// The row of each customer of the universe.
@@ -170,6 +174,7 @@ mod tests {
         CustomerFeatures {
             d: 2,
             names: vec!["a".into(), "b".into()],
+            unscale: vec![None; 2],
             values: rows.iter().flatten().copied().collect(),
             row_of: (0..rows.len() as u32).map(Some).collect(),
         }

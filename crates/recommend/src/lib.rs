@@ -55,7 +55,8 @@ pub struct Recommend;
 
 impl Stage for Recommend {
     const KIND: &'static str = "recommend";
-    const ALGORITHM_VERSION: u32 = 1;
+    // 2: propensity reasons name bands in the source column's units; the customer split.
+    const ALGORITHM_VERSION: u32 = 2;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "holdings",

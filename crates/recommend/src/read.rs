@@ -88,8 +88,19 @@ pub fn read_inputs(
                 row_of[c] = Some(r as u32);
             }
         }
+        let unscale = f
+            .names
+            .iter()
+            .map(|name| {
+                f.origins
+                    .iter()
+                    .find(|o| &o.name == name)
+                    .and_then(|o| o.unscale)
+            })
+            .collect();
         CustomerFeatures {
             d: f.names.len(),
+            unscale,
             names: f.names,
             values: f.values,
             row_of,

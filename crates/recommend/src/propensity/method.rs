@@ -25,6 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bands::Bands;
 use super::calibration::Platt;
 use super::gbdt::{Gbdt, GbdtParams};
 use super::logistic::{Logistic, LogisticParams};
@@ -83,6 +84,8 @@ pub struct Propensity {
     segments: Vec<i32>,
     /// What each input column is, for reasons.
     columns: Vec<Column>,
+    /// The bands of each feature (the first columns) with known units, for reasons.
+    bands: Vec<Option<Bands>>,
     n_products: usize,
 }
 
@@ -121,6 +124,7 @@ impl Propensity {
             training,
             segments,
             columns,
+            bands: (0..features.d).map(|j| Bands::fit(features, j)).collect(),
             n_products,
         };
         let mut notes = Vec::new();
@@ -287,7 +291,10 @@ impl Propensity {
             .iter()
             .take(2)
             .map(|&j| match &self.columns[j] {
-                Column::Feature(name) => describe_feature(name, row[j]),
+                Column::Feature(name) => match self.bands.get(j).and_then(Option::as_ref) {
+                    Some(bands) => bands.describe(row[j]),
+                    None => describe_feature(name, row[j]),
+                },
                 Column::Holds(q) if row[j] > 0.0 => format!("holds {}", inputs.product_names[*q]),
                 Column::Holds(q) => format!("no {} yet", inputs.product_names[*q]),
                 Column::Segment(s) if row[j] > 0.0 => format!(
@@ -431,6 +438,7 @@ mod tests {
         let features = CustomerFeatures {
             d: 1,
             names: vec!["income".into()],
+            unscale: vec![None],
             values: (0..n).map(|c| ((c * 37) % 101) as f64 / 101.0).collect(),
             row_of: (0..n as u32).map(Some).collect(),
         };

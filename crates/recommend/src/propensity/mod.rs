@@ -3,6 +3,7 @@
 //! [`gbdt`] (gradient-boosted trees on histograms) and [`logistic`] (L2-regularised
 //! logistic regression).
 
+pub mod bands;
 pub mod calibration;
 pub mod gbdt;
 pub mod logistic;
