@@ -302,6 +302,149 @@ fn reasons_name_the_evidence() {
     assert_eq!(q[0]["reason"], "held by 5 of your 5 most similar customers");
 }
 
+/// `YYYY-MM-DD` of a day counted from 1970-01-01 (the proleptic Gregorian calendar).
+fn iso_day(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A loyalty card taken in the month a customer's first year completes, over five
+/// monthly snapshots: with `ages`, the recommend stage reads the customer table's
+/// `customer_since` dates, learns each transition from the tenure at its start and
+/// scores at the scored snapshot's, and ranks next month's takers first.
+#[test]
+fn ages_are_taken_as_of_each_snapshot() {
+    let p = Project::new();
+    let n = 600;
+    let first = 20_454; // 2026-01-01
+    let day = |i: i64| first + 30 * i;
+    let mut customers = String::from("customer_id,customer_since\n");
+    let mut features = String::from("customer_id,noise\n");
+    let mut holdings = String::from("customer_id,product,snapshot\n");
+    for c in 0..n {
+        let since = day(0) - c * 731 / n;
+        customers += &format!("c{c},{}\n", iso_day(since));
+        features += &format!("c{c},{}\n", (c * 37) % 101);
+        let mut card = false;
+        for i in 0..5 {
+            holdings += &format!("c{c},current,{}\n", iso_day(day(i)));
+            // A second product, never newly taken, so that each list has two
+            // candidates to rank.
+            if c % 7 == 0 {
+                holdings += &format!("c{c},savings,{}\n", iso_day(day(i)));
+            }
+            if card {
+                holdings += &format!("c{c},loyalty_card,{}\n", iso_day(day(i)));
+            }
+            let tenure = (day(i) - since) as f64 / 365.25;
+            card |= (0.92..1.0).contains(&tenure);
+        }
+    }
+    p.write("data/customers.csv", customers);
+    p.write("data/features.csv", features);
+    p.write("data/holdings.csv", holdings);
+    let pipeline = |ages: &str, customers_input: &str| {
+        format!(
+            r#"[pipeline]
+name = "ages"
+output_dir = "../out"
+seed = 3
+
+[[stage]]
+name = "ingest_customers"
+kind = "ingest"
+inputs = {{ source = "../data/customers.csv" }}
+outputs = {{ table = "customers.parquet" }}
+[stage.params]
+columns = {{ customer_since = "date" }}
+
+[[stage]]
+name = "ingest_features"
+kind = "ingest"
+inputs = {{ source = "../data/features.csv" }}
+outputs = {{ table = "features.parquet" }}
+[stage.params]
+columns = {{ noise = "float" }}
+
+[[stage]]
+name = "ingest_holdings"
+kind = "ingest"
+inputs = {{ source = "../data/holdings.csv" }}
+outputs = {{ table = "holdings.parquet" }}
+[stage.params]
+one_row_per_customer = false
+columns = {{ product = "string", snapshot = "date" }}
+
+[[stage]]
+name = "recommend"
+kind = "recommend"
+inputs = {{ holdings = "holdings.parquet", features = "features.parquet"{customers_input} }}
+outputs = {{ recommendations = "recommendations.parquet", test = "test.parquet", probabilities = "probabilities.parquet" }}
+[stage.params]
+split = "temporal"
+methods = ["propensity"]
+top_k = 1
+{ages}
+"#
+        )
+    };
+    let with_customers = r#", customers = "customers.parquet""#;
+    p.write(
+        "pipelines/ages.toml",
+        pipeline(
+            r#"ages = { customer_since = "years as a customer" }"#,
+            with_customers,
+        ),
+    );
+    let run = p.run(&["run", "pipelines/ages.toml", "--quiet"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let taken: BTreeSet<String> = rows(&p.path("out/test.parquet"))
+        .into_iter()
+        .map(|r| r["customer_id"].clone())
+        .collect();
+    assert!(taken.len() > 10, "{} takers", taken.len());
+    let (mut scores, mut labels) = (Vec::new(), Vec::new());
+    for row in rows(&p.path("out/probabilities.parquet")) {
+        if row["product"] == "loyalty_card" {
+            scores.push(row["probability"].parse::<f64>().unwrap());
+            labels.push(taken.contains(&row["customer_id"]));
+        }
+    }
+    let auc = clientele_numeric::classification::roc_auc(&scores, &labels).unwrap();
+    assert!(auc > 0.97, "AUC {auc}");
+    let reasons = rows(&p.path("out/recommendations.parquet"));
+    let first_taker = reasons
+        .iter()
+        .find(|r| taken.contains(&r["customer_id"]))
+        .unwrap();
+    assert!(
+        first_taker["reason"].contains("years as a customer 0"),
+        "{}",
+        first_taker["reason"]
+    );
+
+    // Without the customer table to read the dates from, the configuration is refused.
+    p.write(
+        "pipelines/ages.toml",
+        pipeline(r#"ages = { customer_since = "years as a customer" }"#, ""),
+    );
+    let run = p.run(&["run", "pipelines/ages.toml", "--quiet"]);
+    assert_ne!(run.code(), 0);
+    assert!(
+        run.stderr().contains("`ages` reads date columns"),
+        "{}",
+        run.stderr()
+    );
+}
+
 /// The quickstart run once, up to its recommend stage.
 fn quickstart() -> &'static Project {
     static RUN: std::sync::OnceLock<Project> = std::sync::OnceLock::new();

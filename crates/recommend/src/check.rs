@@ -77,6 +77,11 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
             }
         }
     }
+    if !params.ages.is_empty()
+        && (io.input("customers").is_none() || io.input("features").is_none())
+    {
+        return Err(ParamError::AgesWithoutCustomers);
+    }
     if io.output("probabilities").is_some() && io.input("features").is_none() {
         return Err(ParamError::ProbabilitiesWithoutPropensity);
     }

@@ -58,6 +58,10 @@ pub enum ParamError {
         "an output `probabilities` needs the propensity method, which needs a `features` input"
     )]
     ProbabilitiesWithoutPropensity,
+    #[error(
+        "`ages` reads date columns of the customer table: give an input `customers`, and `features` for the propensity method that uses them"
+    )]
+    AgesWithoutCustomers,
     #[error("with a split, name an output `test`: the held-out products that evaluate scores")]
     SplitWithoutTestOutput,
     #[error("give the catalogue either as an input `catalogue` or as `products`, not both")]

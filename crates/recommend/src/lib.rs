@@ -24,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ages;
 pub mod blend;
 pub mod catalogue;
 mod check;
@@ -183,11 +184,13 @@ impl Stage for Recommend {
         }
 
         let fitted = Fitted::fit(
-            &data.inputs(
-                &split.train,
-                &split.history,
-                split.held_out_customers.as_deref(),
-            ),
+            &data
+                .inputs(
+                    &split.train,
+                    &split.history,
+                    split.held_out_customers.as_deref(),
+                )
+                .dated(split.train_date, &split.history_dates),
             settings,
             &|s| ctx.progress.step(s),
         );

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::ages::CustomerDates;
 use crate::content::{ContentKnn, CustomerFeatures, ProductProfile};
 use crate::holdings::{count, products_of, Basket};
 use crate::params::{Method, Similarity};
@@ -9,6 +10,7 @@ use crate::propensity::method::{Propensity, PropensityModel, PropensitySettings}
 use crate::user_knn::UserKnn;
 
 /// What the methods are fitted on. Customers are indexed as in `train`.
+#[derive(Clone, Copy)]
 pub struct Inputs<'a> {
     /// Display names of the products, for reasons.
     pub product_names: &'a [String],
@@ -19,10 +21,27 @@ pub struct Inputs<'a> {
     /// With `split = "customers"`, the customers held out whole: their holdings are
     /// unknown, so `propensity` does not learn from them.
     pub held_out_customers: Option<&'a [bool]>,
+    /// The date of the snapshot `train` holds, and of each of `history`'s, when the
+    /// holdings have dates: the days ages are taken at.
+    pub train_date: Option<i32>,
+    pub history_dates: &'a [Option<i32>],
+    /// The date columns `propensity` reads as ages (the `ages` parameter).
+    pub dates: Option<&'a CustomerDates>,
     /// The segment of each customer, when assignments were given.
     pub segments: Option<&'a [Option<i32>]>,
     pub segment_labels: &'a BTreeMap<i32, String>,
     pub features: Option<&'a CustomerFeatures>,
+}
+
+impl<'a> Inputs<'a> {
+    /// The same inputs with the dates of the snapshots they hold.
+    pub fn dated(self, train_date: Option<i32>, history_dates: &'a [Option<i32>]) -> Self {
+        Inputs {
+            train_date,
+            history_dates,
+            ..self
+        }
+    }
 }
 
 /// Settings of the neighbour methods.

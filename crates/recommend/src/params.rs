@@ -77,6 +77,13 @@ pub struct RecommendParams {
     /// 80 % of its examples, Platt scaling on the other 20 %.
     #[serde(default = "yes")]
     pub propensity_calibration: bool,
+    /// Date columns of the `customers` input that `propensity` reads as ages in years as
+    /// of each snapshot, by the name its reasons give them: `{ birth_date = "age",
+    /// customer_since = "years as a customer" }`. A transition learns from each
+    /// customer's age at its start, and a customer with a date after it (one who joined
+    /// later) is not among its examples.
+    #[serde(default)]
+    pub ages: BTreeMap<String, String>,
 }
 
 impl Default for RecommendParams {
@@ -101,6 +108,7 @@ impl Default for RecommendParams {
             propensity_model: PropensityModel::default(),
             propensity_min_positives: propensity_min_positives(),
             propensity_calibration: true,
+            ages: BTreeMap::new(),
         }
     }
 }

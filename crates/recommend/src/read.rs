@@ -10,6 +10,7 @@ use clientele_shared::features::read_feature_matrix;
 use clientele_shared::schema::{read_assignments, read_segment_labels};
 use clientele_shared::stage::StageIo;
 
+use crate::ages::CustomerDates;
 use crate::catalogue::{read_attributes, read_catalogue_csv, rule_columns, Eligibility};
 use crate::check::{available_methods, check_rules_have_inputs};
 use crate::content::CustomerFeatures;
@@ -29,6 +30,8 @@ pub struct StageData {
     pub segments: Option<Vec<Option<i32>>>,
     pub segment_labels: BTreeMap<i32, String>,
     pub eligibility: Eligibility,
+    /// The `ages` columns of the customer table.
+    pub dates: Option<CustomerDates>,
 }
 
 impl StageData {
@@ -45,6 +48,9 @@ impl StageData {
             train,
             history,
             held_out_customers,
+            train_date: None,
+            history_dates: &[],
+            dates: self.dates.as_ref(),
             segments: self.segments.as_deref(),
             segment_labels: &self.segment_labels,
             features: self.features.as_ref(),
@@ -122,6 +128,15 @@ pub fn read_inputs(
         _ => None,
     };
     let eligibility = Eligibility::new(&universe.products, catalogue.as_deref(), attributes);
+    let dates = match io.input("customers") {
+        Some(path) if !params.ages.is_empty() => Some(CustomerDates::read(
+            path,
+            &params.ages,
+            &universe.customers,
+            key,
+        )?),
+        _ => None,
+    };
     let product_names = universe.display_names(catalogue.as_deref());
     Ok((
         StageData {
@@ -131,6 +146,7 @@ pub fn read_inputs(
             segments,
             segment_labels,
             eligibility,
+            dates,
         },
         holdings,
     ))

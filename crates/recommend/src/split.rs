@@ -22,6 +22,9 @@ pub struct Split {
     pub test: Option<Vec<Basket>>,
     /// With `split = "customers"`, whether each customer is held out whole.
     pub held_out_customers: Option<Vec<bool>>,
+    /// The date of the snapshot `train` comes from, and of each of `history`'s.
+    pub train_date: Option<i32>,
+    pub history_dates: Vec<Option<i32>>,
     pub notes: Vec<String>,
 }
 
@@ -52,6 +55,8 @@ pub fn split(
             history: Vec::new(),
             test: (params.split != SplitKind::None).then(|| vec![0; universe.customers.len()]),
             held_out_customers: None,
+            train_date: None,
+            history_dates: Vec::new(),
             notes: vec!["the holdings table is empty".into()],
         });
     }
@@ -105,6 +110,8 @@ pub fn split(
                     snapshot_note(test_at)
                 )],
                 history: history_until(train_at + 1),
+                history_dates: dates[..=train_at].to_vec(),
+                train_date: dates[train_at],
                 train,
                 test: Some(test),
                 held_out_customers: None,
@@ -120,6 +127,8 @@ pub fn split(
                 )],
                 train: held.train,
                 history: history_until(train_at),
+                history_dates: dates[..train_at].to_vec(),
+                train_date: dates[train_at],
                 test: Some(held.test),
                 held_out_customers: None,
             }
@@ -136,6 +145,8 @@ pub fn split(
                 )],
                 train: held.train,
                 history: history_until(train_at),
+                history_dates: dates[..train_at].to_vec(),
+                train_date: dates[train_at],
                 test: Some(held.test),
                 held_out_customers: Some(customers),
             }
@@ -143,6 +154,8 @@ pub fn split(
         _ => Split {
             notes: vec![format!("recommending from {}", snapshot_note(train_at))],
             history: history_until(train_at + 1),
+            history_dates: dates[..=train_at].to_vec(),
+            train_date: dates[train_at],
             train,
             test: None,
             held_out_customers: None,

@@ -64,13 +64,21 @@ pub fn tune_blend(
     ctx: &StageContext<'_>,
 ) -> Tuning {
     let n = split.history.len();
-    let (validation, history, kind) = if n >= 2 {
+    // The snapshots the validation fit learns from, and the date of the one it scores.
+    let dated = |end: usize| split.history_dates.get(..end).unwrap_or(&[]);
+    let (validation, history, (train_date, history_dates), kind) = if n >= 2 {
         let (before, after) = (&split.history[n - 2], &split.history[n - 1]);
         let validation = Holdout {
             train: before.clone(),
             test: after.iter().zip(before).map(|(a, b)| a & !b).collect(),
         };
-        (validation, &split.history[..n - 1], "last transition")
+        let train_date = split.history_dates.get(n - 2).copied().flatten();
+        (
+            validation,
+            &split.history[..n - 1],
+            (train_date, dated(n - 1)),
+            "last transition",
+        )
     } else {
         let validation = holdout(
             &split.train,
@@ -80,15 +88,22 @@ pub fn tune_blend(
         // The products held out for validation were acquired at the latest snapshots:
         // the last transition could teach `propensity` the very answers, so it is left
         // out.
-        (validation, &split.history[..n.saturating_sub(1)], "holdout")
+        (
+            validation,
+            &split.history[..n.saturating_sub(1)],
+            (split.train_date, dated(n.saturating_sub(1))),
+            "holdout",
+        )
     };
     ctx.progress
         .step(&format!("tuning the blend on the {kind}"));
-    let inputs = data.inputs(
-        &validation.train,
-        history,
-        split.held_out_customers.as_deref(),
-    );
+    let inputs = data
+        .inputs(
+            &validation.train,
+            history,
+            split.held_out_customers.as_deref(),
+        )
+        .dated(train_date, history_dates);
     let fitted = Fitted::fit(&inputs, settings, &|s| ctx.progress.step(s));
     let blended: Vec<usize> = fitted
         .methods
