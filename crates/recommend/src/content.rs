@@ -20,19 +20,53 @@ pub struct CustomerFeatures {
     /// How to turn each feature back into its source column's units, when the features
     /// file's origins say (numeric features), for reasons in those units.
     pub unscale: Vec<Option<Unscale>>,
-    /// Row-major, one row per customer with features.
+    /// Row-major, one row per customer with features (per customer and snapshot in a
+    /// panel).
     pub values: Vec<f64>,
-    /// The row of each customer of the universe.
+    /// The row of each customer of the universe: in a panel, its row at the scored
+    /// snapshot ([`CustomerFeatures::score_at`]).
     pub row_of: Vec<Option<u32>>,
+    /// A panel (a features table with a `snapshot` column): each customer's rows as
+    /// `(snapshot day, row)`, by day.
+    pub panel: Option<Vec<Vec<(i32, u32)>>>,
 }
 
 impl CustomerFeatures {
     pub fn row(&self, customer: usize) -> Option<&[f64]> {
-        self.row_of[customer].map(|r| {
-            let r = r as usize;
-            &self.values[r * self.d..(r + 1) * self.d]
-        })
+        self.row_of[customer].map(|r| self.values_of(r))
     }
+
+    fn values_of(&self, r: u32) -> &[f64] {
+        let r = r as usize;
+        &self.values[r * self.d..(r + 1) * self.d]
+    }
+
+    /// The customer as of day `as_of`: in a panel, the row of the latest snapshot on or
+    /// before it (none when the customer has none yet, or the day is unknown); else the
+    /// customer's one row.
+    pub fn row_at(&self, customer: usize, as_of: Option<i32>) -> Option<&[f64]> {
+        match &self.panel {
+            None => self.row(customer),
+            Some(panel) => latest_on_or_before(&panel[customer], as_of?).map(|r| self.values_of(r)),
+        }
+    }
+
+    /// In a panel, makes every customer's row the one as of day `as_of`, for the methods
+    /// that score the customers as they are at one snapshot.
+    pub fn score_at(&mut self, as_of: Option<i32>) {
+        if let Some(panel) = &self.panel {
+            self.row_of = panel
+                .iter()
+                .map(|rows| as_of.and_then(|day| latest_on_or_before(rows, day)))
+                .collect();
+        }
+    }
+}
+
+/// The row of the latest `(day, row)` on or before `day`.
+fn latest_on_or_before(rows: &[(i32, u32)], day: i32) -> Option<u32> {
+    let at = rows.partition_point(|&(d, _)| d <= day);
+    at.checked_sub(1).map(|i| rows[i].1)
 }
 
 /// Votes of the nearest customers in feature space, among a reference sample.
@@ -175,6 +209,7 @@ mod tests {
             d: 2,
             names: vec!["a".into(), "b".into()],
             unscale: vec![None; 2],
+            panel: None,
             values: rows.iter().flatten().copied().collect(),
             row_of: (0..rows.len() as u32).map(Some).collect(),
         }

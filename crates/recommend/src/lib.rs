@@ -140,16 +140,14 @@ impl Stage for Recommend {
                 port: "recommendations",
             })?;
         let mut report = StageReport::default();
-        let (data, holdings) = read::read_inputs(params, io, holdings_path, ctx.parquet_key)?;
+        let (mut data, holdings) = read::read_inputs(params, io, holdings_path, ctx.parquet_key)?;
         let split = split::split(params, &holdings, &data.universe, holdings_path, ctx.seed)?;
         drop(holdings);
         report.notes.extend(split.notes.iter().cloned());
-        let universe = &data.universe;
-        ctx.progress.step(&format!(
-            "{} customers × {} products",
-            universe.customers.len(),
-            universe.products.len()
-        ));
+        let (n_customers, n_products) =
+            (data.universe.customers.len(), data.universe.products.len());
+        ctx.progress
+            .step(&format!("{n_customers} customers × {n_products} products"));
 
         let settings = Settings {
             neighbours: params.neighbours,
@@ -165,7 +163,9 @@ impl Stage for Recommend {
             check::resolve_weights(params, &data.available_methods(params.methods.as_deref()));
         let tuning = params
             .tune
-            .then(|| tune::tune_blend(params, &data, &split, settings, &weights, ctx));
+            .then(|| tune::tune_blend(params, &mut data, &split, settings, &weights, ctx));
+        // A panel's customers as they are at the scored snapshot.
+        data.score_at(split.train_date);
         if let Some(tuned) = &tuning {
             if tuned.applied {
                 weights = tuned.weights.clone();
@@ -209,8 +209,8 @@ impl Stage for Recommend {
         report.notes.extend(fitted.notes.iter().cloned());
         report.rows = written.rows;
         let counts = [
-            ("customers", universe.customers.len() as u64),
-            ("products", universe.products.len() as u64),
+            ("customers", n_customers as u64),
+            ("products", n_products as u64),
             (
                 "customers_without_recommendations",
                 written.customers_without,

@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use arrow::array::{Array, Date32Array};
 use clientele_shared::encryption::ParquetKey;
 use clientele_shared::features::read_feature_matrix;
-use clientele_shared::schema::{read_assignments, read_segment_labels};
+use clientele_shared::parquet_io::ParquetSource;
+use clientele_shared::schema::{read_assignments, read_segment_labels, SNAPSHOT};
 use clientele_shared::stage::StageIo;
+use clientele_shared::SharedError;
 
 use crate::ages::CustomerDates;
 use crate::catalogue::{read_attributes, read_catalogue_csv, rule_columns, Eligibility};
@@ -57,6 +60,14 @@ impl StageData {
         }
     }
 
+    /// With a panel of features, every method but `propensity` (which takes each
+    /// transition's own snapshot) sees the customers as of day `as_of`.
+    pub fn score_at(&mut self, as_of: Option<i32>) {
+        if let Some(features) = self.features.as_mut() {
+            features.score_at(as_of);
+        }
+    }
+
     /// The methods these inputs allow, in [`Method`] order (only `chosen` ones and
     /// `popularity`, when a choice is given).
     pub fn available_methods(&self, chosen: Option<&[Method]>) -> Vec<Method> {
@@ -87,11 +98,37 @@ pub fn read_inputs(
     };
     let feature_ids = features.as_ref().map(|f| f.ids.as_slice()).unwrap_or(&[]);
     let universe = Universe::new(&holdings, catalogue.as_deref(), feature_ids)?;
+    let panel_days = match io.input("features") {
+        Some(path) => read_panel_days(path, key)?,
+        None => None,
+    };
     let features = features.map(|f| {
         let mut row_of = vec![None; universe.customers.len()];
+        let mut panel = panel_days
+            .as_ref()
+            .map(|_| vec![Vec::new(); universe.customers.len()]);
         for (r, id) in f.ids.iter().enumerate() {
             if let Some(c) = universe.index(id) {
                 row_of[c] = Some(r as u32);
+                if let (Some(panel), Some(days)) = (panel.as_mut(), &panel_days) {
+                    panel[c].push((days[r], r as u32));
+                }
+            }
+        }
+        if let Some(panel) = panel.as_mut() {
+            for rows in panel.iter_mut() {
+                // By day; a day given twice keeps its later row.
+                rows.sort_by_key(|&(day, r)| (day, r));
+                rows.dedup_by(|later, earlier| {
+                    let same = later.0 == earlier.0;
+                    if same {
+                        earlier.1 = later.1;
+                    }
+                    same
+                });
+            }
+            for (row, rows) in row_of.iter_mut().zip(panel.iter()) {
+                *row = rows.last().map(|&(_, r)| r);
             }
         }
         let unscale = f
@@ -110,6 +147,7 @@ pub fn read_inputs(
             names: f.names,
             values: f.values,
             row_of,
+            panel,
         }
     });
     let segments = match io.input("assignments") {
@@ -150,6 +188,44 @@ pub fn read_inputs(
         },
         holdings,
     ))
+}
+
+/// The `snapshot` day of each row of a features table that has one (a panel: a row per
+/// customer and snapshot), in file order; `None` without the column.
+fn read_panel_days(
+    path: &Path,
+    key: Option<&ParquetKey>,
+) -> Result<Option<Vec<i32>>, RecommendError> {
+    let source = ParquetSource::open(path, key)?;
+    if source.schema().index_of(SNAPSHOT).is_err() {
+        return Ok(None);
+    }
+    let mut source = ParquetSource::open_named(path, &[SNAPSHOT], "a panel of features has", key)?;
+    let mut days = Vec::new();
+    while let Some(batch) = source.next_batch()? {
+        let column = batch.column(0);
+        let dates = column
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .ok_or_else(|| SharedError::ColumnType {
+                path: path.to_path_buf(),
+                column: SNAPSHOT.to_string(),
+                expected: "a date (Date32), the snapshot of each row of a panel",
+                found: column.data_type().clone(),
+            })?;
+        for r in 0..dates.len() {
+            if dates.is_null(r) {
+                return Err(RecommendError::BadValue {
+                    path: path.to_path_buf(),
+                    row: days.len() + 1,
+                    column: SNAPSHOT.to_string(),
+                    why: "is empty; each row of a panel names its snapshot".into(),
+                });
+            }
+            days.push(dates.value(r));
+        }
+    }
+    Ok(Some(days))
 }
 
 /// The segment of each universe customer; `None` for those without one and DBSCAN

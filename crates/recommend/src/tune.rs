@@ -57,7 +57,7 @@ pub struct GridPoint {
 /// above 0.
 pub fn tune_blend(
     params: &RecommendParams,
-    data: &StageData,
+    data: &mut StageData,
     split: &Split,
     settings: Settings,
     configured: &BTreeMap<Method, f64>,
@@ -97,6 +97,9 @@ pub fn tune_blend(
     };
     ctx.progress
         .step(&format!("tuning the blend on the {kind}"));
+    // With a panel, the customers as they were at the snapshot scored for validation.
+    data.score_at(train_date);
+    let data = &*data;
     let inputs = data
         .inputs(
             &validation.train,

@@ -176,6 +176,7 @@ mod tests {
                 .flat_map(|pair| [pair[0], pair[1], 1.0])
                 .collect(),
             row_of: (0..60).map(Some).collect(),
+            panel: None,
         };
         let bands = Bands::fit(&features, 0).unwrap();
         // Quintiles of 18..=77: 30, 42, 54, 66.

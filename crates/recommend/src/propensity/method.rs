@@ -23,8 +23,10 @@
 //! Point in time: with the `ages` parameter, date columns of the customer table (a birth
 //! date, a customer-since date) enter as ages in years as of each transition's start,
 //! and as of the scored snapshot when scoring; a customer with a date after a
-//! transition's start is not among its examples. The features table itself is still
-//! today's for every transition (a panel of customer snapshots is not read yet).
+//! transition's start is not among its examples. A features table with a `snapshot`
+//! column (a panel: a row per customer and snapshot) is joined to each transition as of
+//! its start, and to the scored snapshot when scoring; a customer without a row then is
+//! not among its examples.
 //!
 //! Not done yet: saving the models in the model file for `export-sql`.
 
@@ -248,7 +250,7 @@ impl Propensity {
         as_of: Option<i32>,
         row: &mut Vec<f64>,
     ) -> bool {
-        let Some(features) = inputs.features.and_then(|f| f.row(c)) else {
+        let Some(features) = inputs.features.and_then(|f| f.row_at(c, as_of)) else {
             return false;
         };
         row.clear();
@@ -489,6 +491,7 @@ mod tests {
             unscale: vec![None],
             values: (0..n).map(|c| ((c * 37) % 101) as f64 / 101.0).collect(),
             row_of: (0..n as u32).map(Some).collect(),
+            panel: None,
         };
         // Customer c holds product 0 when c is even; product 2 (a current account) always.
         let before: Vec<Basket> = (0..n).map(|c| 0b100 | u128::from(c % 2 == 0)).collect();
@@ -559,6 +562,7 @@ mod tests {
             unscale: vec![None],
             values: (0..n).map(|c| ((c * 37) % 101) as f64).collect(),
             row_of: (0..n as u32).map(Some).collect(),
+            panel: None,
         };
         let dates =
             CustomerDates::from_days(vec!["years as a customer".into()], vec![since.clone()]);
