@@ -9,6 +9,7 @@ use std::path::Path;
 
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use clientele_numeric::ranking::ranking_metrics;
+use clientele_recommend::model::PropensityInput;
 use common::Project;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -387,7 +388,7 @@ columns = {{ product = "string", snapshot = "date" }}
 name = "recommend"
 kind = "recommend"
 inputs = {{ holdings = "holdings.parquet", features = "features.parquet"{customers_input} }}
-outputs = {{ recommendations = "recommendations.parquet", test = "test.parquet", probabilities = "probabilities.parquet" }}
+outputs = {{ recommendations = "recommendations.parquet", test = "test.parquet", probabilities = "probabilities.parquet", model = "model.json" }}
 [stage.params]
 split = "temporal"
 methods = ["propensity"]
@@ -430,6 +431,50 @@ top_k = 1
         "{}",
         first_taker["reason"]
     );
+
+    // The model file's propensity models give every probability again, to the bit, from
+    // the inputs they list: the features, what is held at the scored snapshot, the ages.
+    let model = clientele_recommend::model::read(&p.path("out/model.json")).unwrap();
+    let propensity = model.propensity.as_ref().unwrap();
+    let card = model.product_index("loyalty_card").unwrap();
+    let scored = day(3);
+    let mut checked = 0;
+    for row in rows(&p.path("out/probabilities.parquet")) {
+        if row["product"] != "loyalty_card" {
+            continue;
+        }
+        let c: i64 = row["customer_id"][1..].parse().unwrap();
+        let since = day(0) - c * 731 / n;
+        let inputs: Vec<f64> = propensity
+            .inputs
+            .iter()
+            .map(|input| match input {
+                PropensityInput::Feature { name } => {
+                    assert_eq!(name, "noise");
+                    ((c * 37) % 101) as f64
+                }
+                PropensityInput::Holds { product } => match product.as_str() {
+                    "current" => 1.0,
+                    "savings" => f64::from(u8::from(c % 7 == 0)),
+                    _ => 0.0,
+                },
+                PropensityInput::Age { column, .. } => {
+                    assert_eq!(column, "customer_since");
+                    (scored - since) as f64 / 365.25
+                }
+                PropensityInput::Segment { .. } => unreachable!("no segments given"),
+            })
+            .collect();
+        let probability: f64 = row["probability"].parse().unwrap();
+        assert_eq!(
+            propensity.products[card].probability(&inputs).to_bits(),
+            probability.to_bits(),
+            "{}",
+            row["customer_id"]
+        );
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked}");
 
     // Without the customer table to read the dates from, the configuration is refused.
     p.write(

@@ -20,6 +20,8 @@ const DAYS_PER_YEAR: f64 = 365.25;
 /// Each universe customer's dates, one column per entry of `ages`.
 #[derive(Debug, Clone, Default)]
 pub struct CustomerDates {
+    /// The date columns of the customer table.
+    pub columns: Vec<String>,
     /// The name each column's age goes by in reasons ("age", "years as a customer").
     pub names: Vec<String>,
     /// `days[j][c]`: customer `c`'s date in column `j`, days since 1970-01-01.
@@ -88,6 +90,7 @@ impl CustomerDates {
         }
         let mean_days = mean_days(&days);
         Ok(CustomerDates {
+            columns: ages.keys().cloned().collect(),
             names: ages.values().cloned().collect(),
             days,
             mean_days,
@@ -111,6 +114,11 @@ impl CustomerDates {
         }
     }
 
+    /// The mean known date of column `j`, days since 1970-01-01.
+    pub fn mean_day(&self, j: usize) -> Option<f64> {
+        self.mean_days.get(j).copied().flatten()
+    }
+
     /// Whether customer `c` has a date after day `as_of`: one who joined later was not
     /// a customer then.
     pub fn after(&self, c: usize, as_of: Option<i32>) -> bool {
@@ -132,6 +140,7 @@ impl CustomerDates {
     pub fn from_days(names: Vec<String>, days: Vec<Vec<Option<i32>>>) -> CustomerDates {
         let mean_days = mean_days(&days);
         CustomerDates {
+            columns: names.clone(),
             names,
             days,
             mean_days,

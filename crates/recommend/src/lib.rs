@@ -57,7 +57,8 @@ pub struct Recommend;
 impl Stage for Recommend {
     const KIND: &'static str = "recommend";
     // 2: propensity reasons name bands in the source column's units; the customer split.
-    const ALGORITHM_VERSION: u32 = 2;
+    // 3: the propensity models in the model file, which is written compact.
+    const ALGORITHM_VERSION: u32 = 3;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "holdings",

@@ -224,6 +224,15 @@ impl Fitted {
         self.user_knn.as_ref().map_or(0, UserKnn::distinct_baskets)
     }
 
+    /// The propensity models, as the model file keeps them.
+    pub fn propensity_models(
+        &self,
+        products: &[String],
+        dates: Option<&CustomerDates>,
+    ) -> Option<crate::model::PropensityModels> {
+        self.propensity.as_ref().map(|p| p.to_file(products, dates))
+    }
+
     pub fn content_references(&self) -> Option<usize> {
         self.content.as_ref().map(ContentKnn::references)
     }

@@ -1,7 +1,8 @@
 //! The model file (`outputs.model`): what was blended and how it was tuned, and what
 //! scores a customer by item-based filtering without refitting: the item–item
 //! similarities, the products' popularity (the tie-break of every list) and who may be
-//! offered what. `clientele export-sql` writes a query from it.
+//! offered what; and the `propensity` method's models, one per product, with the inputs
+//! they read. `clientele export-sql` writes a query from it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Method, RecommendError, Similarity, Tuning};
 
-pub const MODEL_FORMAT: u32 = 1;
+/// 2: the propensity models.
+pub const MODEL_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +40,75 @@ pub struct RecommendModel {
     /// Row `i`, column `j`: the cosine similarity of products `i` and `j` by co-holding
     /// (zero on the diagonal).
     pub item_similarity: Vec<Vec<f64>>,
+    /// The `propensity` method's models, when it was fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propensity: Option<PropensityModels>,
+}
+
+/// The `propensity` method's models: one per product, each reading the same inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropensityModels {
+    /// How the examples were chosen: `transitions` (this many snapshot pairs) or
+    /// `look_alike`.
+    pub training: String,
+    /// What every product's model reads, in order: a row of these values is scored.
+    pub inputs: Vec<PropensityInput>,
+    /// One per product, in [`RecommendModel::products`] order.
+    pub products: Vec<ProductPropensity>,
+}
+
+/// One input of the propensity models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PropensityInput {
+    /// A column of the features table, as it is there.
+    Feature { name: String },
+    /// 1 when the customer holds the product, else 0 (a product's own flag is always 0
+    /// in the rows its model scores: it scores only customers who lack the product).
+    Holds { product: String },
+    /// 1 when the customer is in the segment, else 0.
+    Segment { segment: i32 },
+    /// Years from the customer table's date `column` to the scored snapshot; missing
+    /// when the date is unknown, or, with `missing_as_mean`, the years from the column's
+    /// mean date (`mean_day`, days since 1970-01-01).
+    Age {
+        column: String,
+        name: String,
+        missing_as_mean: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mean_day: Option<f64>,
+    },
+}
+
+/// One product's propensity model: its probability of a row is Platt's curve
+/// `1 / (1 + exp(−(a·raw + b)))` of the model's raw score (log-odds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProductPropensity {
+    /// Raw score: `baseline` plus the leaf value each tree sends the row to.
+    Gbdt {
+        model: crate::propensity::gbdt::Gbdt,
+        platt: crate::propensity::calibration::Platt,
+    },
+    /// Raw score: `intercept + Σ coefficients · row`.
+    Logistic {
+        model: crate::propensity::logistic::Logistic,
+        platt: crate::propensity::calibration::Platt,
+    },
+    /// Too few takers or non-takers to learn: every customer scores `share`.
+    Popularity { share: f64 },
+}
+
+impl ProductPropensity {
+    /// The probability of one row of the models' inputs.
+    pub fn probability(&self, row: &[f64]) -> f64 {
+        match self {
+            ProductPropensity::Gbdt { model, platt } => platt.probability(model.raw_score(row)),
+            ProductPropensity::Logistic { model, platt } => platt.probability(model.raw_score(row)),
+            ProductPropensity::Popularity { share } => *share,
+        }
+    }
 }
 
 /// Who may be offered what, as the stage applied it.
@@ -99,6 +170,14 @@ impl RecommendModel {
             .popularity
             .iter()
             .chain(self.item_similarity.iter().flatten());
+        if let Some(propensity) = &self.propensity {
+            if propensity.products.len() != n {
+                return Err(format!(
+                    "`propensity` has {} models for {n} products",
+                    propensity.products.len()
+                ));
+            }
+        }
         if values.into_iter().any(|v| !v.is_finite()) {
             return Err(
                 "`popularity` or `item_similarity` holds a value that is not a finite number"
@@ -166,6 +245,7 @@ mod tests {
                 }],
             },
             item_similarity: vec![vec![0.0, 0.5], vec![0.5, 0.0]],
+            propensity: None,
         }
     }
 
@@ -190,7 +270,7 @@ mod tests {
 
         let text = serde_json::to_string(&model())
             .unwrap()
-            .replace("\"format\":1", "\"format\":0");
+            .replace(&format!("\"format\":{MODEL_FORMAT}"), "\"format\":0");
         std::fs::write(&path, text).unwrap();
         let err = read(&path).unwrap_err().to_string();
         assert!(err.contains("rerun the recommend stage"), "{err}");

@@ -82,15 +82,7 @@ pub fn write_outputs(
         test_pairs = Some(write_pairs(path, &data.universe, test, ctx.parquet_key)?);
     }
     if let Some(path) = io.output("model") {
-        write_model(
-            path,
-            &data.universe,
-            fitted,
-            &data.eligibility,
-            weights,
-            tuning,
-            params,
-        )?;
+        write_model(path, data, fitted, weights, tuning, params)?;
     }
     Ok(Written {
         rows: lists.rows,
@@ -371,13 +363,13 @@ fn write_pairs(
 /// Writes the model file (see [`model`]).
 fn write_model(
     path: &Path,
-    universe: &Universe,
+    data: &StageData,
     fitted: &Fitted,
-    eligibility: &Eligibility,
     weights: &BTreeMap<Method, f64>,
     tuning: Option<&Tuning>,
     params: &RecommendParams,
 ) -> Result<(), RecommendError> {
+    let universe = &data.universe;
     let np = universe.products.len();
     let similarity = fitted
         .item_similarity()
@@ -397,10 +389,13 @@ fn write_model(
         tuning: tuning.cloned(),
         products: universe.products.clone(),
         popularity: fitted.popularity().to_vec(),
-        eligibility: eligibility.rules(&universe.products),
+        eligibility: data.eligibility.rules(&universe.products),
         item_similarity: similarity,
+        propensity: fitted.propensity_models(&universe.products, data.dates.as_ref()),
     };
-    let mut json = serde_json::to_string_pretty(&model).map_err(|e| SharedError::Json {
+    // Compact: the propensity trees are tens of thousands of numbers, one per line when
+    // pretty-printed (`jq . recommend_model.json` shows it laid out).
+    let mut json = serde_json::to_string(&model).map_err(|e| SharedError::Json {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;

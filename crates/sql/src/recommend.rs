@@ -267,6 +267,7 @@ mod tests {
                 vec![0.5, 0.0, 0.0],
                 vec![0.25, 0.0, 0.0],
             ],
+            propensity: None,
         }
     }
 

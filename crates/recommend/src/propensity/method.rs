@@ -28,7 +28,8 @@
 //! its start, and to the scored snapshot when scoring; a customer without a row then is
 //! not among its examples.
 //!
-//! Not done yet: saving the models in the model file for `export-sql`.
+//! The models are saved in the model file ([`Propensity::to_file`]); not done yet: their
+//! `export-sql`.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +38,10 @@ use super::calibration::Platt;
 use super::gbdt::{Gbdt, GbdtParams};
 use super::logistic::{Logistic, LogisticParams};
 use super::stratified_split;
+use crate::ages::CustomerDates;
 use crate::holdings::Basket;
 use crate::methods::Inputs;
+use crate::model::{ProductPropensity, PropensityInput, PropensityModels};
 use linfa::ParamGuard;
 use ndarray::{ArrayView2, Axis};
 
@@ -375,6 +378,56 @@ impl Propensity {
         }
     }
 
+    /// The models as the model file keeps them; `products` are the product ids.
+    pub fn to_file(&self, products: &[String], dates: Option<&CustomerDates>) -> PropensityModels {
+        let inputs = self
+            .columns
+            .iter()
+            .map(|column| match column {
+                Column::Feature(name) => PropensityInput::Feature { name: name.clone() },
+                Column::Holds(q) => PropensityInput::Holds {
+                    product: products.get(*q).cloned().unwrap_or_default(),
+                },
+                Column::Segment(s) => PropensityInput::Segment { segment: *s },
+                Column::Age(a) => PropensityInput::Age {
+                    column: dates
+                        .and_then(|d| d.columns.get(*a))
+                        .cloned()
+                        .unwrap_or_default(),
+                    name: dates
+                        .and_then(|d| d.names.get(*a))
+                        .cloned()
+                        .unwrap_or_default(),
+                    missing_as_mean: self.fill_missing_ages,
+                    mean_day: dates.and_then(|d| d.mean_day(*a)),
+                },
+            })
+            .collect();
+        let products = self
+            .models
+            .iter()
+            .map(|model| match model {
+                ProductModel::Gbdt(model, platt) => ProductPropensity::Gbdt {
+                    model: model.clone(),
+                    platt: *platt,
+                },
+                ProductModel::Logistic(model, platt) => ProductPropensity::Logistic {
+                    model: model.clone(),
+                    platt: *platt,
+                },
+                ProductModel::Popularity(share) => ProductPropensity::Popularity { share: *share },
+            })
+            .collect();
+        PropensityModels {
+            training: match self.training {
+                Training::Transitions(n) => format!("transitions: {n}"),
+                Training::LookAlike => "look_alike".into(),
+            },
+            inputs,
+            products,
+        }
+    }
+
     /// Products with a model of their own.
     pub fn learnt(&self) -> usize {
         self.models
@@ -478,7 +531,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::ages::CustomerDates;
     use crate::content::CustomerFeatures;
 
     /// 400 customers with one noise feature; product 1 is taken (between the two

@@ -44,10 +44,85 @@ impl Node {
     }
 }
 
-/// One regression tree on the raw (log-odds) scale.
+/// One regression tree on the raw (log-odds) scale. Saved column by column (one array
+/// per node field, [`TreeColumns`]): a list of node objects repeated every field name
+/// and made the quickstart's model file 35 MB.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "TreeColumns", try_from = "TreeColumns")]
 pub struct Tree {
     pub nodes: Vec<Node>,
+}
+
+/// A tree as the model file keeps it: node `i` is the `i`-th value of every array.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeColumns {
+    pub value: Vec<f64>,
+    pub rows: Vec<u32>,
+    pub feature: Vec<u32>,
+    pub threshold: Vec<f64>,
+    pub missing_left: Vec<bool>,
+    pub left: Vec<u32>,
+    pub right: Vec<u32>,
+}
+
+impl From<Tree> for TreeColumns {
+    fn from(tree: Tree) -> Self {
+        let nodes = &tree.nodes;
+        TreeColumns {
+            value: nodes.iter().map(|n| n.value).collect(),
+            rows: nodes.iter().map(|n| n.rows).collect(),
+            feature: nodes.iter().map(|n| n.feature).collect(),
+            threshold: nodes.iter().map(|n| n.threshold).collect(),
+            missing_left: nodes.iter().map(|n| n.missing_left).collect(),
+            left: nodes.iter().map(|n| n.left).collect(),
+            right: nodes.iter().map(|n| n.right).collect(),
+        }
+    }
+}
+
+impl TryFrom<TreeColumns> for Tree {
+    type Error = String;
+
+    /// Checks that the arrays are as long as each other and that every child is a
+    /// later node, so that walking the tree ends.
+    fn try_from(c: TreeColumns) -> Result<Self, String> {
+        let n = c.value.len();
+        let lengths = [
+            c.rows.len(),
+            c.feature.len(),
+            c.threshold.len(),
+            c.missing_left.len(),
+            c.left.len(),
+            c.right.len(),
+        ];
+        if n == 0 || lengths.iter().any(|&l| l != n) {
+            return Err(format!(
+                "a tree's node arrays have lengths {n} and {lengths:?}; they must be equal and not empty"
+            ));
+        }
+        let nodes: Vec<Node> = (0..n)
+            .map(|i| Node {
+                value: c.value[i],
+                rows: c.rows[i],
+                feature: c.feature[i],
+                threshold: c.threshold[i],
+                missing_left: c.missing_left[i],
+                left: c.left[i],
+                right: c.right[i],
+            })
+            .collect();
+        for (i, node) in nodes.iter().enumerate() {
+            let children = [node.left as usize, node.right as usize];
+            let leaf = node.left == 0 && node.right == 0;
+            if !leaf && children.iter().any(|&child| child <= i || child >= n) {
+                return Err(format!(
+                    "node {i} of a tree has children {children:?}, which are not later nodes of its {n}"
+                ));
+            }
+        }
+        Ok(Tree { nodes })
+    }
 }
 
 impl Tree {
@@ -170,5 +245,29 @@ mod tests {
         assert_eq!(out[0], 0.0);
         assert!((out[1] - 0.3).abs() < 1e-15);
         assert!((bias + out.iter().sum::<f64>() - model.raw_score(&[9.0, 0.6])).abs() < 1e-15);
+    }
+
+    #[test]
+    fn trees_are_saved_column_by_column_and_read_back_checked() {
+        let model = stump();
+        let json = serde_json::to_string(&model).unwrap();
+        assert!(json.contains(r#""threshold":[0.5,0.0,0.0]"#), "{json}");
+        let back: Gbdt = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, model);
+        // A child that points back up would loop: refused, as are arrays of unequal length.
+        let looping = json
+            .replace(r#""left":[1,0,0]"#, r#""left":[0,0,0]"#)
+            .replace(r#""right":[2,0,0]"#, r#""right":[0,0,1]"#);
+        assert_ne!(looping, json);
+        let message = serde_json::from_str::<Gbdt>(&looping)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("not later nodes"), "{message}");
+        let short = json.replace(r#""rows":[10,10,10]"#, r#""rows":[10,10]"#);
+        assert_ne!(short, json);
+        let message = serde_json::from_str::<Gbdt>(&short)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("must be equal"), "{message}");
     }
 }
