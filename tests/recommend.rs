@@ -303,6 +303,22 @@ fn reasons_name_the_evidence() {
     assert_eq!(q[0]["reason"], "held by 5 of your 5 most similar customers");
 }
 
+/// An ingest stage of `../data/FILE.csv` into `TABLE.parquet`, with its declared columns.
+fn ingest_stage(name: &str, file: &str, table: &str, columns: &str, one_row: bool) -> String {
+    format!(
+        r#"
+[[stage]]
+name = "{name}"
+kind = "ingest"
+inputs = {{ source = "../data/{file}.csv" }}
+outputs = {{ table = "{table}.parquet" }}
+[stage.params]
+one_row_per_customer = {one_row}
+columns = {{ {columns} }}
+"#
+    )
+}
+
 /// `YYYY-MM-DD` of a day counted from 1970-01-01 (the proleptic Gregorian calendar).
 fn iso_day(days: i64) -> String {
     let z = days + 719_468;
@@ -353,37 +369,36 @@ fn ages_are_taken_as_of_each_snapshot() {
     p.write("data/features.csv", features);
     p.write("data/holdings.csv", holdings);
     let pipeline = |ages: &str, customers_input: &str| {
+        let ingest = [
+            ingest_stage(
+                "ingest_customers",
+                "customers",
+                "customers",
+                r#"customer_since = "date""#,
+                true,
+            ),
+            ingest_stage(
+                "ingest_features",
+                "features",
+                "features",
+                r#"noise = "float""#,
+                true,
+            ),
+            ingest_stage(
+                "ingest_holdings",
+                "holdings",
+                "holdings",
+                r#"product = "string", snapshot = "date""#,
+                false,
+            ),
+        ]
+        .concat();
         format!(
             r#"[pipeline]
 name = "ages"
 output_dir = "../out"
 seed = 3
-
-[[stage]]
-name = "ingest_customers"
-kind = "ingest"
-inputs = {{ source = "../data/customers.csv" }}
-outputs = {{ table = "customers.parquet" }}
-[stage.params]
-columns = {{ customer_since = "date" }}
-
-[[stage]]
-name = "ingest_features"
-kind = "ingest"
-inputs = {{ source = "../data/features.csv" }}
-outputs = {{ table = "features.parquet" }}
-[stage.params]
-columns = {{ noise = "float" }}
-
-[[stage]]
-name = "ingest_holdings"
-kind = "ingest"
-inputs = {{ source = "../data/holdings.csv" }}
-outputs = {{ table = "holdings.parquet" }}
-[stage.params]
-one_row_per_customer = false
-columns = {{ product = "string", snapshot = "date" }}
-
+{ingest}
 [[stage]]
 name = "recommend"
 kind = "recommend"
@@ -540,21 +555,26 @@ fn a_panel_of_features_is_joined_to_each_transition_as_it_was_then() {
     p.write("data/today.csv", today);
     p.write("data/holdings.csv", holdings);
     let auc_with = |customers: &str| {
+        let ingest_customers = ingest_stage(
+            "ingest_customers",
+            customers,
+            "customers",
+            r#"snapshot = "date""#,
+            false,
+        );
+        let ingest_holdings = ingest_stage(
+            "ingest_holdings",
+            "holdings",
+            "holdings",
+            r#"product = "string", snapshot = "date""#,
+            false,
+        );
         let text = format!(
             r#"[pipeline]
 name = "panel"
 output_dir = "../out/{customers}"
 seed = 3
-
-[[stage]]
-name = "ingest_customers"
-kind = "ingest"
-inputs = {{ source = "../data/{customers}.csv" }}
-outputs = {{ table = "customers.parquet" }}
-[stage.params]
-one_row_per_customer = false
-columns = {{ snapshot = "date" }}
-
+{ingest_customers}
 [[stage]]
 name = "preprocess"
 kind = "preprocess"
@@ -563,15 +583,7 @@ outputs = {{ features = "features.parquet", state = "state.json" }}
 [stage.params]
 passthrough = ["snapshot"]
 
-[[stage]]
-name = "ingest_holdings"
-kind = "ingest"
-inputs = {{ source = "../data/holdings.csv" }}
-outputs = {{ table = "holdings.parquet" }}
-[stage.params]
-one_row_per_customer = false
-columns = {{ product = "string", snapshot = "date" }}
-
+{ingest_holdings}
 [[stage]]
 name = "recommend"
 kind = "recommend"

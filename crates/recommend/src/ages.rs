@@ -8,10 +8,11 @@ use std::path::Path;
 
 use arrow::array::{Array, Date32Array};
 use clientele_shared::encryption::ParquetKey;
-use clientele_shared::parquet_io::{string_column, ParquetSource};
+use clientele_shared::parquet_io::string_column;
 use clientele_shared::schema::CUSTOMER_ID;
 use clientele_shared::SharedError;
 
+use crate::catalogue::open_customer_columns;
 use crate::errors::RecommendError;
 
 /// Days per year, for ages in years.
@@ -41,24 +42,8 @@ impl CustomerDates {
         customers: &[String],
         key: Option<&ParquetKey>,
     ) -> Result<CustomerDates, RecommendError> {
-        let source = ParquetSource::open(path, key)?;
-        let schema = source.schema().clone();
-        let missing = |column: &str, what: &str| SharedError::MissingColumn {
-            path: path.to_path_buf(),
-            column: column.to_string(),
-            what: what.to_string(),
-        };
-        let mut indices = vec![schema
-            .index_of(CUSTOMER_ID)
-            .map_err(|_| missing(CUSTOMER_ID, "every customer table has"))?];
-        for column in ages.keys() {
-            indices.push(
-                schema
-                    .index_of(column)
-                    .map_err(|_| missing(column, "the `ages` parameter names"))?,
-            );
-        }
-        let mut source = ParquetSource::open_columns(path, Some(&indices), key)?;
+        let columns: Vec<String> = ages.keys().cloned().collect();
+        let mut source = open_customer_columns(path, &columns, "the `ages` parameter names", key)?;
         let mut days = vec![vec![None; customers.len()]; ages.len()];
         while let Some(batch) = source.next_batch()? {
             let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;

@@ -152,24 +152,12 @@ pub fn read_attributes(
     customers: &[String],
     key: Option<&ParquetKey>,
 ) -> Result<CustomerAttributes, RecommendError> {
-    let source = ParquetSource::open(path, key)?;
-    let schema = source.schema().clone();
-    let missing = |column: &str, what: &str| SharedError::MissingColumn {
-        path: path.to_path_buf(),
-        column: column.to_string(),
-        what: what.to_string(),
-    };
-    let mut indices = vec![schema
-        .index_of(CUSTOMER_ID)
-        .map_err(|_| missing(CUSTOMER_ID, "every customer table has"))?];
-    for column in columns {
-        indices.push(
-            schema
-                .index_of(column)
-                .map_err(|_| missing(column, "an eligibility rule of the catalogue reads"))?,
-        );
-    }
-    let mut source = ParquetSource::open_columns(path, Some(&indices), key)?;
+    let mut source = open_customer_columns(
+        path,
+        columns,
+        "an eligibility rule of the catalogue reads",
+        key,
+    )?;
     let mut values = vec![vec![f64::NAN; customers.len()]; columns.len()];
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
@@ -195,6 +183,30 @@ pub fn read_attributes(
         columns: columns.to_vec(),
         values,
     })
+}
+
+/// The customer table at `path`, read as `customer_id` then `columns` in that order;
+/// a missing column is an error that names it and says who reads it (`what`).
+pub(crate) fn open_customer_columns(
+    path: &Path,
+    columns: &[String],
+    what: &str,
+    key: Option<&ParquetKey>,
+) -> Result<ParquetSource, RecommendError> {
+    let source = ParquetSource::open(path, key)?;
+    let schema = source.schema().clone();
+    let missing = |column: &str, what: &str| SharedError::MissingColumn {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        what: what.to_string(),
+    };
+    let mut indices = vec![schema
+        .index_of(CUSTOMER_ID)
+        .map_err(|_| missing(CUSTOMER_ID, "every customer table has"))?];
+    for column in columns {
+        indices.push(schema.index_of(column).map_err(|_| missing(column, what))?);
+    }
+    Ok(ParquetSource::open_columns(path, Some(&indices), key)?)
 }
 
 /// A product's rules, with columns as indices into [`CustomerAttributes`].
