@@ -122,18 +122,7 @@ fn hand_made() -> Project {
         "product_id,name,min_age,excluded_segments\na,Product A,,\nb,Product B,,\nc,Product C,,1\nd,Product D,,\nx,Product X,30,\n",
     );
     let ingest = |name: &str, columns: &str, one_row: bool| {
-        format!(
-            r#"
-[[stage]]
-name = "ingest_{name}"
-kind = "ingest"
-inputs = {{ source = "../data/{name}.csv" }}
-outputs = {{ table = "{name}.parquet" }}
-[stage.params]
-one_row_per_customer = {one_row}
-columns = {{ {columns} }}
-"#
-        )
+        ingest_stage(&format!("ingest_{name}"), name, name, columns, one_row)
     };
     let mut text = String::from("[pipeline]\nname = \"hand\"\noutput_dir = \"../out\"\nseed = 7\n");
     text += &ingest("holdings", "product = \"string\"", false);

@@ -184,17 +184,9 @@ impl Stage for Recommend {
             }
         }
 
-        let fitted = Fitted::fit(
-            &data
-                .inputs(
-                    &split.train,
-                    &split.history,
-                    split.held_out_customers.as_deref(),
-                )
-                .dated(split.train_date, &split.history_dates),
-            settings,
-            &|s| ctx.progress.step(s),
-        );
+        let fitted = Fitted::fit(&data.split_inputs(&split), settings, &|s| {
+            ctx.progress.step(s)
+        });
         let written = write::write_outputs(
             params,
             io,

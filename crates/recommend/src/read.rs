@@ -21,6 +21,7 @@ use crate::errors::RecommendError;
 use crate::holdings::{read_holdings, Basket, Holdings};
 use crate::methods::Inputs;
 use crate::params::{Method, RecommendParams};
+use crate::split::Split;
 use crate::universe::Universe;
 
 /// Everything the methods read besides the baskets, by universe customer and product.
@@ -58,6 +59,17 @@ impl StageData {
             segment_labels: &self.segment_labels,
             features: self.features.as_ref(),
         }
+    }
+
+    /// The methods' inputs for `split`: recommending from its training baskets, with
+    /// its earlier snapshots and their dates, and its customers held out whole.
+    pub fn split_inputs<'a>(&'a self, split: &'a Split) -> Inputs<'a> {
+        self.inputs(
+            &split.train,
+            &split.history,
+            split.held_out_customers.as_deref(),
+        )
+        .dated(split.train_date, &split.history_dates)
     }
 
     /// With a panel of features, every method but `propensity` (which takes each

@@ -56,13 +56,7 @@ pub fn write_outputs(
         .iter()
         .map(|m| weights.get(m).copied().unwrap_or(0.0))
         .collect();
-    let inputs = data
-        .inputs(
-            &split.train,
-            &split.history,
-            split.held_out_customers.as_deref(),
-        )
-        .dated(split.train_date, &split.history_dates);
+    let inputs = data.split_inputs(split);
     let lists = write_recommendations(
         params,
         io,
