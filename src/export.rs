@@ -24,23 +24,28 @@ fn source(from: Option<&str>, default: &Path) -> Source {
     from.map_or_else(|| Source::Parquet(default.display().to_string()), given)
 }
 
-/// The tables a query reads besides `--from`: a recommend stage's customer table and
-/// segment assignments.
+/// What a recommend stage's query writes, and the tables it reads besides `--from`: the
+/// customer table, the segment assignments and the features.
 #[derive(Debug, Default)]
-pub struct OtherTables<'a> {
+pub struct RecommendExport<'a> {
+    /// The propensity lists rather than the item-based ones.
+    pub propensity: bool,
+    /// The propensity probabilities of every candidate rather than lists.
+    pub probabilities: bool,
     pub customers: Option<&'a str>,
     pub segments: Option<&'a str>,
+    pub features: Option<&'a str>,
 }
 
 /// The query of stage `name`: a preprocess stage's features, a K-Means segment stage's
 /// assignments (with the preprocessing of the features it was fitted on), or a recommend
-/// stage's item-based lists.
+/// stage's item-based or propensity lists, or its propensity probabilities.
 pub fn export_sql(
     pipeline: &Pipeline,
     name: &str,
     dialect: Dialect,
     from: Option<&str>,
-    other: &OtherTables<'_>,
+    other: &RecommendExport<'_>,
 ) -> anyhow::Result<String> {
     let index = pipeline
         .stage_index(name)
@@ -67,8 +72,13 @@ pub fn export_sql(
                 .ok_or_else(|| anyhow!("stage `{}` names no input `table`", stage.name))?;
             Ok((clientele_preprocess::read_state(&state)?, table))
         };
-    if stage.kind != Kind::Recommend && (other.customers.is_some() || other.segments.is_some()) {
-        bail!("--customers and --segments name the tables of a recommend stage; stage `{name}` is a {:?} stage", stage.kind);
+    let recommend_only = other.customers.is_some()
+        || other.segments.is_some()
+        || other.features.is_some()
+        || other.propensity
+        || other.probabilities;
+    if stage.kind != Kind::Recommend && recommend_only {
+        bail!("--customers, --segments, --features, --method and --probabilities are for a recommend stage; stage `{name}` is a {:?} stage", stage.kind);
     }
     match stage.kind {
         Kind::Preprocess => {
@@ -112,8 +122,14 @@ pub fn export_sql(
                 holdings,
                 customers: table(other.customers, "customers"),
                 segments: table(other.segments, "assignments"),
+                features: table(other.features, "features"),
             };
-            Ok(clientele_sql::recommend(dialect, &model, &sources)?)
+            let query = match (other.propensity, other.probabilities) {
+                (_, true) => clientele_sql::RecommendQuery::Probabilities,
+                (true, false) => clientele_sql::RecommendQuery::Propensity,
+                (false, false) => clientele_sql::RecommendQuery::ItemKnn,
+            };
+            Ok(clientele_sql::recommend(dialect, &model, &sources, query)?)
         }
         other => bail!(
             "stage `{name}` is a {other:?} stage; export-sql writes preprocess, K-Means segment and recommend stages"

@@ -308,6 +308,49 @@ columns = {{ {columns} }}
     )
 }
 
+/// The recommend stage `recommend` of `pipeline` exported by `export-sql --probabilities`
+/// and run in DuckDB (and Spark, where Java is) gives the stage's `probabilities`
+/// (within 1e-12: `EXP` may differ from Rust's in the last bit).
+fn assert_exported_probabilities(p: &Project, pipeline: &str, probabilities: &str) {
+    let mut engines = Vec::new();
+    if let Some(python) = common::python(&["duckdb", "pyarrow"]) {
+        engines.push(("duckdb", python));
+    }
+    if common::java() {
+        if let Some(python) = common::python(&["pyspark", "pyarrow"]) {
+            engines.push(("spark", python));
+        }
+    }
+    for (engine, python) in engines {
+        let query = common::export_sql(
+            &p.path(""),
+            pipeline,
+            "recommend",
+            engine,
+            &format!("probabilities_{engine}.sql"),
+            &["--probabilities"],
+        );
+        let result = common::check_query(
+            &python,
+            engine,
+            &query,
+            &p.path(probabilities),
+            &["--key", "customer_id,product"],
+        );
+        eprintln!("{pipeline} exported, in {engine}: {result}");
+        let rows = result["reference_rows"].as_u64().unwrap();
+        assert!(rows > 100, "{engine}: {result}");
+        assert_eq!(result["query_rows"], rows, "{engine}: {result}");
+        for key in ["duplicate_ids", "missing_ids", "extra_ids"] {
+            assert_eq!(result[key], 0, "{engine} {key}: {result}");
+        }
+        assert!(
+            result["max_abs_diff"]["probability"].as_f64().unwrap() <= 1e-12,
+            "{engine}: {result}"
+        );
+    }
+}
+
 /// `YYYY-MM-DD` of a day counted from 1970-01-01 (the proleptic Gregorian calendar).
 fn iso_day(days: i64) -> String {
     let z = days + 719_468;
@@ -392,7 +435,7 @@ seed = 3
 name = "recommend"
 kind = "recommend"
 inputs = {{ holdings = "holdings.parquet", features = "features.parquet"{customers_input} }}
-outputs = {{ recommendations = "recommendations.parquet", test = "test.parquet", probabilities = "probabilities.parquet", model = "model.json" }}
+outputs = {{ recommendations = "recommendations.parquet", test = "test.parquet", probabilities = "probabilities.parquet", model = "model.json", train = "train.parquet" }}
 [stage.params]
 split = "temporal"
 methods = ["propensity"]
@@ -479,6 +522,23 @@ top_k = 1
         checked += 1;
     }
     assert!(checked > 100, "{checked}");
+    // Exported as SQL, the models give the same probabilities in DuckDB, the ages
+    // computed there from the customer table's dates.
+    assert_exported_probabilities(&p, "pipelines/ages.toml", "out/probabilities.parquet");
+    // And logistic regression's terms (on an unscaled feature: Newton's method stops at
+    // the precision of its sums rather than failing).
+    p.write(
+        "pipelines/ages.toml",
+        pipeline(
+            "ages = { customer_since = \"years as a customer\" }\npropensity_model = \"logistic\"",
+            with_customers,
+        ),
+    );
+    let run = p.run(&["run", "pipelines/ages.toml"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    let model = std::fs::read_to_string(p.path("out/model.json")).unwrap();
+    assert!(model.contains(r#""kind":"logistic""#), "{}", run.stderr());
+    assert_exported_probabilities(&p, "pipelines/ages.toml", "out/probabilities.parquet");
 
     // Without the customer table to read the dates from, the configuration is refused.
     p.write(
@@ -577,7 +637,7 @@ passthrough = ["snapshot"]
 name = "recommend"
 kind = "recommend"
 inputs = {{ holdings = "holdings.parquet", features = "features.parquet" }}
-outputs = {{ recommendations = "recommendations.parquet", test = "test.parquet", probabilities = "probabilities.parquet" }}
+outputs = {{ recommendations = "recommendations.parquet", test = "test.parquet", probabilities = "probabilities.parquet", model = "model.json", train = "train.parquet" }}
 [stage.params]
 split = "temporal"
 snapshot = "2026-04-30"
@@ -601,6 +661,13 @@ top_k = 1
             }
         }
         assert_eq!(labels.iter().filter(|&&l| l).count(), n / 10);
+        // Exported as SQL, the models read each customer's row as of the scored
+        // snapshot from the panel, as the stage did.
+        assert_exported_probabilities(
+            &p,
+            &format!("pipelines/{customers}.toml"),
+            &format!("out/{customers}/probabilities.parquet"),
+        );
         clientele_numeric::classification::roc_auc(&scores, &labels).unwrap()
     };
     let panel = auc_with("panel");

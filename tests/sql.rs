@@ -8,35 +8,11 @@ mod common;
 use common::Project;
 use std::path::{Path, PathBuf};
 
+use common::{check_query as compare_by, export_sql};
+
 /// An engine's result of `query` against `reference` (see scale/check_query.py).
 fn compare(python: &str, engine: &str, query: &Path, reference: &Path) -> serde_json::Value {
     compare_by(python, engine, query, reference, &[])
-}
-
-/// [`compare`] with the script's options (`--key`, `--where`).
-fn compare_by(
-    python: &str,
-    engine: &str,
-    query: &Path,
-    reference: &Path,
-    options: &[&str],
-) -> serde_json::Value {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scale/check_query.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(engine)
-        .arg(query)
-        .arg(reference)
-        .args(options)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
 }
 
 /// Every row and column there, labels equal, doubles within 1e-9.
@@ -63,18 +39,39 @@ fn assert_same(result: &serde_json::Value, rows: u64) {
 /// An engine's item-based lists from `query` against the stage's `item_knn` lists in
 /// `by_method`, matched by customer and rank.
 fn compare_lists(python: &str, engine: &str, query: &Path, by_method: &Path) -> serde_json::Value {
+    compare_method_lists(python, engine, query, by_method, "item_knn")
+}
+
+/// An engine's lists from `query` against the stage's lists of `method` in `by_method`.
+fn compare_method_lists(
+    python: &str,
+    engine: &str,
+    query: &Path,
+    by_method: &Path,
+    method: &str,
+) -> serde_json::Value {
     compare_by(
         python,
         engine,
         query,
         by_method,
-        &["--key", "customer_id,rank", "--where", "method=item_knn"],
+        &[
+            "--key",
+            "customer_id,rank",
+            "--where",
+            &format!("method={method}"),
+        ],
     )
 }
 
 /// The same lists: every (customer, rank) on both sides once, the same product, and the
 /// score with the same bits. Returns the number of recommendations.
 fn assert_same_lists(result: &serde_json::Value) -> u64 {
+    assert_same_lists_within(result, 0.0)
+}
+
+/// The same lists, scores within `tolerance`.
+fn assert_same_lists_within(result: &serde_json::Value, tolerance: f64) -> u64 {
     let rows = result["reference_rows"].as_u64().unwrap();
     assert_eq!(result["query_rows"], rows, "{result}");
     for key in ["duplicate_ids", "missing_ids", "extra_ids"] {
@@ -83,31 +80,64 @@ fn assert_same_lists(result: &serde_json::Value) -> u64 {
     assert_eq!(result["missing_columns"], serde_json::json!([]), "{result}");
     assert_eq!(result["mismatches"]["product"], 0, "{result}");
     assert_eq!(result["mismatches"]["method"], 0, "{result}");
-    assert_eq!(result["max_abs_diff"]["score"], 0.0, "{result}");
+    assert!(
+        result["max_abs_diff"]["score"].as_f64().unwrap() <= tolerance,
+        "{result}"
+    );
     rows
 }
 
-fn export(dir: &Path, pipeline: &str, stage: &str, dialect: &str, out: &str) -> PathBuf {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"))
-        .args([
-            "export-sql",
-            pipeline,
-            "--stage",
-            stage,
-            "--dialect",
-            dialect,
-            "--out",
-            out,
-        ])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+/// The quickstart's propensity models exported for `engine` (`dialect`) give the stage's
+/// propensity lists (the same products in the same order, probabilities within 1e-12:
+/// `EXP` may differ in its last bit from Rust's) and every candidate's probability
+/// within 1e-12. Returns the number of list rows and of probabilities.
+fn assert_propensity_exports(python: &str, engine: &str, p: &Project) -> (u64, u64) {
+    let dir = p.path("");
+    let pipeline = "pipelines/quickstart.toml";
+    let stage = "recommend_products";
+    let lists = export_sql(
+        &dir,
+        pipeline,
+        stage,
+        engine,
+        "propensity.sql",
+        &["--method", "propensity"],
     );
-    dir.join(out)
+    let by_method = p.path("out/quickstart/recommendations_by_method.parquet");
+    let result = compare_method_lists(python, engine, &lists, &by_method, "propensity");
+    eprintln!("{engine} propensity lists: {result}");
+    let list_rows = assert_same_lists_within(&result, 1e-12);
+    let probabilities = export_sql(
+        &dir,
+        pipeline,
+        stage,
+        engine,
+        "probabilities.sql",
+        &["--probabilities"],
+    );
+    let reference = p.path("out/quickstart/propensity_probabilities.parquet");
+    let result = compare_by(
+        python,
+        engine,
+        &probabilities,
+        &reference,
+        &["--key", "customer_id,product"],
+    );
+    eprintln!("{engine} propensity probabilities: {result}");
+    let rows = result["reference_rows"].as_u64().unwrap();
+    assert_eq!(result["query_rows"], rows, "{result}");
+    for key in ["duplicate_ids", "missing_ids", "extra_ids"] {
+        assert_eq!(result[key], 0, "{key}: {result}");
+    }
+    assert!(
+        result["max_abs_diff"]["probability"].as_f64().unwrap() <= 1e-12,
+        "{result}"
+    );
+    (list_rows, rows)
+}
+
+fn export(dir: &Path, pipeline: &str, stage: &str, dialect: &str, out: &str) -> PathBuf {
+    export_sql(dir, pipeline, stage, dialect, out, &[])
 }
 
 /// The quickstart copied and run up to its segments: the state files export-sql reads.
@@ -169,6 +199,12 @@ fn quickstart_recommendations_exported_to_sql_give_the_same_lists_in_duckdb() {
     ] {
         assert!(text.contains(table), "{table}: {text}");
     }
+    // The propensity models: their trees as nested CASE, through the Platt curves.
+    let (lists, probabilities) = assert_propensity_exports(&python, "duckdb", &p);
+    assert!(
+        lists > 10_000 && probabilities > 20_000,
+        "{lists} list rows, {probabilities} probabilities"
+    );
 }
 
 #[test]
@@ -383,7 +419,12 @@ fn export_errors_name_the_stage_and_ansi_needs_a_table() {
             "bank.customers",
         ],
         1,
-        "--customers and --segments name the tables of a recommend stage",
+        "are for a recommend stage; stage `segment_customers` is a Segment stage",
+    );
+    export(
+        &["--stage", "segment_customers", "--method", "propensity"],
+        1,
+        "are for a recommend stage",
     );
     // Not fitted yet: the state file is missing, and the message names it.
     export(
@@ -413,17 +454,9 @@ fn export_errors_name_the_stage_and_ansi_needs_a_table() {
     export(&[&preprocess[..], &["spark"]].concat(), 0, "parquet.`");
 }
 
-/// Whether a Java runtime answers; Spark needs one.
-fn java() -> bool {
-    std::process::Command::new("java")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn the_quickstart_exported_for_spark_gives_the_same_segments_and_lists_on_spark() {
-    if !java() {
+    if !common::java() {
         eprintln!("skipped: no Java runtime (`java -version` failed); Spark needs Java 17");
         return;
     }

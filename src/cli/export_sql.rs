@@ -29,9 +29,27 @@ pub struct ExportSqlArgs {
     /// the stage's `assignments` input.
     #[arg(long, value_name = "TABLE_OR_PATH")]
     segments: Option<String>,
+    /// Recommend stages: the features table the propensity models read. Default: the
+    /// stage's `features` input.
+    #[arg(long, value_name = "TABLE_OR_PATH")]
+    features: Option<String>,
+    /// Recommend stages: the method whose lists the query writes.
+    #[arg(long, value_enum, default_value_t = ListMethod::ItemKnn)]
+    method: ListMethod,
+    /// Recommend stages: the propensity models' probability of every candidate product
+    /// (`customer_id`, `product`, `probability`) instead of lists.
+    #[arg(long)]
+    probabilities: bool,
     /// Write the query to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListMethod {
+    #[value(name = "item_knn")]
+    ItemKnn,
+    Propensity,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -57,9 +75,12 @@ pub fn execute(args: ExportSqlArgs) -> ExitCode {
             &args.stage,
             dialect,
             args.from.as_deref(),
-            &export::OtherTables {
+            &export::RecommendExport {
+                propensity: args.method == ListMethod::Propensity,
+                probabilities: args.probabilities,
                 customers: args.customers.as_deref(),
                 segments: args.segments.as_deref(),
+                features: args.features.as_deref(),
             },
         )
         .and_then(|query| export::write(&query, args.out.as_deref())),

@@ -186,6 +186,74 @@ pub fn python(modules: &[&str]) -> Option<String> {
     }
 }
 
+/// Whether a Java runtime answers; Spark needs one.
+pub fn java() -> bool {
+    Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// An engine's (`duckdb`, `spark`) result of the SQL in `query` against the Parquet
+/// `reference`, by `scale/check_query.py` with its `options` (`--key`, `--where`).
+pub fn check_query(
+    python: &str,
+    engine: &str,
+    query: &Path,
+    reference: &Path,
+    options: &[&str],
+) -> serde_json::Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scale/check_query.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(engine)
+        .arg(query)
+        .arg(reference)
+        .args(options)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+/// `clientele export-sql PIPELINE --stage STAGE --dialect DIALECT --out OUT` with `extra`
+/// arguments, run in `dir`; asserts that it succeeds and returns the query's path.
+pub fn export_sql(
+    dir: &Path,
+    pipeline: &str,
+    stage: &str,
+    dialect: &str,
+    out: &str,
+    extra: &[&str],
+) -> PathBuf {
+    let output = Command::new(env!("CARGO_BIN_EXE_clientele"))
+        .args([
+            "export-sql",
+            pipeline,
+            "--stage",
+            stage,
+            "--dialect",
+            dialect,
+            "--out",
+            out,
+        ])
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir.join(out)
+}
+
 /// Runs a script of `tests/python/` and returns the JSON objects it printed, one a line.
 pub fn python_json(python: &str, script: &str, args: &[&Path]) -> Vec<serde_json::Value> {
     let out = Command::new(python)

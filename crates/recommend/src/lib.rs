@@ -58,7 +58,10 @@ impl Stage for Recommend {
     const KIND: &'static str = "recommend";
     // 2: propensity reasons name bands in the source column's units; the customer split.
     // 3: the propensity models in the model file, which is written compact.
-    const ALGORITHM_VERSION: u32 = 3;
+    // 4: model format 3 (the scored snapshot's day and the panel flag, for export-sql);
+    // Newton's method (logistic models, Platt curves) stops when a step no longer lowers
+    // the objective.
+    const ALGORITHM_VERSION: u32 = 4;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "holdings",

@@ -229,8 +229,12 @@ impl Fitted {
         &self,
         products: &[String],
         dates: Option<&CustomerDates>,
+        scored_day: Option<i32>,
+        panel: bool,
     ) -> Option<crate::model::PropensityModels> {
-        self.propensity.as_ref().map(|p| p.to_file(products, dates))
+        self.propensity
+            .as_ref()
+            .map(|p| p.to_file(products, dates, scored_day, panel))
     }
 
     pub fn content_references(&self) -> Option<usize> {

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Method, RecommendError, Similarity, Tuning};
 
-/// 2: the propensity models.
-pub const MODEL_FORMAT: u32 = 2;
+/// 2: the propensity models; 3: the scored snapshot's day and whether the features
+/// are a panel, which the models' SQL needs.
+pub const MODEL_FORMAT: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +57,14 @@ pub struct PropensityModels {
     pub inputs: Vec<PropensityInput>,
     /// One per product, in [`RecommendModel::products`] order.
     pub products: Vec<ProductPropensity>,
+    /// The scored snapshot (days since 1970-01-01), when the holdings have dates: what
+    /// ages are measured to, and which row of a panel is scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored_day: Option<i32>,
+    /// Whether the features table is a panel (a `snapshot` column): each customer is
+    /// scored by their latest row on or before `scored_day`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub panel: bool,
 }
 
 /// One input of the propensity models.

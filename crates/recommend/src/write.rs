@@ -76,7 +76,7 @@ pub fn write_outputs(
         test_pairs = Some(write_pairs(path, &data.universe, test, ctx.parquet_key)?);
     }
     if let Some(path) = io.output("model") {
-        write_model(path, data, fitted, weights, tuning, params)?;
+        write_model(path, data, split, fitted, weights, tuning, params)?;
     }
     Ok(Written {
         rows: lists.rows,
@@ -358,6 +358,7 @@ fn write_pairs(
 fn write_model(
     path: &Path,
     data: &StageData,
+    split: &Split,
     fitted: &Fitted,
     weights: &BTreeMap<Method, f64>,
     tuning: Option<&Tuning>,
@@ -385,7 +386,12 @@ fn write_model(
         popularity: fitted.popularity().to_vec(),
         eligibility: data.eligibility.rules(&universe.products),
         item_similarity: similarity,
-        propensity: fitted.propensity_models(&universe.products, data.dates.as_ref()),
+        propensity: fitted.propensity_models(
+            &universe.products,
+            data.dates.as_ref(),
+            split.train_date,
+            data.features.as_ref().is_some_and(|f| f.panel.is_some()),
+        ),
     };
     // Compact: the propensity trees are tens of thousands of numbers, one per line when
     // pretty-printed (`jq . recommend_model.json` shows it laid out).

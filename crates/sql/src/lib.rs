@@ -10,7 +10,9 @@
 //!   them, and ties go to the lower centre, as in the Rust code;
 //! - [`recommend()`]: the recommend stage's item-based lists from its model file: the
 //!   saved item–item similarities summed over the held products, held and ineligible
-//!   products removed, min-max normalised, top-k by `ROW_NUMBER()`.
+//!   products removed, min-max normalised, top-k by `ROW_NUMBER()`; or its propensity
+//!   lists and probabilities: each product's trees as nested `CASE WHEN` (or its logistic
+//!   terms) over the features, held products, segments and ages, through its Platt curve.
 //!
 //! Every number is written in exponent form with the shortest digits that read back to
 //! the same f64 (`1.7019995583302855E1`): an exponent makes it a DOUBLE literal in
@@ -29,8 +31,9 @@ use clientele_preprocess::{
 };
 use clientele_segment::model::{Fitted, SegmentModel};
 
+mod propensity;
 mod recommend;
-pub use recommend::{recommend, RecommendSources};
+pub use recommend::{recommend, RecommendQuery, RecommendSources};
 
 /// The SQL dialect: how a Parquet path is read and how names are quoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,10 @@ pub enum SqlError {
     },
     #[error("the recommend model has no product that may be recommended")]
     NothingToRecommend,
+    #[error("the recommend model has no propensity models: add `propensity` to the stage's methods, give it features, and rerun it")]
+    NoPropensity,
+    #[error("the recommend model's propensity models do not fit together: {0}; rerun the recommend stage")]
+    PropensityModel(String),
     #[error("the query needs the {table} table, because {why}: name it")]
     MissingSource { table: &'static str, why: String },
 }
@@ -108,6 +115,19 @@ impl Dialect {
         match self {
             Dialect::Spark => "INT",
             Dialect::Ansi | Dialect::Duckdb => "INTEGER",
+        }
+    }
+
+    /// Days from 1970-01-01 to the date `x`, as a DOUBLE (NULL for NULL).
+    fn days_since_1970(self, x: &str) -> String {
+        match self {
+            Dialect::Spark => {
+                format!("CAST(DATEDIFF(CAST({x} AS DATE), DATE '1970-01-01') AS DOUBLE)")
+            }
+            // DuckDB, and most warehouses (PostgreSQL, Snowflake), subtract dates to days.
+            Dialect::Ansi | Dialect::Duckdb => {
+                format!("CAST(CAST({x} AS DATE) - DATE '1970-01-01' AS DOUBLE)")
+            }
         }
     }
 

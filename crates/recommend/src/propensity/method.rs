@@ -28,8 +28,8 @@
 //! its start, and to the scored snapshot when scoring; a customer without a row then is
 //! not among its examples.
 //!
-//! The models are saved in the model file ([`Propensity::to_file`]); not done yet: their
-//! `export-sql`.
+//! The models are saved in the model file ([`Propensity::to_file`]), which
+//! `clientele export-sql` writes as SQL.
 
 use serde::{Deserialize, Serialize};
 
@@ -162,13 +162,13 @@ impl Propensity {
             }
             let seed = settings.seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let model = ArrayView2::from_shape((labels.len(), width), &values)
-                .ok()
+                .map_err(|e| e.to_string())
                 .and_then(|x| fit_product(settings, x, &labels, seed));
             match model {
-                Some(model) => models.push(model),
-                None => {
+                Ok(model) => models.push(model),
+                Err(why) => {
                     fallbacks.push(format!(
-                        "{} (the model did not fit)",
+                        "{} (the model did not fit: {why})",
                         inputs.product_names[p]
                     ));
                     models.push(ProductModel::Popularity(share));
@@ -378,8 +378,15 @@ impl Propensity {
         }
     }
 
-    /// The models as the model file keeps them; `products` are the product ids.
-    pub fn to_file(&self, products: &[String], dates: Option<&CustomerDates>) -> PropensityModels {
+    /// The models as the model file keeps them; `products` are the product ids,
+    /// `scored_day` the scored snapshot's day and `panel` whether the features are one.
+    pub fn to_file(
+        &self,
+        products: &[String],
+        dates: Option<&CustomerDates>,
+        scored_day: Option<i32>,
+        panel: bool,
+    ) -> PropensityModels {
         let inputs = self
             .columns
             .iter()
@@ -425,6 +432,8 @@ impl Propensity {
             },
             inputs,
             products,
+            scored_day,
+            panel,
         }
     }
 
@@ -471,13 +480,13 @@ fn describe_feature(name: &str, value: f64) -> String {
 }
 
 /// One product's model on its examples `x` and `labels`: fitted on all of them, or on
-/// a seeded 80 % with Platt scaling fitted on the rest. `None` when it does not fit.
+/// a seeded 80 % with Platt scaling fitted on the rest; the reason when it does not fit.
 fn fit_product(
     settings: PropensitySettings,
     x: ArrayView2<f64>,
     labels: &[bool],
     seed: u64,
-) -> Option<ProductModel> {
+) -> Result<ProductModel, String> {
     let (fit_rows, calibration_rows) = if settings.calibrate {
         stratified_split(labels, CALIBRATION_FRACTION, seed ^ CALIBRATION_SALT)
     } else {
@@ -502,17 +511,17 @@ fn fit_product(
                 .seed(seed)
                 .check()
                 .and_then(|params| params.fit_rows(x_fit.view(), &y_fit))
-                .ok()?;
+                .map_err(|e| e.to_string())?;
             let platt = calibrate(&|row| model.raw_score(row));
-            Some(ProductModel::Gbdt(model, platt))
+            Ok(ProductModel::Gbdt(model, platt))
         }
         PropensityModel::Logistic => {
             let model = LogisticParams::new()
                 .check()
                 .and_then(|params| params.fit_rows(x_fit.view(), &y_fit))
-                .ok()?;
+                .map_err(|e| e.to_string())?;
             let platt = calibrate(&|row| model.raw_score(row));
-            Some(ProductModel::Logistic(model, platt))
+            Ok(ProductModel::Logistic(model, platt))
         }
     }
 }

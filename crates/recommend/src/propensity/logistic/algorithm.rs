@@ -57,9 +57,18 @@ impl LogisticValidParams {
                     *n = th - t * s;
                 }
                 let trial = self.objective(values, &y, d, &next);
-                // Armijo's condition; below t ≈ 1e-10 the step is noise and is taken.
-                if trial <= loss - 1e-4 * t * slope || t < 1e-10 {
+                // Armijo's condition, with a strict decrease: near the minimum the
+                // expected decrease falls below the objective's last bit, and a step
+                // that changes nothing would pass it.
+                if trial <= loss - 1e-4 * t * slope && trial < loss {
                     break;
+                }
+                // No step along Newton's direction lowers the objective as f64 computes
+                // it: `theta` is the minimum to the precision of the sums (on unscaled
+                // features the gradient's floor can sit above `tol`, and iterating on
+                // rounding noise only ended in a failure to converge).
+                if t < 1e-10 {
+                    return Ok(model(theta, iteration));
                 }
                 t /= 2.0;
             }
