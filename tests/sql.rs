@@ -124,16 +124,7 @@ fn assert_propensity_exports(python: &str, engine: &str, p: &Project) -> (u64, u
         &["--key", "customer_id,product"],
     );
     eprintln!("{engine} propensity probabilities: {result}");
-    let rows = result["reference_rows"].as_u64().unwrap();
-    assert_eq!(result["query_rows"], rows, "{result}");
-    for key in ["duplicate_ids", "missing_ids", "extra_ids"] {
-        assert_eq!(result[key], 0, "{key}: {result}");
-    }
-    assert!(
-        result["max_abs_diff"]["probability"].as_f64().unwrap() <= 1e-12,
-        "{result}"
-    );
-    (list_rows, rows)
+    (list_rows, common::assert_same_probabilities(&result, 1e-12))
 }
 
 fn export(dir: &Path, pipeline: &str, stage: &str, dialect: &str, out: &str) -> PathBuf {

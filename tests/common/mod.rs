@@ -204,21 +204,43 @@ pub fn check_query(
     options: &[&str],
 ) -> serde_json::Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scale/check_query.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg(engine)
-        .arg(query)
-        .arg(reference)
-        .args(options)
-        .output()
-        .unwrap();
+    let out = succeeded(
+        Command::new(python)
+            .arg(script)
+            .arg(engine)
+            .arg(query)
+            .arg(reference)
+            .args(options),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+/// The output of `command`, asserted to have succeeded (its stderr shown if not).
+fn succeeded(command: &mut Command) -> Output {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+    out
+}
+
+/// A `check_query` result of a query that writes probabilities (`customer_id`,
+/// `product`, `probability`) against the stage's: every pair on both sides once, each
+/// probability within `within`. Returns the number of probabilities.
+pub fn assert_same_probabilities(result: &serde_json::Value, within: f64) -> u64 {
+    let rows = result["reference_rows"].as_u64().unwrap();
+    assert_eq!(result["query_rows"], rows, "{result}");
+    for key in ["duplicate_ids", "missing_ids", "extra_ids"] {
+        assert_eq!(result[key], 0, "{key}: {result}");
+    }
+    assert!(
+        result["max_abs_diff"]["probability"].as_f64().unwrap() <= within,
+        "{result}"
+    );
+    rows
 }
 
 /// `clientele export-sql PIPELINE --stage STAGE --dialect DIALECT --out OUT` with `extra`
@@ -231,25 +253,20 @@ pub fn export_sql(
     out: &str,
     extra: &[&str],
 ) -> PathBuf {
-    let output = Command::new(env!("CARGO_BIN_EXE_clientele"))
-        .args([
-            "export-sql",
-            pipeline,
-            "--stage",
-            stage,
-            "--dialect",
-            dialect,
-            "--out",
-            out,
-        ])
-        .args(extra)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    succeeded(
+        Command::new(env!("CARGO_BIN_EXE_clientele"))
+            .args([
+                "export-sql",
+                pipeline,
+                "--stage",
+                stage,
+                "--dialect",
+                dialect,
+                "--out",
+                out,
+            ])
+            .args(extra)
+            .current_dir(dir),
     );
     dir.join(out)
 }
