@@ -26,7 +26,8 @@ use crate::{number, Dialect, SqlError};
 const DAYS_PER_YEAR: f64 = 365.25;
 
 /// The expression of input `input` over the joined tables: features as `f`, the
-/// customer table as `c`, segments as `g`, held-product flags as `h{q}`.
+/// customer table as `c`, segments as `g`, the held-product flags `h{q}` as `k` (a
+/// customer without holdings holds nothing).
 pub(crate) fn input_expression(
     dialect: Dialect,
     models: &PropensityModels,
@@ -48,7 +49,7 @@ pub(crate) fn input_expression(
                     "an input is the holding of `{product}`, which the model's products do not list"
                 ))
             })?;
-            format!("h{p}")
+            format!("COALESCE(k.h{p}, 0E0)")
         }
         PropensityInput::Segment { segment } => format!(
             "CASE WHEN g.{} = {segment} THEN 1E0 ELSE 0E0 END",
@@ -294,7 +295,7 @@ mod tests {
         assert!(input_expression(Dialect::Duckdb, &models, &holds, &none).is_err());
         assert_eq!(
             input_expression(Dialect::Duckdb, &models, &holds, &|_| Some(3)).unwrap(),
-            "h3"
+            "COALESCE(k.h3, 0E0)"
         );
     }
 }

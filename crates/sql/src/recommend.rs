@@ -216,10 +216,9 @@ pub fn recommend(
     // `base`: per customer, the held flags, the eligibility conditions and (propensity)
     // the models' inputs; `scored` adds each candidate's score `s{p}`.
     let mut base: Vec<String> = vec![format!("d.{id} AS {id}")];
-    // Each candidate's score expression, over `base` (item-based) or `sums` (propensity).
-    let mut scores: Vec<(usize, String)> = Vec::new();
-    // Propensity: each product's sum of trees or terms, `u{p}`, before its probability.
-    let mut sums: Vec<(usize, String)> = Vec::new();
+    // Each candidate: propensity's sum of trees or terms (`u{p}`) when it has one, and
+    // its score expression.
+    let mut scores: Vec<(usize, Option<String>, String)> = Vec::new();
     match propensity {
         None => {
             base.extend((0..np).map(|h| format!("d.h{h} AS h{h}")));
@@ -233,7 +232,7 @@ pub fn recommend(
                         sum = format!("({sum} + h{h} * {})", number(row[p]));
                     }
                 }
-                scores.push((p, sum));
+                scores.push((p, None, sum));
             }
         }
         Some(models) => {
@@ -269,14 +268,8 @@ pub fn recommend(
             base.extend((0..np).map(|h| format!("COALESCE(k.h{h}, 0E0) AS h{h}")));
             base.push(format!("f.{id} IS NOT NULL AS has_row"));
             let product_index = |name: &str| model.product_index(name);
-            // Held flags are inputs too: the base's own `h{q}` is not visible beside
-            // it, so they are read from the joined holdings again.
             for (j, input) in models.inputs.iter().enumerate() {
                 let expression = input_expression(dialect, models, input, &product_index)?;
-                let expression = match input {
-                    PropensityInput::Holds { .. } => format!("COALESCE(k.{expression}, 0E0)"),
-                    _ => expression,
-                };
                 base.push(format!("{expression} AS i{j}"));
             }
             let width = models.inputs.len();
@@ -288,10 +281,7 @@ pub fn recommend(
                     ))
                 })?;
                 let (sum, probability) = product_score(product, p, width)?;
-                if let Some(sum) = sum {
-                    sums.push((p, sum));
-                }
-                scores.push((p, probability));
+                scores.push((p, sum, probability));
             }
         }
     }
@@ -332,9 +322,9 @@ pub fn recommend(
         // (Spark ran out of 4 GB on the quickstart's 2,000 trees in one projection, and
         // it inlines a table read by several `SELECT`s into each).
         let mut branches: Vec<String> = Vec::new();
-        for (p, score) in &scores {
-            let from = match sums.iter().find(|(q, _)| q == p) {
-                Some((_, sum)) => {
+        for (p, sum, score) in &scores {
+            let from = match sum {
+                Some(sum) => {
                     let _ = write!(
                         query_text,
                         "u{p} AS (\n  SELECT\n    {}\n  FROM base\n),\n",
@@ -361,7 +351,11 @@ pub fn recommend(
             branches.join("\n  UNION ALL\n")
         );
     } else {
-        kept.extend(scores.iter().map(|(p, score)| format!("{score} AS s{p}")));
+        kept.extend(
+            scores
+                .iter()
+                .map(|(p, _, score)| format!("{score} AS s{p}")),
+        );
         let _ = write!(
             query_text,
             "scored AS (\n  SELECT\n    {}\n  FROM base\n),\n",
