@@ -61,7 +61,9 @@ impl Stage for Recommend {
     // 4: model format 3 (the scored snapshot's day and the panel flag, for export-sql);
     // Newton's method (logistic models, Platt curves) stops when a step no longer lowers
     // the objective.
-    const ALGORITHM_VERSION: u32 = 4;
+    // 5: gradient-boosted trees on single-precision gradients, histograms summed row by
+    // row in fixed pieces (probabilities move in the last digits).
+    const ALGORITHM_VERSION: u32 = 5;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "holdings",

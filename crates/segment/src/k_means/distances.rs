@@ -4,7 +4,8 @@
 
 use ndarray::ArrayView2;
 
-use super::nearest_filter::{prefetch_lines, NearestFilter};
+use super::nearest_filter::NearestFilter;
+use clientele_numeric::simd::prefetch_lines;
 
 /// Centres stored feature-major (`d × k`), so that a row's squared distances to every
 /// centre are summed feature by feature in one loop over the centres, which the compiler

@@ -40,6 +40,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use clientele_numeric::simd::prefetch_lines;
 use ndarray::ArrayView2;
 
 pub(crate) use super::row_sums::RowSums;
@@ -270,23 +271,6 @@ impl Prefetch {
             }
         }
     }
-}
-
-/// Asks the CPU to fetch the cache lines of `values`.
-#[inline(always)]
-pub(crate) fn prefetch_lines<T>(values: &[T]) {
-    let line = (64 / std::mem::size_of::<T>().max(1)).max(1);
-    #[cfg(target_arch = "x86_64")]
-    for values in values.chunks(line) {
-        // SAFETY: a prefetch only hints; the address is inside `values`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                values.as_ptr() as *const i8
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (values, line);
 }
 
 /// Eight rows of eight features each, transposed: vector `j` holds feature `j` of every

@@ -4,8 +4,8 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::nearest_filter::prefetch_lines;
 use super::CHUNK_ROWS;
+use clientele_numeric::simd::prefetch_lines;
 
 /// Rows of a matrix as one contiguous row-major slice.
 pub(super) struct Rows<'a> {

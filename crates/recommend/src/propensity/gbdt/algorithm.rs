@@ -6,12 +6,12 @@
 
 use linfa::dataset::DatasetBase;
 use linfa::traits::Fit;
-use ndarray::{Array1, ArrayBase, ArrayView2, Axis, Data, Ix2};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Data, Ix2, ShapeBuilder};
 use rayon::prelude::*;
 
-use super::binning::{BinMapper, Binned, MISSING_BIN};
+use super::binning::{BinMapper, Binned};
 use super::errors::GbdtError;
-use super::grower::grow;
+use super::grower::{grow, GradientPair, HistogramPool};
 use super::hyperparams::GbdtValidParams;
 use super::model::{Gbdt, Tree};
 use crate::propensity::{sigmoid, softplus, stratified_split};
@@ -46,18 +46,17 @@ impl GbdtValidParams {
         if positives == 0.0 || positives == y.len() as f64 {
             return Err(GbdtError::OneClass);
         }
-        let x_train = x.select(Axis(0), &train);
+        let x_train = columns_of(x, &train);
         let mapper = BinMapper::fit(x_train.view(), self.max_bins, self.seed);
         let binned = mapper.transform(x_train.view());
         drop(x_train);
         let share = positives / y.len() as f64;
         let baseline = (share / (1.0 - share)).ln();
         let mut raw = vec![baseline; y.len()];
-        let mut gradients = vec![0.0; y.len()];
-        let mut hessians = vec![0.0; y.len()];
+        let mut gradients = vec![GradientPair::default(); y.len()];
         let mut rows: Vec<u32> = (0..y.len() as u32).collect();
 
-        let x_validation = x.select(Axis(0), &validation);
+        let x_validation = columns_of(x, &validation);
         let binned_validation = mapper.transform(x_validation.view());
         let y_validation: Vec<f64> = validation
             .iter()
@@ -70,17 +69,23 @@ impl GbdtValidParams {
         }
 
         let mut trees = Vec::new();
+        let mut pool = HistogramPool::default();
         for _ in 0..self.max_iter {
             gradients
                 .par_iter_mut()
-                .zip(hessians.par_iter_mut())
                 .zip(raw.par_iter().zip(&y))
-                .for_each(|((g, h), (&f, &y))| {
+                .for_each(|(pair, (&f, &y))| {
                     let p = sigmoid(f);
-                    *g = p - y;
-                    *h = p * (1.0 - p);
+                    pair.g = (p - y) as f32;
+                    pair.h = (p * (1.0 - p)) as f32;
                 });
-            let grown = grow(self, &mapper, &binned, &gradients, &hessians, &mut rows);
+            // Every tree starts from the rows in order: the partitions are stable, so each
+            // node's rows stay ascending, and its histogram and partition read memory
+            // forwards (after the first tree, the last tree's leaf order made them jump).
+            for (i, r) in rows.iter_mut().enumerate() {
+                *r = i as u32;
+            }
+            let grown = grow(self, &mapper, &binned, &gradients, &mut rows, &mut pool);
             for &(leaf, start, end) in &grown.leaves {
                 let value = grown.tree.nodes[leaf].value;
                 for &r in &rows[start..end] {
@@ -155,16 +160,22 @@ fn add_binned(tree: &Tree, mapper: &BinMapper, binned: &Binned, raw: &mut [f64])
         let mut at = 0;
         while !tree.nodes[at].is_leaf() {
             let node = &tree.nodes[at];
-            let b = binned.column(node.feature as usize)[r];
-            let left = if b == MISSING_BIN {
-                node.missing_left
-            } else {
-                b <= split_bins[at]
-            };
+            let left =
+                binned.goes_left(r, node.feature as usize, split_bins[at], node.missing_left);
             at = if left { node.left } else { node.right } as usize;
         }
         *score += tree.nodes[at].value;
     });
+}
+
+/// The rows `rows` of `x`, column-major: binning reads a feature at a time, and a column
+/// of a row-major matrix would cost a cache line per value (half the binning's time).
+fn columns_of(x: ArrayView2<f64>, rows: &[usize]) -> Array2<f64> {
+    let mut out = Array2::zeros((rows.len(), x.ncols()).f());
+    for (i, &r) in rows.iter().enumerate() {
+        out.row_mut(i).assign(&x.row(r));
+    }
+    out
 }
 
 /// The mean log-loss of raw scores against 0/1 labels, computed without overflow.
