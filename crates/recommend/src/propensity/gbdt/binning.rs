@@ -133,7 +133,8 @@ impl BinMapper {
         BinMapper { thresholds }
     }
 
-    /// Bins for the values that are there: one more than the thresholds.
+    /// Bins for the values that are there: one more than the thresholds (at most 255,
+    /// as `max_bins` is; the missing values' bin is the next).
     pub fn bins_present(&self, f: usize) -> usize {
         self.thresholds[f].len() + 1
     }
@@ -146,9 +147,7 @@ impl BinMapper {
     /// Bins every value of `x`.
     pub fn transform(&self, x: ArrayView2<f64>) -> Binned {
         let (rows, features) = x.dim();
-        let missing: Vec<u8> = (0..features)
-            .map(|f| self.thresholds[f].len() as u8 + 1)
-            .collect();
+        let missing: Vec<u8> = (0..features).map(|f| self.bins_present(f) as u8).collect();
         let mut columns = vec![0u8; rows * features];
         let mut common = vec![0u8; features];
         columns
