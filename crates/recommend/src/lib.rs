@@ -63,7 +63,9 @@ impl Stage for Recommend {
     // the objective.
     // 5: gradient-boosted trees on single-precision gradients, histograms summed row by
     // row in fixed pieces (probabilities move in the last digits).
-    const ALGORITHM_VERSION: u32 = 5;
+    // 6: a node's histogram cut into pieces by its size (at most 16), the root's sums
+    // taken from its histogram (probabilities move in the last digits).
+    const ALGORITHM_VERSION: u32 = 6;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "holdings",

@@ -224,6 +224,7 @@ mod tests {
                     },
                 ],
                 validation_loss: Vec::new(),
+                walk: Default::default(),
             },
             platt: Platt { a: 0.5, b: -1.0 },
         };

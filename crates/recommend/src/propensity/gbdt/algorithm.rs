@@ -11,9 +11,9 @@ use rayon::prelude::*;
 
 use super::binning::{BinMapper, Binned};
 use super::errors::GbdtError;
-use super::grower::{grow, GradientPair, HistogramPool};
+use super::grower::{grow, Buffers, GradientPair, Grown};
 use super::hyperparams::GbdtValidParams;
-use super::model::{Gbdt, Tree};
+use super::model::{Gbdt, Tree, Walk};
 use crate::propensity::{sigmoid, softplus, stratified_split};
 
 /// The seed of the validation fold, apart from the binning's.
@@ -69,7 +69,7 @@ impl GbdtValidParams {
         }
 
         let mut trees = Vec::new();
-        let mut pool = HistogramPool::default();
+        let mut pool = Buffers::default();
         for _ in 0..self.max_iter {
             gradients
                 .par_iter_mut()
@@ -82,16 +82,11 @@ impl GbdtValidParams {
             // Every tree starts from the rows in order: the partitions are stable, so each
             // node's rows stay ascending, and its histogram and partition read memory
             // forwards (after the first tree, the last tree's leaf order made them jump).
-            for (i, r) in rows.iter_mut().enumerate() {
-                *r = i as u32;
-            }
+            rows.par_iter_mut()
+                .enumerate()
+                .for_each(|(i, r)| *r = i as u32);
             let grown = grow(self, &mapper, &binned, &gradients, &mut rows, &mut pool);
-            for &(leaf, start, end) in &grown.leaves {
-                let value = grown.tree.nodes[leaf].value;
-                for &r in &rows[start..end] {
-                    raw[r as usize] += value;
-                }
-            }
+            add_leaf_values(&grown, &rows, &mut raw);
             let splits = grown.tree.nodes.len() > 1;
             if !validation.is_empty() {
                 add_binned(
@@ -112,6 +107,7 @@ impl GbdtValidParams {
             baseline,
             trees,
             validation_loss,
+            walk: Walk::default(),
         })
     }
 
@@ -139,6 +135,31 @@ impl<D: Data<Elem = f64>> Fit<ArrayBase<D, Ix2>, Array1<bool>, GbdtError> for Gb
         let labels: Vec<bool> = dataset.targets.iter().copied().collect();
         self.fit_rows(dataset.records.view(), &labels)
     }
+}
+
+/// Adds each leaf's value to the raw scores of its rows. Each thread takes a range of
+/// the rows and finds each leaf's rows in it by bisection (a leaf's rows are ascending:
+/// the tree started from the rows in order and its partitions are stable).
+fn add_leaf_values(grown: &Grown, rows: &[u32], raw: &mut [f64]) {
+    let piece = raw
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
+    raw.par_chunks_mut(piece)
+        .enumerate()
+        .for_each(|(c, scores)| {
+            let first = (c * piece) as u32;
+            let last = first + scores.len() as u32;
+            for &(leaf, start, end) in &grown.leaves {
+                let value = grown.tree.nodes[leaf].value;
+                let leaf_rows = &rows[start..end];
+                let from = leaf_rows.partition_point(|&r| r < first);
+                let to = leaf_rows.partition_point(|&r| r < last);
+                for &r in &leaf_rows[from..to] {
+                    scores[(r - first) as usize] += value;
+                }
+            }
+        });
 }
 
 /// Adds a tree's values to the raw scores of binned rows (the bins decide as the
@@ -170,12 +191,29 @@ fn add_binned(tree: &Tree, mapper: &BinMapper, binned: &Binned, raw: &mut [f64])
 
 /// The rows `rows` of `x`, column-major: binning reads a feature at a time, and a column
 /// of a row-major matrix would cost a cache line per value (half the binning's time).
+/// Copied a block of rows at a time, in parallel: each block reads its rows in order and
+/// writes a run of every column.
 fn columns_of(x: ArrayView2<f64>, rows: &[usize]) -> Array2<f64> {
-    let mut out = Array2::zeros((rows.len(), x.ncols()).f());
-    for (i, &r) in rows.iter().enumerate() {
-        out.row_mut(i).assign(&x.row(r));
+    const BLOCK: usize = 1 << 12;
+    let (n, d) = (rows.len(), x.ncols());
+    let mut data = vec![0.0; n * d];
+    let mut blocks: Vec<Vec<&mut [f64]>> = (0..n.div_ceil(BLOCK)).map(|_| Vec::new()).collect();
+    for column in data.chunks_mut(n.max(1)) {
+        for (block, run) in blocks.iter_mut().zip(column.chunks_mut(BLOCK)) {
+            block.push(run);
+        }
     }
-    out
+    blocks
+        .into_par_iter()
+        .zip(rows.par_chunks(BLOCK))
+        .for_each(|(mut runs, block_rows)| {
+            for (i, &r) in block_rows.iter().enumerate() {
+                for (run, &v) in runs.iter_mut().zip(x.row(r)) {
+                    run[i] = v;
+                }
+            }
+        });
+    Array2::from_shape_vec((n, d).f(), data).expect("n × d values make an n × d matrix")
 }
 
 /// The mean log-loss of raw scores against 0/1 labels, computed without overflow.

@@ -242,7 +242,8 @@ fn first_not_below(sorted: &[f64], v: f64) -> usize {
     while size > 1 {
         let half = size / 2;
         let mid = base + half;
-        base = if sorted[mid] < v { mid } else { base };
+        // Said to be unpredictable, or the compiler may make it a branch again.
+        base = std::hint::select_unpredictable(sorted[mid] < v, mid, base);
         size -= half;
     }
     base + usize::from(sorted[base] < v)

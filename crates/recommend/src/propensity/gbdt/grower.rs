@@ -31,16 +31,21 @@ struct Bin {
     n: u32,
 }
 
-/// Histogram buffers kept from tree to tree, two or three per split: a histogram holds
+/// Buffers kept from tree to tree. Histograms, two or three per split: a histogram holds
 /// every bin of every feature (24 bytes each: 60 KB for the benchmark's 36 features,
 /// megabytes for hundreds), and a fresh one is zeroed, when large mapped page by page,
 /// which cost more than the subtraction it is made for (measured at 256 bins a feature).
+/// And the partitions' scratch rows.
 #[derive(Default)]
-pub(super) struct HistogramPool {
+pub(super) struct Buffers {
     free: Vec<Vec<Bin>>,
+    /// The partial histograms of a node's pieces after its first (which is built in the
+    /// node's own buffer).
+    partials: Vec<Vec<Bin>>,
+    scratch: Vec<u32>,
 }
 
-impl HistogramPool {
+impl Buffers {
     /// A buffer of `len` bins, not zeroed: its user overwrites every bin.
     fn take(&mut self, len: usize) -> Vec<Bin> {
         match self.free.pop() {
@@ -110,31 +115,16 @@ pub(super) fn grow(
     binned: &Binned,
     gradients: &[GradientPair],
     rows: &mut [u32],
-    pool: &mut HistogramPool,
+    pool: &mut Buffers,
 ) -> Grown {
     debug_assert!(
         rows.len() == binned.rows && rows.iter().enumerate().all(|(i, &r)| r as usize == i)
     );
     let lambda = params.l2_regularization;
     let lr = params.learning_rate;
-    // Summed in fixed pieces, then the pieces in order: the same bits on any number of
-    // threads.
-    let (g, h) = gradients
-        .par_chunks(PARALLEL_ROWS)
-        .map(|piece| {
-            piece.iter().fold((0.0, 0.0), |(g, h), p| {
-                (g + f64::from(p.g), h + f64::from(p.h))
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .fold((0.0, 0.0), |(g, h), (pg, ph)| (g + pg, h + ph));
-    let root_histogram = histogram(
-        binned,
-        gradients,
-        Rows::All,
-        pool.take(binned.offsets[binned.features]),
-    );
+    // The root's sums are its histogram's totals.
+    let (root_histogram, totals) = histogram(binned, gradients, Rows::All, pool);
+    let (g, h) = (totals.g, totals.h);
     let mut nodes = vec![Growing {
         start: 0,
         end: rows.len(),
@@ -156,7 +146,6 @@ pub(super) fn grow(
     );
     let mut tree_nodes = vec![leaf_node(&nodes[0], lr, lambda)];
     let mut leaves = 1;
-    let mut scratch = Vec::with_capacity(rows.len());
     while leaves < params.max_leaf_nodes {
         let Some(Candidate(_, id)) = heap.pop() else {
             break;
@@ -170,7 +159,7 @@ pub(super) fn grow(
         };
         let goes_left =
             |r: u32| binned.goes_left(r as usize, split.feature, split.bin, split.missing_left);
-        let middle = stable_partition(&mut rows[start..end], &mut scratch, goes_left) + start;
+        let middle = stable_partition(&mut rows[start..end], &mut pool.scratch, goes_left) + start;
         let (lg, lh) = (split.left_g, split.left_h);
         let (rg, rh) = (nodes[id].g - lg, nodes[id].h - lh);
         let left_id = nodes.len();
@@ -194,17 +183,22 @@ pub(super) fn grow(
             (right_id, left_id)
         };
         let small_node = &nodes[small_id];
-        let small = histogram(
+        let (small, _) = histogram(
             binned,
             gradients,
             Rows::Listed(&rows[small_node.start..small_node.end]),
-            pool.take(binned.offsets[binned.features]),
+            pool,
         );
-        for (p, s) in parent_histogram.iter_mut().zip(&small) {
-            p.g -= s.g;
-            p.h -= s.h;
-            p.n -= s.n;
-        }
+        parent_histogram
+            .par_chunks_mut(MERGE_BINS)
+            .zip(small.par_chunks(MERGE_BINS))
+            .for_each(|(parent, small)| {
+                for (p, s) in parent.iter_mut().zip(small) {
+                    p.g -= s.g;
+                    p.h -= s.h;
+                    p.n -= s.n;
+                }
+            });
         let large = parent_histogram;
         consider(
             params,
@@ -279,7 +273,7 @@ fn consider(
     histogram: Vec<Bin>,
     heap: &mut BinaryHeap<Candidate>,
     id: usize,
-    pool: &mut HistogramPool,
+    pool: &mut Buffers,
 ) {
     let rows = node.end - node.start;
     if rows < 2 * params.min_samples_leaf
@@ -374,15 +368,27 @@ fn best_split_of_feature(
     best
 }
 
-/// Nodes with fewer rows are partitioned on one thread: below this, the threads'
-/// start-up costs more than the work.
-const PARALLEL_ROWS: usize = 1 << 16;
+/// Nodes with fewer rows are partitioned on one thread: below this, handing half of the
+/// work to the other thread costs more than it saves.
+const PARALLEL_ROWS: usize = 1 << 14;
 
-/// Rows per partial histogram: a node's rows are cut into pieces of this many, each
-/// piece's histogram built on its own (by whichever thread is free), and the pieces'
-/// histograms added in order, so that the sums have the same bits on any number of
-/// threads.
-const PIECE_ROWS: usize = 1 << 14;
+/// A node's histogram is built in pieces of at least this many rows, each by whichever
+/// thread is free into a histogram of its own, ...
+const MIN_PIECE_ROWS: usize = 1 << 12;
+
+/// ... and of at most this many pieces: each piece's histogram is zeroed and added in.
+const MAX_PIECES: usize = 16;
+
+/// Bins added at a time when the pieces' histograms are added up.
+const MERGE_BINS: usize = 1 << 11;
+
+/// How many pieces a node of `n` rows is cut into: a function of `n` alone, and the
+/// pieces' histograms are added in order, so that the sums have the same bits on any
+/// number of threads. Small nodes are cut too: a tree's deep nodes are most of its
+/// splits, and on one thread they left the other idle.
+fn pieces(n: usize) -> usize {
+    (n / MIN_PIECE_ROWS).clamp(1, MAX_PIECES)
+}
 
 /// How many rows ahead a histogram asks for the rows it will read.
 const AHEAD: usize = 8;
@@ -396,17 +402,18 @@ enum Rows<'a> {
 }
 
 /// The gradient and hessian sums per feature and bin of `rows`, features side by side
-/// (`binned.offsets`), written into `out`.
+/// (`binned.offsets`), in a buffer from `pool`; and the rows' totals.
 fn histogram(
     binned: &Binned,
     gradients: &[GradientPair],
     rows: Rows<'_>,
-    mut out: Vec<Bin>,
-) -> Vec<Bin> {
-    out.fill(Bin::default());
+    pool: &mut Buffers,
+) -> (Vec<Bin>, Bin) {
+    let mut out = pool.take(binned.offsets[binned.features]);
+    let partials = &mut pool.partials;
     let totals = match &binned.slots {
-        Slots::Narrow(slots) => fill(binned.rows, slots, gradients, rows, &mut out),
-        Slots::Wide(slots) => fill(binned.rows, slots, gradients, rows, &mut out),
+        Slots::Narrow(slots) => fill(binned.rows, slots, gradients, rows, &mut out, partials),
+        Slots::Wide(slots) => fill(binned.rows, slots, gradients, rows, &mut out, partials),
     };
     // Each feature's common bin holds what its other bins leave of the totals.
     for (f, bins) in binned.offsets.windows(2).enumerate() {
@@ -422,24 +429,29 @@ fn histogram(
         }
         bins[common] = rest;
     }
-    out
+    (out, totals)
 }
 
-/// Adds each row's gradients to its listed bins; returns the rows' totals.
+/// Writes into `out` the sums of each row's gradients in its listed bins (the first
+/// piece's rows directly, the others' in `partials`, then added in); returns the rows'
+/// totals.
 fn fill<S: Slot>(
     all: usize,
     slots: &RowSlots<S>,
     gradients: &[GradientPair],
     rows: Rows<'_>,
     out: &mut [Bin],
+    partials: &mut Vec<Vec<Bin>>,
 ) -> Bin {
     let n = match rows {
         Rows::All => all,
         Rows::Listed(rows) => rows.len(),
     };
-    // A piece's histogram, and its totals.
-    let piece = |start: usize, hist: &mut [Bin]| {
-        let end = (start + PIECE_ROWS).min(n);
+    let count = pieces(n);
+    // Piece `p`'s histogram, and its totals.
+    let piece = |p: usize, hist: &mut [Bin]| {
+        hist.fill(Bin::default());
+        let (start, end) = (p * n / count, (p + 1) * n / count);
         let mut totals = Bin::default();
         match rows {
             Rows::All => {
@@ -466,25 +478,43 @@ fn fill<S: Slot>(
         }
         totals
     };
-    if n <= PIECE_ROWS {
+    if count == 1 {
         return piece(0, out);
     }
-    let partials: Vec<(Vec<Bin>, Bin)> = (0..n.div_ceil(PIECE_ROWS))
-        .into_par_iter()
-        .map(|p| {
-            let mut hist = vec![Bin::default(); out.len()];
-            let totals = piece(p * PIECE_ROWS, &mut hist);
-            (hist, totals)
-        })
-        .collect();
-    let mut totals = Bin::default();
-    for (partial, piece_totals) in &partials {
-        for (bin, part) in out.iter_mut().zip(partial) {
-            add_bin(bin, part);
-        }
-        add_bin(&mut totals, piece_totals);
+    if partials.len() < count - 1 {
+        partials.resize_with(count - 1, Vec::new);
     }
-    totals
+    let partials = &mut partials[..count - 1];
+    for partial in partials.iter_mut() {
+        if partial.len() != out.len() {
+            *partial = vec![Bin::default(); out.len()];
+        }
+    }
+    let buffers: Vec<&mut [Bin]> = std::iter::once(&mut *out)
+        .chain(partials.iter_mut().map(Vec::as_mut_slice))
+        .collect();
+    let piece_totals: Vec<Bin> = buffers
+        .into_par_iter()
+        .enumerate()
+        .map(|(p, hist)| piece(p, hist))
+        .collect();
+    // Each bin adds the pieces in their order.
+    let partials = &*partials;
+    out.par_chunks_mut(MERGE_BINS)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            for partial in partials {
+                for (bin, part) in chunk.iter_mut().zip(&partial[c * MERGE_BINS..]) {
+                    add_bin(bin, part);
+                }
+            }
+        });
+    piece_totals
+        .iter()
+        .fold(Bin::default(), |mut totals, piece| {
+            add_bin(&mut totals, piece);
+            totals
+        })
 }
 
 fn add_bin(total: &mut Bin, bin: &Bin) {
@@ -509,8 +539,9 @@ fn add_row<S: Slot>(hist: &mut [Bin], slots: &[S], pair: &GradientPair, totals: 
 }
 
 /// Moves the rows for which `left` holds to the front, both sides in their order;
-/// returns how many went left. Large nodes are cut into one piece per thread, each
-/// partitioned apart, then the left parts and the right parts laid end to end.
+/// returns how many went left. A large node is cut into one piece per thread, each
+/// piece's rows split into its two lists in `scratch`, then every list copied to its
+/// place: the left lists end to end, then the right lists.
 fn stable_partition(
     rows: &mut [u32],
     scratch: &mut Vec<u32>,
@@ -519,32 +550,70 @@ fn stable_partition(
     if rows.len() < PARALLEL_ROWS {
         return partition_piece(rows, scratch, &left);
     }
-    let piece = rows.len().div_ceil(rayon::current_num_threads().max(1));
-    let lefts: Vec<usize> = rows
-        .par_chunks_mut(piece)
-        .map(|chunk| partition_piece(chunk, &mut Vec::with_capacity(chunk.len()), &left))
+    let n = rows.len();
+    let piece = n.div_ceil(rayon::current_num_threads().max(1));
+    let scratch = room(scratch, 2 * n);
+    let kepts: Vec<usize> = scratch
+        .par_chunks_mut(2 * piece)
+        .zip(rows.par_chunks(piece))
+        .map(|(lists, chunk)| {
+            let (lefts, rights) = lists.split_at_mut(chunk.len());
+            split_piece(chunk, lefts, rights, &left)
+        })
         .collect();
-    // Each piece is now its left rows then its right rows; lay them out again.
-    scratch.clear();
-    scratch.extend_from_slice(rows);
-    let mut at = 0;
-    for (chunk, &l) in scratch.chunks(piece).zip(&lefts) {
-        rows[at..at + l].copy_from_slice(&chunk[..l]);
-        at += l;
+    let kept: usize = kepts.iter().sum();
+    let (mut lefts, mut rights) = rows.split_at_mut(kept);
+    let mut moves = Vec::with_capacity(kepts.len());
+    let lengths = (0..n.div_ceil(piece)).map(|c| piece.min(n - c * piece));
+    for ((lists, chunk), &l) in scratch.chunks(2 * piece).zip(lengths).zip(&kepts) {
+        let (here, rest) = std::mem::take(&mut lefts).split_at_mut(l);
+        lefts = rest;
+        let (there, rest) = std::mem::take(&mut rights).split_at_mut(chunk - l);
+        rights = rest;
+        moves.push((here, there, &lists[..l], &lists[chunk..2 * chunk - l]));
     }
-    let kept = at;
-    for (chunk, &l) in scratch.chunks(piece).zip(&lefts) {
-        rows[at..at + chunk.len() - l].copy_from_slice(&chunk[l..]);
-        at += chunk.len() - l;
+    moves.into_par_iter().for_each(|(here, there, l, r)| {
+        here.copy_from_slice(l);
+        there.copy_from_slice(r);
+    });
+    kept
+}
+
+/// Writes the rows of `chunk` that go left to the front of `lefts`, the others to the
+/// front of `rights`, each in order; returns how many went left.
+fn split_piece(
+    chunk: &[u32],
+    lefts: &mut [u32],
+    rights: &mut [u32],
+    left: impl Fn(u32) -> bool,
+) -> usize {
+    // Every row is written to both lists and only its list's count moves on: no branch
+    // on the split's outcome, which is a coin toss for the rows of a good split.
+    let (mut kept, mut moved) = (0, 0);
+    for &r in chunk {
+        let l = left(r);
+        lefts[kept] = r;
+        rights[moved] = r;
+        kept += usize::from(l);
+        moved += usize::from(!l);
     }
     kept
 }
 
+/// The first `len` items of `scratch`, grown when short: what they hold is left over
+/// from earlier partitions, and every partition writes before it reads (zeroing them at
+/// each split cost more than a tenth of the partitions' time).
+fn room(scratch: &mut Vec<u32>, len: usize) -> &mut [u32] {
+    if scratch.len() < len {
+        scratch.resize(len, 0);
+    }
+    &mut scratch[..len]
+}
+
+/// [`split_piece`] in place: the left rows move to the front of `rows`, the right ones
+/// through `scratch` to the back.
 fn partition_piece(rows: &mut [u32], scratch: &mut Vec<u32>, left: impl Fn(u32) -> bool) -> usize {
-    // Every row is written to both sides and only its side's count moves on: no branch
-    // on the split's outcome, which is a coin toss for the rows of a good split.
-    scratch.clear();
-    scratch.resize(rows.len(), 0);
+    let scratch = room(scratch, rows.len());
     let (mut kept, mut moved) = (0, 0);
     for i in 0..rows.len() {
         let r = rows[i];
@@ -578,7 +647,7 @@ mod tests {
         use ndarray::Array2;
         // Pieces in parallel (more rows than a piece), a one-hot column, a column with
         // missing values, and one of many values.
-        let n = 2 * PIECE_ROWS + 123;
+        let n = MAX_PIECES * MIN_PIECE_ROWS + 123;
         let x = Array2::from_shape_fn((n, 3), |(r, f)| match f {
             0 => f64::from(u8::from(r.is_multiple_of(7))),
             1 if r.is_multiple_of(5) => f64::NAN,
@@ -594,14 +663,20 @@ mod tests {
             })
             .collect();
         let listed: Vec<u32> = (0..n as u32).filter(|r| r % 4 != 1).collect();
-        for rows in [Rows::All, Rows::Listed(&listed)] {
+        // One pool for all: its buffers are reused at other piece counts.
+        let mut pool = Buffers::default();
+        for rows in [
+            Rows::All,
+            Rows::Listed(&listed),
+            Rows::Listed(&listed[..1000]),
+        ] {
             let all: Vec<u32> = (0..n as u32).collect();
             let chosen = match rows {
                 Rows::All => &all,
                 Rows::Listed(rows) => rows,
             };
-            let out = vec![Bin::default(); binned.offsets[3]];
-            let hist = histogram(&binned, &gradients, rows, out);
+            let (hist, totals) = histogram(&binned, &gradients, rows, &mut pool);
+            assert_eq!(totals.n as usize, chosen.len());
             let mut expected = vec![Bin::default(); binned.offsets[3]];
             for &r in chosen {
                 for f in 0..3 {
@@ -617,6 +692,31 @@ mod tests {
                 assert!((got.g - want.g).abs() < 1e-9 && (got.h - want.h).abs() < 1e-9);
             }
         }
+    }
+
+    #[test]
+    fn histograms_have_the_same_bits_on_any_number_of_threads() {
+        use ndarray::Array2;
+        let n = 5 * MIN_PIECE_ROWS + 7;
+        let x = Array2::from_shape_fn((n, 2), |(r, f)| ((r * (7919 + f)) % 300) as f64);
+        let binned = BinMapper::fit(x.view(), 255, 0).transform(x.view());
+        let gradients: Vec<GradientPair> = (0..n)
+            .map(|r| GradientPair {
+                g: ((r % 17) as f32 - 8.0) / 3.0,
+                h: 0.3 + (r % 5) as f32 / 7.0,
+            })
+            .collect();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (hist, totals) =
+                pool.install(|| histogram(&binned, &gradients, Rows::All, &mut Buffers::default()));
+            let bits = |b: &Bin| (b.g.to_bits(), b.h.to_bits(), b.n);
+            (hist.iter().map(bits).collect::<Vec<_>>(), bits(&totals))
+        };
+        assert_eq!(on(1), on(3));
     }
 
     #[test]

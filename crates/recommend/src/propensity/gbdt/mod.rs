@@ -28,4 +28,4 @@ pub mod model;
 
 pub use errors::GbdtError;
 pub use hyperparams::{EarlyStopping, GbdtParams, GbdtValidParams};
-pub use model::Gbdt;
+pub use model::{Gbdt, Walk};
