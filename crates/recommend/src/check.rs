@@ -28,6 +28,11 @@ fn check(params: &RecommendParams, io: &StageIo) -> Result<(), ParamError> {
             key: "propensity_min_positives",
         });
     }
+    if params.propensity_max_examples == 0 {
+        return Err(ParamError::Zero {
+            key: "propensity_max_examples",
+        });
+    }
     if params.reference_sample == 0 {
         return Err(ParamError::Zero {
             key: "reference_sample",

@@ -65,7 +65,9 @@ impl Stage for Recommend {
     // row in fixed pieces (probabilities move in the last digits).
     // 6: a node's histogram cut into pieces by its size (at most 16), the root's sums
     // taken from its histogram (probabilities move in the last digits).
-    const ALGORITHM_VERSION: u32 = 6;
+    // 7: `propensity_max_examples` (default 1,000,000): larger products learn from a
+    // sample.
+    const ALGORITHM_VERSION: u32 = 7;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "holdings",
@@ -164,6 +166,7 @@ impl Stage for Recommend {
             seed: ctx.seed,
             propensity_model: params.propensity_model,
             propensity_min_positives: params.propensity_min_positives,
+            propensity_max_examples: params.propensity_max_examples,
             propensity_calibration: params.propensity_calibration,
             chosen: Chosen::new(params.methods.as_deref()),
         };

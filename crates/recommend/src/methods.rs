@@ -53,6 +53,7 @@ pub struct Settings {
     pub seed: u64,
     pub propensity_model: PropensityModel,
     pub propensity_min_positives: usize,
+    pub propensity_max_examples: usize,
     pub propensity_calibration: bool,
     /// Which methods to fit besides popularity.
     pub chosen: Chosen,
@@ -187,6 +188,7 @@ impl Fitted {
                     min_positives: settings.propensity_min_positives,
                     calibrate: settings.propensity_calibration,
                     seed: settings.seed,
+                    max_examples: settings.propensity_max_examples,
                 };
                 Propensity::fit(inputs, settings).map(|(method, found)| {
                     notes.extend(found);

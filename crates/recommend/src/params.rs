@@ -73,6 +73,10 @@ pub struct RecommendParams {
     /// many non-takers, among its training examples; otherwise it scores its popularity.
     #[serde(default = "propensity_min_positives")]
     pub propensity_min_positives: usize,
+    /// A product with more training examples learns from a seeded sample of this many:
+    /// what bounds the stage's memory, and its time, at millions of customers.
+    #[serde(default = "propensity_max_examples")]
+    pub propensity_max_examples: usize,
     /// `propensity` scores as calibrated probabilities: each model fitted on a seeded
     /// 80 % of its examples, Platt scaling on the other 20 %.
     #[serde(default = "yes")]
@@ -107,6 +111,7 @@ impl Default for RecommendParams {
             products: None,
             propensity_model: PropensityModel::default(),
             propensity_min_positives: propensity_min_positives(),
+            propensity_max_examples: propensity_max_examples(),
             propensity_calibration: true,
             ages: BTreeMap::new(),
         }
@@ -134,6 +139,10 @@ fn yes() -> bool {
 
 fn propensity_min_positives() -> usize {
     20
+}
+
+fn propensity_max_examples() -> usize {
+    1_000_000
 }
 
 fn tune_customers() -> usize {

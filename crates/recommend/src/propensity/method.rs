@@ -16,6 +16,11 @@
 //! its examples that took it, on the same scale as the models' probabilities), and the
 //! stage notes say so.
 //!
+//! A product with more than `propensity_max_examples` examples learns from a seeded
+//! sample of that many (drawn uniformly, so that the takers keep their share and the
+//! probabilities their scale): the examples are listed first and only the sampled ones
+//! become rows, so a stage over ten million customers holds a million rows per model.
+//!
 //! With `propensity_calibration` (the default), each model learns from a seeded,
 //! stratified 80 % of its product's examples and its scores are mapped to probabilities
 //! by Platt scaling fitted on the other 20 % ([`Platt`]).
@@ -42,6 +47,7 @@ use crate::ages::CustomerDates;
 use crate::holdings::Basket;
 use crate::methods::Inputs;
 use crate::model::{ProductPropensity, PropensityInput, PropensityModels};
+use clientele_numeric::sample::sample_rows;
 use linfa::ParamGuard;
 use ndarray::{ArrayView2, Axis};
 
@@ -64,7 +70,12 @@ pub struct PropensitySettings {
     /// Platt scaling on a held-out fifth of the examples.
     pub calibrate: bool,
     pub seed: u64,
+    /// A product learns from a seeded sample of at most this many examples.
+    pub max_examples: usize,
 }
+
+/// The seed of the examples' sample, apart from the model's.
+const SAMPLE_SALT: u64 = 0x5a3b_1e00;
 
 /// The share of each product's examples held out to calibrate its model.
 const CALIBRATION_FRACTION: f64 = 0.2;
@@ -150,8 +161,14 @@ impl Propensity {
         let mut fallbacks = Vec::new();
         let width = method.columns.len();
         let mut models = Vec::with_capacity(n_products);
+        let mut sampled = Vec::new();
         for p in 0..n_products {
-            let (values, labels) = method.examples(inputs, p);
+            let seed = settings.seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let (values, labels, listed) =
+                method.examples(inputs, p, settings.max_examples, seed ^ SAMPLE_SALT);
+            if listed > labels.len() {
+                sampled.push(format!("{} ({listed})", inputs.product_names[p]));
+            }
             let positives = labels.iter().filter(|&&l| l).count();
             let negatives = labels.len() - positives;
             let share = positives as f64 / labels.len().max(1) as f64;
@@ -160,7 +177,6 @@ impl Propensity {
                 models.push(ProductModel::Popularity(share));
                 continue;
             }
-            let seed = settings.seed ^ (p as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let model = ArrayView2::from_shape((labels.len(), width), &values)
                 .map_err(|e| e.to_string())
                 .and_then(|x| fit_product(settings, x, &labels, seed));
@@ -187,6 +203,13 @@ impl Propensity {
                 settings.model.name()
             ),
         });
+        if !sampled.is_empty() {
+            notes.push(format!(
+                "propensity: learnt from a seeded sample of {} examples where there were more: {}",
+                settings.max_examples,
+                sampled.join(", ")
+            ));
+        }
         if !fallbacks.is_empty() {
             notes.push(format!(
                 "propensity: fewer than {} takers or non-takers to learn from, so ranked by popularity: {}",
@@ -197,48 +220,84 @@ impl Propensity {
         Some((method, notes))
     }
 
-    /// The training examples of product `p`, row-major, and their labels.
-    fn examples(&self, inputs: &Inputs<'_>, p: usize) -> (Vec<f64>, Vec<bool>) {
+    /// The training examples of product `p`, row-major, and their labels: all of them, or
+    /// a sample of `max_examples` drawn with `seed` when there are more; and how many
+    /// there were.
+    fn examples(
+        &self,
+        inputs: &Inputs<'_>,
+        p: usize,
+        max_examples: usize,
+        seed: u64,
+    ) -> (Vec<f64>, Vec<bool>, usize) {
         let bit: Basket = 1 << p;
-        let mut values = Vec::new();
-        let mut labels = Vec::new();
-        let mut row = Vec::with_capacity(self.columns.len());
+        // Each example as (transition, customer); look-alike has one "transition".
+        let mut listed: Vec<(u32, u32)> = Vec::new();
+        let has_row = |c: usize, as_of| inputs.features.and_then(|f| f.row_at(c, as_of)).is_some();
         match self.training {
             Training::Transitions(_) => {
                 for (i, pair) in inputs.history.windows(2).enumerate() {
-                    let (before, after) = (&pair[0], &pair[1]);
                     // The customers as they were at the transition's start.
                     let as_of = inputs.history_dates.get(i).copied().flatten();
-                    for (c, &basket) in before.iter().enumerate() {
+                    for (c, &basket) in pair[0].iter().enumerate() {
                         // Customers who held nothing yet, or joined later, were not
                         // customers then.
                         if basket == 0
                             || basket & bit != 0
                             || inputs.dates.is_some_and(|d| d.after(c, as_of))
+                            || !has_row(c, as_of)
                         {
                             continue;
                         }
-                        if self.row(inputs, c, basket, as_of, &mut row) {
-                            values.extend_from_slice(&row);
-                            labels.push(after.get(c).is_some_and(|a| a & bit != 0));
-                        }
+                        listed.push((i as u32, c as u32));
                     }
                 }
             }
             Training::LookAlike => {
-                for (c, &basket) in inputs.train.iter().enumerate() {
-                    if inputs.held_out_customers.is_some_and(|h| h[c]) {
+                for c in 0..inputs.train.len() {
+                    if inputs.held_out_customers.is_some_and(|h| h[c])
+                        || !has_row(c, inputs.train_date)
+                    {
                         continue;
                     }
-                    // The label is the product's own flag: it is left out of the row.
-                    if self.row(inputs, c, basket & !bit, inputs.train_date, &mut row) {
-                        values.extend_from_slice(&row);
-                        labels.push(basket & bit != 0);
-                    }
+                    listed.push((0, c as u32));
                 }
             }
         }
-        (values, labels)
+        let count = listed.len();
+        if count > max_examples {
+            listed = sample_rows(count, max_examples, seed)
+                .into_iter()
+                .map(|e| listed[e])
+                .collect();
+        }
+        let mut values = Vec::with_capacity(listed.len() * self.columns.len());
+        let mut labels = Vec::with_capacity(listed.len());
+        let mut row = Vec::with_capacity(self.columns.len());
+        for (i, c) in listed {
+            let (i, c) = (i as usize, c as usize);
+            let (basket, as_of, label) = match self.training {
+                Training::Transitions(_) => {
+                    let basket = inputs.history[i][c];
+                    let after = inputs.history[i + 1].get(c);
+                    (
+                        basket,
+                        inputs.history_dates.get(i).copied().flatten(),
+                        after.is_some_and(|a| a & bit != 0),
+                    )
+                }
+                // The label is the product's own flag: it is left out of the row.
+                Training::LookAlike => {
+                    let basket = inputs.train[c];
+                    (basket & !bit, inputs.train_date, basket & bit != 0)
+                }
+            };
+            if self.row(inputs, c, basket, as_of, &mut row) {
+                values.extend_from_slice(&row);
+                labels.push(label);
+            }
+        }
+        (values, labels, count)
     }
 
     /// Customer `c`'s input row with holdings `basket`; false when the customer has no
@@ -587,6 +646,7 @@ mod tests {
             min_positives: 20,
             calibrate: true,
             seed: 1,
+            max_examples: 1_000_000,
         }
     }
 
@@ -681,8 +741,8 @@ mod tests {
             dates: Some(&late),
             ..inputs
         };
-        let (_, all) = method.examples(&inputs, 1);
-        let (_, fewer) = method.examples(&with_late, 1);
+        let (_, all, _) = method.examples(&inputs, 1, usize::MAX, 0);
+        let (_, fewer, _) = method.examples(&with_late, 1, usize::MAX, 0);
         assert_eq!(
             all.len() - fewer.len(),
             3,
@@ -707,10 +767,33 @@ mod tests {
             notes.iter().any(|n| n.contains("Mortgage (0 takers)")),
             "{notes:?}"
         );
-        let (values, labels_1) = method.examples(&scored, 1);
+        let (values, labels_1, _) = method.examples(&scored, 1, usize::MAX, 0);
         // Every customer lacked product 1 before; the row's own flag is 0 and the
         // mortgage flag is the label.
         assert_eq!(labels_1.len(), 400);
+        // Capped: a seeded sample of the rows, in their order, the same on every run.
+        let (sample, sample_labels, listed) = method.examples(&scored, 1, 100, 9);
+        assert_eq!((sample_labels.len(), listed), (100, 400));
+        assert_eq!(method.examples(&scored, 1, 100, 9).0, sample);
+        let width = method.columns.len();
+        let all_rows: Vec<&[f64]> = values.chunks_exact(width).collect();
+        let mut at = 0;
+        for (row, &label) in sample.chunks_exact(width).zip(&sample_labels) {
+            let found = all_rows[at..].iter().position(|r| *r == row).unwrap();
+            at += found + 1;
+            assert_eq!(labels_1[at - 1], label);
+        }
+        let capped = PropensitySettings {
+            max_examples: 100,
+            ..settings(PropensityModel::Gbdt)
+        };
+        let (_, notes) = Propensity::fit(&scored, capped).unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("sample of 100 examples") && n.contains("(400)")),
+            "{notes:?}"
+        );
         let width = method.columns.len();
         for (row, &label) in values.chunks_exact(width).zip(&labels_1) {
             assert_eq!(row[1 + 1], 0.0, "product 1's own flag is left out");
@@ -763,7 +846,7 @@ mod tests {
         assert_eq!(method.training, Training::LookAlike);
         // Holders of 0 hold 1 and the other way round; product 2 is held by everyone.
         assert_eq!(method.learnt(), 2);
-        let (_, labels_2) = method.examples(&scored, 2);
+        let (_, labels_2, _) = method.examples(&scored, 2, usize::MAX, 0);
         assert!(labels_2.iter().all(|&l| l));
         // Customers held out whole are not examples: their holdings are unknown.
         let held_out: Vec<bool> = (0..last[0].len()).map(|c| c % 3 == 0).collect();
@@ -771,8 +854,8 @@ mod tests {
             held_out_customers: Some(&held_out),
             ..inputs(&features, &last, &names, &labels)
         };
-        let (all, _) = method.examples(&scored, 2);
-        let (kept, kept_labels) = method.examples(&split, 2);
+        let (all, _, _) = method.examples(&scored, 2, usize::MAX, 0);
+        let (kept, kept_labels, _) = method.examples(&split, 2, usize::MAX, 0);
         let kept_customers = held_out.iter().filter(|&&h| !h).count();
         assert_eq!(kept_labels.len(), kept_customers);
         assert_eq!(kept.len() * last[0].len(), all.len() * kept_customers);
