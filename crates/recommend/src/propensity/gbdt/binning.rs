@@ -160,7 +160,7 @@ impl BinMapper {
                     *b = if v.is_nan() {
                         missing[f]
                     } else {
-                        first_not_below(&self.thresholds[f], v) as u8
+                        self.bin(f, v)
                     };
                     counts[usize::from(*b)] += 1;
                 }

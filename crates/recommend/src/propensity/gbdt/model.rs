@@ -127,18 +127,6 @@ impl TryFrom<TreeColumns> for Tree {
     }
 }
 
-impl Tree {
-    /// The leaf `row` reaches.
-    pub fn leaf(&self, row: &[f64]) -> usize {
-        let mut at = 0;
-        while !self.nodes[at].is_leaf() {
-            let node = &self.nodes[at];
-            at = node.child(row[node.feature as usize]);
-        }
-        at
-    }
-}
-
 /// Trees walked side by side by [`Gbdt::raw_score`].
 const LANES: usize = 8;
 
