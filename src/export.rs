@@ -32,6 +32,11 @@ pub struct RecommendExport<'a> {
     pub propensity: bool,
     /// The propensity probabilities of every candidate rather than lists.
     pub probabilities: bool,
+    /// With `probabilities`: only these products' (all when empty).
+    pub products: &'a [String],
+    /// With `propensity`: the lists from this table of probabilities rather than from
+    /// the models.
+    pub from_probabilities: Option<&'a str>,
     pub customers: Option<&'a str>,
     pub segments: Option<&'a str>,
     pub features: Option<&'a str>,
@@ -76,9 +81,17 @@ pub fn export_sql(
         || other.segments.is_some()
         || other.features.is_some()
         || other.propensity
-        || other.probabilities;
+        || other.probabilities
+        || !other.products.is_empty()
+        || other.from_probabilities.is_some();
     if stage.kind != Kind::Recommend && recommend_only {
-        bail!("--customers, --segments, --features, --method and --probabilities are for a recommend stage; stage `{name}` is a {:?} stage", stage.kind);
+        bail!("--customers, --segments, --features, --method, --probabilities, --product and --from-probabilities are for a recommend stage; stage `{name}` is a {:?} stage", stage.kind);
+    }
+    if !other.products.is_empty() && !other.probabilities {
+        bail!("--product needs --probabilities: a list is normalised over every candidate product, so lists cannot be exported one product at a time");
+    }
+    if other.from_probabilities.is_some() && (!other.propensity || other.probabilities) {
+        bail!("--from-probabilities writes the propensity lists: give it with --method propensity, without --probabilities");
     }
     match stage.kind {
         Kind::Preprocess => {
@@ -104,6 +117,13 @@ pub fn export_sql(
                 anyhow!("stage `{name}` names no `model` file: add outputs.model and run it")
             })?;
             let model = clientele_recommend::model::read(model_path)?;
+            if let Some(table) = other.from_probabilities {
+                return Ok(clientele_sql::propensity_lists(
+                    dialect,
+                    &model,
+                    &given(table),
+                )?);
+            }
             // By default the customers the stage scored: its training holdings.
             let holdings = match (from, stage.io.output("train")) {
                 (Some(from), _) => given(from),
@@ -125,7 +145,9 @@ pub fn export_sql(
                 features: table(other.features, "features"),
             };
             let query = match (other.propensity, other.probabilities) {
-                (_, true) => clientele_sql::RecommendQuery::Probabilities,
+                (_, true) => clientele_sql::RecommendQuery::Probabilities {
+                    products: other.products,
+                },
                 (true, false) => clientele_sql::RecommendQuery::Propensity,
                 (false, false) => clientele_sql::RecommendQuery::ItemKnn,
             };

@@ -127,6 +127,71 @@ fn assert_propensity_exports(python: &str, engine: &str, p: &Project) -> (u64, u
     (list_rows, common::assert_same_probabilities(&result, 1e-12))
 }
 
+/// The quickstart's propensity models exported one product at a time (`--probabilities
+/// --product ID`), run on `engine` in one session into one table of probabilities, give
+/// every candidate's probability within 1e-12; the lists written from that table
+/// (`--method propensity --from-probabilities`) are the stage's. This is how an engine
+/// that cannot plan all 20 products' trees in one query (Spark) runs them. Returns the
+/// number of list rows and of probabilities.
+fn assert_propensity_exports_by_product(python: &str, engine: &str, p: &Project) -> (u64, u64) {
+    let dir = p.path("");
+    let pipeline = "pipelines/quickstart.toml";
+    let stage = "recommend_products";
+    let model: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(p.path("out/quickstart/recommend_model.json")).unwrap(),
+    )
+    .unwrap();
+    let products: Vec<&str> = model["eligibility"]["recommendable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|product| product.as_str().unwrap())
+        .collect();
+    assert!(products.len() >= 10, "{products:?}");
+    let queries: Vec<PathBuf> = products
+        .iter()
+        .map(|product| {
+            export_sql(
+                &dir,
+                pipeline,
+                stage,
+                engine,
+                &format!("{engine}_{product}.sql"),
+                &["--probabilities", "--product", product],
+            )
+        })
+        .collect();
+    let one = std::fs::read_to_string(&queries[0]).unwrap();
+    assert!(!one.contains("UNION ALL"), "one product, one SELECT: {one}");
+    let written = p.path(&format!("{engine}_probabilities.parquet"));
+    let mut extra: Vec<&str> = vec!["--key", "customer_id,product"];
+    for query in &queries[1..] {
+        extra.extend(["--union", query.to_str().unwrap()]);
+    }
+    extra.extend(["--write", written.to_str().unwrap()]);
+    let reference = p.path("out/quickstart/propensity_probabilities.parquet");
+    let result = compare_by(python, engine, &queries[0], &reference, &extra);
+    eprintln!("{engine} propensity probabilities, product by product: {result}");
+    let probabilities = common::assert_same_probabilities(&result, 1e-12);
+    let lists = export_sql(
+        &dir,
+        pipeline,
+        stage,
+        engine,
+        &format!("{engine}_lists.sql"),
+        &[
+            "--method",
+            "propensity",
+            "--from-probabilities",
+            written.to_str().unwrap(),
+        ],
+    );
+    let by_method = p.path("out/quickstart/recommendations_by_method.parquet");
+    let result = compare_method_lists(python, engine, &lists, &by_method, "propensity");
+    eprintln!("{engine} propensity lists from its probabilities: {result}");
+    (assert_same_lists_within(&result, 1e-12), probabilities)
+}
+
 fn export(dir: &Path, pipeline: &str, stage: &str, dialect: &str, out: &str) -> PathBuf {
     export_sql(dir, pipeline, stage, dialect, out, &[])
 }
@@ -195,6 +260,11 @@ fn quickstart_recommendations_exported_to_sql_give_the_same_lists_in_duckdb() {
     assert!(
         lists > 10_000 && probabilities > 20_000,
         "{lists} list rows, {probabilities} probabilities"
+    );
+    // The same one product at a time, and the lists from the probabilities' table.
+    assert_eq!(
+        assert_propensity_exports_by_product(&python, "duckdb", &p),
+        (lists, probabilities)
     );
 }
 
@@ -417,6 +487,22 @@ fn export_errors_name_the_stage_and_ansi_needs_a_table() {
         1,
         "are for a recommend stage",
     );
+    // Lists are normalised over every candidate: one product's is a probability only.
+    export(
+        &["--stage", "recommend_products", "--product", "mortgage"],
+        1,
+        "--product needs --probabilities",
+    );
+    export(
+        &[
+            "--stage",
+            "recommend_products",
+            "--from-probabilities",
+            "probabilities.parquet",
+        ],
+        1,
+        "give it with --method propensity, without --probabilities",
+    );
     // Not fitted yet: the state file is missing, and the message names it.
     export(
         &["--stage", "preprocess_customers"],
@@ -483,4 +569,11 @@ fn the_quickstart_exported_for_spark_gives_the_same_segments_and_lists_on_spark(
     let by_method = p.path("out/quickstart/recommendations_by_method.parquet");
     let rows = assert_same_lists(&compare_lists(&python, "spark", &query, &by_method));
     assert!(rows > 10_000, "{rows} recommendations");
+    // The propensity models, one product at a time (Spark cannot plan the 2,000 trees
+    // of all 20 in one query), then the lists from the probabilities Spark wrote.
+    let (lists, probabilities) = assert_propensity_exports_by_product(&python, "spark", &p);
+    assert!(
+        lists > 10_000 && probabilities > 20_000,
+        "{lists} list rows, {probabilities} probabilities"
+    );
 }

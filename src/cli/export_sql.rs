@@ -40,6 +40,16 @@ pub struct ExportSqlArgs {
     /// (`customer_id`, `product`, `probability`) instead of lists.
     #[arg(long)]
     probabilities: bool,
+    /// With --probabilities: only this product's (repeat for several). Engines that
+    /// cannot plan every product's trees in one query (Spark on 20 products of 100
+    /// trees) run one product at a time.
+    #[arg(long, value_name = "ID")]
+    product: Vec<String>,
+    /// With --method propensity: the lists from this table of probabilities (written by
+    /// --probabilities queries, one product at a time if need be) rather than from the
+    /// models' trees.
+    #[arg(long, value_name = "TABLE_OR_PATH")]
+    from_probabilities: Option<String>,
     /// Write the query to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -78,6 +88,8 @@ pub fn execute(args: ExportSqlArgs) -> ExitCode {
             &export::RecommendExport {
                 propensity: args.method == ListMethod::Propensity,
                 probabilities: args.probabilities,
+                products: &args.product,
+                from_probabilities: args.from_probabilities.as_deref(),
                 customers: args.customers.as_deref(),
                 segments: args.segments.as_deref(),
                 features: args.features.as_deref(),

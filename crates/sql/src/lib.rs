@@ -33,7 +33,7 @@ use clientele_segment::model::{Fitted, SegmentModel};
 
 mod propensity;
 mod recommend;
-pub use recommend::{recommend, RecommendQuery, RecommendSources};
+pub use recommend::{propensity_lists, recommend, RecommendQuery, RecommendSources};
 
 /// The SQL dialect: how a Parquet path is read and how names are quoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,10 @@ pub enum SqlError {
     NoPropensity,
     #[error("the recommend model's propensity models do not fit together: {0}; rerun the recommend stage")]
     PropensityModel(String),
+    #[error("the recommend model knows no product `{product}`; its products are: {known}")]
+    UnknownProduct { product: String, known: String },
+    #[error("the recommend model never recommends `{0}` (it is not in the catalogue, or not recommendable): it has no probabilities to export")]
+    NotRecommended(String),
     #[error("the query needs the {table} table, because {why}: name it")]
     MissingSource { table: &'static str, why: String },
 }

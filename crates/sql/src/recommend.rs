@@ -36,7 +36,7 @@ pub struct RecommendSources {
 
 /// What the query writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecommendQuery {
+pub enum RecommendQuery<'a> {
     /// The item-based lists: `method` (`item_knn`), `customer_id`, `rank`, `product`,
     /// `score` (the summed similarity).
     ItemKnn,
@@ -44,15 +44,17 @@ pub enum RecommendQuery {
     /// `score` (the probability).
     Propensity,
     /// The propensity models' probability of every candidate product: `customer_id`,
-    /// `product`, `probability`, as the stage's `probabilities` output.
-    Probabilities,
+    /// `product`, `probability`, as the stage's `probabilities` output. With `products`
+    /// named, only theirs: a query an engine can plan when the whole model is too large
+    /// for it (lists cannot be cut so, since each is normalised over every candidate).
+    Probabilities { products: &'a [String] },
 }
 
-impl RecommendQuery {
+impl RecommendQuery<'_> {
     fn method(self) -> &'static str {
         match self {
             RecommendQuery::ItemKnn => "item_knn",
-            RecommendQuery::Propensity | RecommendQuery::Probabilities => "propensity",
+            RecommendQuery::Propensity | RecommendQuery::Probabilities { .. } => "propensity",
         }
     }
 }
@@ -71,7 +73,7 @@ pub fn recommend(
     dialect: Dialect,
     model: &RecommendModel,
     sources: &RecommendSources,
-    query: RecommendQuery,
+    query: RecommendQuery<'_>,
 ) -> Result<String, SqlError> {
     let np = model.products.len();
     if model.eligibility.recommendable.is_empty() {
@@ -79,7 +81,7 @@ pub fn recommend(
     }
     let propensity = match query {
         RecommendQuery::ItemKnn => None,
-        RecommendQuery::Propensity | RecommendQuery::Probabilities => {
+        RecommendQuery::Propensity | RecommendQuery::Probabilities { .. } => {
             Some(model.propensity.as_ref().ok_or(SqlError::NoPropensity)?)
         }
     };
@@ -200,12 +202,12 @@ pub fn recommend(
             )
         })
         .collect();
-    let candidates: Vec<usize> = model
-        .eligibility
-        .recommendable
-        .iter()
-        .filter_map(|p| model.product_index(p))
-        .collect();
+    let mut candidates = recommendable(model);
+    if let RecommendQuery::Probabilities { products } = query {
+        if !products.is_empty() {
+            candidates = chosen(model, &candidates, products)?;
+        }
+    }
 
     let mut query_text = String::new();
     let _ = write!(
@@ -369,23 +371,13 @@ pub fn recommend(
         }
         score.push_str(" END");
         allowed.push_str("\n    END");
-        let products: Vec<String> = candidates
-            .iter()
-            .map(|&p| {
-                format!(
-                    "({p}, {}, {})",
-                    text(&model.products[p]),
-                    number(model.popularity[p])
-                )
-            })
-            .collect();
         let _ = write!(
             query_text,
             "candidates AS (\n  SELECT\n    scored.{id} AS {id},\n    p.product_index,\n    p.product_id,\n    p.popularity,\n    {score} AS score\n  FROM scored\n  CROSS JOIN (VALUES\n    {}\n  ) AS p(product_index, product_id, popularity)\n  WHERE {allowed}\n)",
-            products.join(",\n    ")
+            product_values(model, &candidates)
         );
     }
-    if query == RecommendQuery::Probabilities {
+    if matches!(query, RecommendQuery::Probabilities { .. }) {
         let _ = write!(
             query_text,
             "\nSELECT\n  {id},\n  product_id AS {},\n  score AS {}\nFROM candidates\n",
@@ -394,9 +386,22 @@ pub fn recommend(
         );
         return Ok(query_text);
     }
+    query_text.push_str(",\n");
+    lists(&mut query_text, dialect, query.method(), model.top_k);
+    Ok(query_text)
+}
+
+/// Appends to `query_text` (a `WITH` list ending in `candidates`: `customer_id`,
+/// `product_index`, `product_id`, `popularity`, `score`, and a comma) the lists of
+/// `method` as the stage writes them: scores min-max normalised over each customer's
+/// candidates, those above 0 ranked, ties to the more popular product, then product
+/// order; at most `top_k` per customer.
+fn lists(query_text: &mut String, dialect: Dialect, method: &str, top_k: usize) {
+    let q = |name: &str| dialect.quote(name);
+    let id = q("customer_id");
     let _ = write!(
         query_text,
-        ",\nspans AS (\n  SELECT\n    {id},\n    product_index,\n    product_id,\n    popularity,\n    score,\n    MIN(score) OVER (PARTITION BY {id}) AS low,\n    MAX(score) OVER (PARTITION BY {id}) AS high\n  FROM candidates\n),\n"
+        "spans AS (\n  SELECT\n    {id},\n    product_index,\n    product_id,\n    popularity,\n    score,\n    MIN(score) OVER (PARTITION BY {id}) AS low,\n    MAX(score) OVER (PARTITION BY {id}) AS high\n  FROM candidates\n),\n"
     );
     // Guarded division: a customer whose candidates all score the same gets no list.
     let _ = write!(
@@ -410,15 +415,99 @@ pub fn recommend(
     let _ = write!(
         query_text,
         "SELECT\n  '{}' AS {},\n  {id},\n  CAST(position AS {}) AS {},\n  product_id AS {},\n  score AS {}\nFROM ranked\nWHERE position <= {}\n",
-        query.method(),
+        method,
         q("method"),
         dialect.integer_type(),
         q("rank"),
         q("product"),
         q("score"),
-        model.top_k
+        top_k
     );
+}
+
+/// The propensity lists from a table of the propensity probabilities (`customer_id`,
+/// `product`, `probability`, as `RecommendQuery::Probabilities` writes them, or the
+/// stage's `probabilities` output): the same lists as `RecommendQuery::Propensity`.
+/// For engines that plan every product's trees in one query poorly: they run the
+/// probabilities one product at a time into a table, then this query over it.
+pub fn propensity_lists(
+    dialect: Dialect,
+    model: &RecommendModel,
+    probabilities: &Source,
+) -> Result<String, SqlError> {
+    if model.propensity.is_none() {
+        return Err(SqlError::NoPropensity);
+    }
+    let candidates = recommendable(model);
+    if candidates.is_empty() {
+        return Err(SqlError::NothingToRecommend);
+    }
+    let q = |name: &str| dialect.quote(name);
+    let id = q("customer_id");
+    // The probabilities table holds each customer's candidates only (held and
+    // ineligible products are not in it), so the lists need no holdings.
+    let mut query_text = format!(
+        "WITH candidates AS (\n  SELECT\n    r.{id} AS {id},\n    p.product_index,\n    p.product_id,\n    p.popularity,\n    CAST(r.{probability} AS DOUBLE) AS score\n  FROM {table} AS r\n  JOIN (VALUES\n    {}\n  ) AS p(product_index, product_id, popularity)\n    ON r.{product} = p.product_id\n),\n",
+        product_values(model, &candidates),
+        probability = q("probability"),
+        product = q("product"),
+        table = dialect.from(probabilities)?,
+    );
+    lists(&mut query_text, dialect, "propensity", model.top_k);
     Ok(query_text)
+}
+
+/// The products the model may recommend, by index, in product order.
+fn recommendable(model: &RecommendModel) -> Vec<usize> {
+    model
+        .eligibility
+        .recommendable
+        .iter()
+        .filter_map(|p| model.product_index(p))
+        .collect()
+}
+
+/// The rows of the `VALUES` table of `candidates`: (index, id, popularity).
+fn product_values(model: &RecommendModel, candidates: &[usize]) -> String {
+    candidates
+        .iter()
+        .map(|&p| {
+            format!(
+                "({p}, {}, {})",
+                text(&model.products[p]),
+                number(model.popularity[p])
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",\n    ")
+}
+
+/// The candidates among `products` (named by id), in product order; an error names a
+/// product the model does not know or never recommends.
+fn chosen(
+    model: &RecommendModel,
+    candidates: &[usize],
+    products: &[String],
+) -> Result<Vec<usize>, SqlError> {
+    for product in products {
+        match model.product_index(product) {
+            None => {
+                return Err(SqlError::UnknownProduct {
+                    product: product.clone(),
+                    known: model.products.join(", "),
+                })
+            }
+            Some(p) if !candidates.contains(&p) => {
+                return Err(SqlError::NotRecommended(product.clone()))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(candidates
+        .iter()
+        .copied()
+        .filter(|&p| products.contains(&model.products[p]))
+        .collect())
 }
 
 #[cfg(test)]
@@ -560,7 +649,7 @@ mod tests {
             Dialect::Duckdb,
             &m,
             &sources(),
-            RecommendQuery::Probabilities,
+            RecommendQuery::Probabilities { products: &[] },
         )
         .unwrap_err();
         assert!(err.to_string().contains("the segments table"), "{err}");
@@ -568,13 +657,25 @@ mod tests {
             segments: Some(Source::Table("segments".into())),
             ..sources()
         };
-        let err = recommend(Dialect::Duckdb, &m, &with, RecommendQuery::Probabilities).unwrap_err();
+        let err = recommend(
+            Dialect::Duckdb,
+            &m,
+            &with,
+            RecommendQuery::Probabilities { products: &[] },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("the features table"), "{err}");
         let all = RecommendSources {
             features: Some(Source::Parquet("features.parquet".into())),
             ..with
         };
-        let query = recommend(Dialect::Duckdb, &m, &all, RecommendQuery::Probabilities).unwrap();
+        let query = recommend(
+            Dialect::Duckdb,
+            &m,
+            &all,
+            RecommendQuery::Probabilities { products: &[] },
+        )
+        .unwrap();
         // Popularity-only products need no sum of their own; one SELECT per candidate.
         assert!(!query.contains("u0 AS ("), "{query}");
         assert_eq!(query.matches("UNION ALL").count(), 1, "{query}");
@@ -583,6 +684,32 @@ mod tests {
             "{query}"
         );
         assert!(query.ends_with("FROM candidates\n"), "{query}");
+
+        let loan = ["loan".to_string()];
+        let query = recommend(
+            Dialect::Duckdb,
+            &m,
+            &all,
+            RecommendQuery::Probabilities { products: &loan },
+        )
+        .unwrap();
+        assert_eq!(query.matches("UNION ALL").count(), 0, "{query}");
+        assert!(query.contains("'loan' AS product_id"), "{query}");
+        assert!(!query.contains("'card' AS product_id"), "{query}");
+        for (named, says) in [
+            ("legacy", "never recommends"),
+            ("gold", "card, loan, legacy"),
+        ] {
+            let named = [named.to_string()];
+            let err = recommend(
+                Dialect::Duckdb,
+                &m,
+                &all,
+                RecommendQuery::Probabilities { products: &named },
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]
