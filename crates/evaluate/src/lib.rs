@@ -118,30 +118,51 @@ impl Stage for Evaluate {
             Some(path) => Some(read_assignments(path, ctx.parquet_key)?),
             None => None,
         };
-        if let Some(test) = io.input("test") {
-            ctx.progress.step("ranking metrics");
-            ranking_section(
-                params,
-                io,
-                test,
-                segments.as_ref(),
-                &mut file,
-                ctx.parquet_key,
-            )?;
-        }
-        if let (Some(probabilities), Some(test)) = (io.input("probabilities"), io.input("test")) {
-            ctx.progress.step("probability metrics");
-            probability_section(
-                probabilities,
-                test,
-                segments.as_ref().filter(|_| params.per_segment),
-                &mut file,
-                ctx.parquet_key,
-            )?;
-        }
-        if let Some(segments) = &segments {
-            ctx.progress.step("clustering metrics");
-            clustering_section(params, io, segments, ctx.seed, &mut file, ctx.parquet_key)?;
+        // The lists' metrics (reading them is serial work) and the clustering metrics
+        // (the silhouette is parallel) are independent: each fills a part of its own,
+        // at the same time, and the parts are put together in the order they always
+        // were (their keys do not overlap).
+        let (recommendation_part, clustering_part) = rayon::join(
+            || -> Result<MetricsFile, EvaluateError> {
+                let mut part = MetricsFile::default();
+                if let Some(test) = io.input("test") {
+                    ctx.progress.step("ranking metrics");
+                    ranking_section(
+                        params,
+                        io,
+                        test,
+                        segments.as_ref(),
+                        &mut part,
+                        ctx.parquet_key,
+                    )?;
+                }
+                if let (Some(probabilities), Some(test)) =
+                    (io.input("probabilities"), io.input("test"))
+                {
+                    ctx.progress.step("probability metrics");
+                    probability_section(
+                        probabilities,
+                        test,
+                        segments.as_ref().filter(|_| params.per_segment),
+                        &mut part,
+                        ctx.parquet_key,
+                    )?;
+                }
+                Ok(part)
+            },
+            || -> Result<MetricsFile, EvaluateError> {
+                let mut part = MetricsFile::default();
+                if let Some(segments) = &segments {
+                    ctx.progress.step("clustering metrics");
+                    clustering_section(params, io, segments, ctx.seed, &mut part, ctx.parquet_key)?;
+                }
+                Ok(part)
+            },
+        );
+        for part in [recommendation_part?, clustering_part?] {
+            file.metrics.extend(part.metrics);
+            file.ranking = file.ranking.take().or(part.ranking);
+            file.clustering = file.clustering.take().or(part.clustering);
         }
         let mut report = StageReport {
             notes: table(&file),
