@@ -24,9 +24,16 @@ use crate::EvaluateError;
 #[derive(Debug)]
 pub struct Names {
     index: FastMap<String, u32>,
-    /// The last name looked up and its id: a list's rows come customer by customer, and
+    /// Every name in id order: name `i` is `text[ends[i - 1]..ends[i]]`.
+    text: String,
+    ends: Vec<usize>,
+    /// The id of the last name looked up: a list's rows come customer by customer, and
     /// products repeat, so most lookups are the one before.
-    last: Option<(String, u32)>,
+    last: Option<u32>,
+    /// For each id, the id looked up after it the last time: the lists of a table come
+    /// one after the other in the same customer order, so the next name is most often
+    /// the one that followed last time, found without hashing it.
+    next: Vec<u32>,
 }
 
 impl Default for Names {
@@ -34,34 +41,47 @@ impl Default for Names {
         Names {
             // The ids never depend on the hash, only on the order of the names.
             index: fast_map(),
+            text: String::new(),
+            ends: Vec::new(),
             last: None,
+            next: Vec::new(),
         }
     }
 }
 
 impl Names {
+    fn name(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
     pub fn id(&mut self, name: &str) -> u32 {
-        if let Some((last, i)) = &self.last {
-            if last == name {
-                return *i;
+        if let Some(last) = self.last {
+            if self.name(last) == name {
+                return last;
+            }
+            let predicted = self.next[last as usize];
+            if predicted != u32::MAX && self.name(predicted) == name {
+                self.last = Some(predicted);
+                return predicted;
             }
         }
         let i = match self.index.get(name) {
             Some(&i) => i,
             None => {
-                let i = self.index.len() as u32;
+                let i = self.ends.len() as u32;
                 self.index.insert(name.to_string(), i);
+                self.text.push_str(name);
+                self.ends.push(self.text.len());
+                self.next.push(u32::MAX);
                 i
             }
         };
-        match &mut self.last {
-            Some((last, id)) => {
-                last.clear();
-                last.push_str(name);
-                *id = i;
-            }
-            None => self.last = Some((name.to_string(), i)),
+        if let Some(last) = self.last {
+            self.next[last as usize] = i;
         }
+        self.last = Some(i);
         i
     }
 
@@ -339,6 +359,22 @@ mod tests {
         assert_eq!(sorted, ["a", "b", "c"]);
         // "c" was id 0, "a" id 1, "b" id 2.
         assert_eq!(position, [2, 0, 1]);
+    }
+
+    #[test]
+    fn names_repeated_in_the_same_order_keep_their_ids() {
+        let mut names = Names::default();
+        let first: Vec<u32> = ["b", "b", "a", "c"].iter().map(|n| names.id(n)).collect();
+        assert_eq!(first, [0, 0, 1, 2]);
+        // The same sequence again (found by the successors), then another order.
+        let again: Vec<u32> = ["b", "a", "c", "a", "b", "d", "c"]
+            .iter()
+            .map(|n| names.id(n))
+            .collect();
+        assert_eq!(again, [0, 1, 2, 1, 0, 3, 2]);
+        let (sorted, position) = names.into_sorted();
+        assert_eq!(sorted, ["a", "b", "c", "d"]);
+        assert_eq!(position, [1, 0, 2, 3]);
     }
 
     #[test]
