@@ -45,7 +45,8 @@ pub struct Evaluate;
 impl Stage for Evaluate {
     const KIND: &'static str = "evaluate";
     // 2: propensity metrics per segment and the top decile's share of takers.
-    const ALGORITHM_VERSION: u32 = 2;
+    // 3: the silhouette measures each pair once (its sums in another order: last bits).
+    const ALGORITHM_VERSION: u32 = 3;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "recommendations",

@@ -48,7 +48,9 @@ pub struct Segment;
 
 impl Stage for Segment {
     const KIND: &'static str = "segment";
-    const ALGORITHM_VERSION: u32 = 1;
+    // 2: the sweep's silhouette measures each pair once (its sums in another order:
+    // the last bits of the sweep and the profiles).
+    const ALGORITHM_VERSION: u32 = 2;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "features",
