@@ -85,6 +85,13 @@ impl Names {
         i
     }
 
+    /// The names in id order.
+    pub fn names(&self) -> Vec<String> {
+        (0..self.ends.len() as u32)
+            .map(|i| self.name(i).to_string())
+            .collect()
+    }
+
     /// The names in sorted order, and for each id its position in that order.
     pub fn into_sorted(self) -> (Vec<String>, Vec<u32>) {
         let mut pairs: Vec<(String, u32)> = self.index.into_iter().collect();
@@ -139,11 +146,6 @@ impl Rows {
     pub fn products_of(&self, i: usize) -> &[u32] {
         &self.products[self.offsets[i]..self.offsets[i + 1]]
     }
-
-    /// The row of `customer`, if it has one.
-    pub fn find(&self, customer: u32) -> Option<usize> {
-        self.customers.binary_search(&customer).ok()
-    }
 }
 
 /// Everything the ranking metrics read: the held-out products, every list, and the
@@ -181,10 +183,10 @@ pub fn read(
             products.id(p);
         })?;
     }
-    // Lists by method, in the order met; a table's rows come method by method, so the
-    // list of the row before is looked up by name only when the method changes.
-    let mut lists: Vec<(String, Vec<Triple>)> = Vec::new();
-    let mut current = usize::MAX;
+    // Lists by method, numbered in the order met (the method column is read as a
+    // dictionary, so a row's method is a number, never a string compared per row).
+    let mut methods = Names::default();
+    let mut lists: Vec<Vec<Triple>> = Vec::new();
     for (path, with_method) in [(recommendations, false), (by_method, true)] {
         let Some(path) = path else { continue };
         read_lists(
@@ -192,21 +194,17 @@ pub fn read(
             with_method,
             key,
             &mut products,
+            &mut methods,
             |method, c, rank, p| {
-                let entry = (customers.id(c), rank, p);
-                if lists.get(current).is_none_or(|(name, _)| name != method) {
-                    current = match lists.iter().position(|(name, _)| name == method) {
-                        Some(at) => at,
-                        None => {
-                            lists.push((method.to_string(), Vec::new()));
-                            lists.len() - 1
-                        }
-                    };
+                let method = method as usize;
+                if method >= lists.len() {
+                    lists.resize_with(method + 1, Vec::new);
                 }
-                lists[current].1.push(entry);
+                lists[method].push((customers.id(c), rank, p));
             },
         )?;
     }
+    let method_names = methods.names();
     let (customers, customer_position) = customers.into_sorted();
     let (products, product_position) = products.into_sorted();
     // In name order: a list then sorts by rank, then product name, as it always did.
@@ -223,8 +221,11 @@ pub fn read(
             .collect()
     };
     let relevant = Rows::from_triples(renumber(relevant), true);
-    let lists = lists
+    let lists = method_names
         .into_iter()
+        .zip(lists)
+        // A method is a list once it has a row (`blend` is numbered before any is read).
+        .filter(|(_, triples)| !triples.is_empty())
         .map(|(name, triples)| (name, Rows::from_triples(renumber(triples), false)))
         .collect();
     Ok(Ranked {
@@ -263,15 +264,17 @@ impl<'a> NamedColumn<'a> {
 }
 
 /// Calls `each(method, customer, rank, product)` for every row of a recommendations
-/// table (`method` is `blend` without a method column), the product numbered by
-/// `products`.
+/// table (`method` is `blend` without a method column), the method numbered by
+/// `methods` and the product by `products`.
 fn read_lists(
     path: &Path,
     with_method: bool,
     key: Option<&ParquetKey>,
     products: &mut Names,
-    mut each: impl FnMut(&str, &str, i32, u32),
+    methods: &mut Names,
+    mut each: impl FnMut(u32, &str, i32, u32),
 ) -> Result<(), EvaluateError> {
+    let blend = methods.id("blend");
     let mut names = vec![CUSTOMER_ID, RANK, PRODUCT];
     if with_method {
         names.push(METHOD);
@@ -287,8 +290,8 @@ fn read_lists(
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
         let mut product_ids = NamedColumn::of(path, batch.column(2), PRODUCT)?;
-        let methods = if with_method {
-            Some(string_column(path, batch.column(3), METHOD)?)
+        let mut method_ids = if with_method {
+            Some(NamedColumn::of(path, batch.column(3), METHOD)?)
         } else {
             None
         };
@@ -311,9 +314,9 @@ fn read_lists(
             };
             let id = ids(r).ok_or_else(|| bad(CUSTOMER_ID))?;
             let product = product_ids.id(r, products).ok_or_else(|| bad(PRODUCT))?;
-            let method = match &methods {
-                Some(m) => m(r).ok_or_else(|| bad(METHOD))?,
-                None => "blend",
+            let method = match &mut method_ids {
+                Some(m) => m.id(r, methods).ok_or_else(|| bad(METHOD))?,
+                None => blend,
             };
             if ranks.is_null(r) {
                 return Err(bad(RANK));
@@ -385,8 +388,7 @@ mod tests {
         assert_eq!(rows.products_of(1), [7, 7]);
         let set = Rows::from_triples(vec![(1, 3, 3), (1, 3, 3), (1, 1, 1)], true);
         assert_eq!(set.products_of(0), [1, 3]);
-        assert_eq!(set.find(1), Some(0));
-        assert_eq!(set.find(0), None);
+        assert_eq!(set.customers, [1]);
         assert_eq!(Rows::from_triples(Vec::new(), true).customers.len(), 0);
     }
 }

@@ -35,10 +35,17 @@ pub(crate) fn score_list(
     let mut overall = RankingSums::default();
     let mut by_segment: BTreeMap<i64, RankingSums> = BTreeMap::new();
     let segment = |c: u32| segment_of.and_then(|s| s[c as usize]);
+    // Both sides are sorted by customer: walked side by side rather than searched.
+    let mut r = 0;
     for (i, &customer) in list.customers.iter().enumerate() {
-        let truth = relevant
-            .find(customer)
-            .map_or(&[][..], |r| relevant.products_of(r));
+        while relevant.customers.get(r).is_some_and(|&c| c < customer) {
+            r += 1;
+        }
+        let truth = if relevant.customers.get(r) == Some(&customer) {
+            relevant.products_of(r)
+        } else {
+            &[][..]
+        };
         let add = |sums: &mut RankingSums| {
             sums.add_list(
                 list.products_of(i)
@@ -53,8 +60,12 @@ pub(crate) fn score_list(
             add(by_segment.entry(s).or_default());
         }
     }
+    let mut i = 0;
     for &customer in &relevant.customers {
-        if list.find(customer).is_none() {
+        while list.customers.get(i).is_some_and(|&c| c < customer) {
+            i += 1;
+        }
+        if list.customers.get(i) != Some(&customer) {
             overall.add_unrecommended();
             if let Some(s) = segment(customer) {
                 by_segment.entry(s).or_default().add_unrecommended();
@@ -115,12 +126,14 @@ pub(crate) fn ranking_section(
             let (overall, by_segment) =
                 score_list(list, &ranked.relevant, segment_of.as_deref(), k);
             let m = overall.metrics_with(k, params.averaging);
-            let mut covered: Vec<u32> = (0..list.customers.len())
-                .flat_map(|i| list.products_of(i).iter().take(k).copied())
-                .collect();
-            covered.sort_unstable();
-            covered.dedup();
-            let coverage = covered.len() as f64 / ranked.products.len().max(1) as f64;
+            let mut covered = vec![false; ranked.products.len()];
+            for i in 0..list.customers.len() {
+                for &p in list.products_of(i).iter().take(k) {
+                    covered[p as usize] = true;
+                }
+            }
+            let covered = covered.iter().filter(|&&c| c).count();
+            let coverage = covered as f64 / ranked.products.len().max(1) as f64;
             for (metric, value) in per_customer(&m).into_iter().chain([("coverage", coverage)]) {
                 file.metrics
                     .insert(flat("", name, &format!("{metric}_at_{k}")), value);
