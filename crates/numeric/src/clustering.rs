@@ -117,6 +117,10 @@ fn silhouette_tiled(
     labelings: &[&[usize]],
     tile_rows: usize,
 ) -> Result<Vec<Vec<f64>>, ClusteringError> {
+    // No labeling to score (a sweep whose every k was too large for its sample).
+    if labelings.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut offsets = Vec::with_capacity(labelings.len());
     let mut sizes: Vec<Vec<usize>> = Vec::with_capacity(labelings.len());
     let mut total = 0;
@@ -485,6 +489,12 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn no_labeling_scores_nothing() {
+        let x = array![[0.0], [1.0]];
+        assert_eq!(silhouette_scores(x.view(), &[]).unwrap(), Vec::<f64>::new());
     }
 
     #[test]
