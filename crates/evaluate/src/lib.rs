@@ -160,11 +160,11 @@ impl Stage for Evaluate {
                 Ok(part)
             },
         );
-        for part in [recommendation_part?, clustering_part?] {
-            file.metrics.extend(part.metrics);
-            file.ranking = file.ranking.take().or(part.ranking);
-            file.clustering = file.clustering.take().or(part.clustering);
-        }
+        let (recommendation_part, clustering_part) = (recommendation_part?, clustering_part?);
+        file.metrics.extend(recommendation_part.metrics);
+        file.metrics.extend(clustering_part.metrics);
+        file.ranking = recommendation_part.ranking;
+        file.clustering = clustering_part.clustering;
         let mut report = StageReport {
             notes: table(&file),
             ..StageReport::default()

@@ -224,8 +224,6 @@ pub fn read(
     let lists = method_names
         .into_iter()
         .zip(lists)
-        // A method is a list once it has a row (`blend` is numbered before any is read).
-        .filter(|(_, triples)| !triples.is_empty())
         .map(|(name, triples)| (name, Rows::from_triples(renumber(triples), false)))
         .collect();
     Ok(Ranked {
@@ -274,7 +272,9 @@ fn read_lists(
     methods: &mut Names,
     mut each: impl FnMut(u32, &str, i32, u32),
 ) -> Result<(), EvaluateError> {
-    let blend = methods.id("blend");
+    // `blend` is numbered at its first row, as every method is: a method has a number
+    // only once it has a list.
+    let mut blend = None;
     let mut names = vec![CUSTOMER_ID, RANK, PRODUCT];
     if with_method {
         names.push(METHOD);
@@ -316,7 +316,7 @@ fn read_lists(
             let product = product_ids.id(r, products).ok_or_else(|| bad(PRODUCT))?;
             let method = match &mut method_ids {
                 Some(m) => m.id(r, methods).ok_or_else(|| bad(METHOD))?,
-                None => blend,
+                None => *blend.get_or_insert_with(|| methods.id("blend")),
             };
             if ranks.is_null(r) {
                 return Err(bad(RANK));
