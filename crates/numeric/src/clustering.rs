@@ -146,18 +146,22 @@ fn silhouette_tiled(
     let pairs: Vec<(usize, usize)> = (0..tiles)
         .flat_map(|a| (a..tiles).map(move |b| (a, b)))
         .collect();
+    let slots = LabelSlots::new(labelings, &offsets, total, tile_rows);
     // Per tile pair (a, b), b ≥ a: the rows of a's sums over the columns of b, and
     // (b > a) the rows of b's sums over the rows of a; `total` values per row.
     let partials: Vec<(Vec<f64>, Vec<f64>)> = pairs
         .par_iter()
         .map(|&(a, b)| {
             let (rows, cols) = (span(a), span(b));
-            let mut row_sums = vec![0.0f64; rows.len() * total];
-            let mut col_sums = vec![0.0f64; if a == b { 0 } else { cols.len() * total }];
+            // Distances are added per slot (a cluster of one labeling, or one tuple of
+            // labels), then spread to each labeling's clusters at the end of the tile.
+            let width = slots.count;
+            let mut row_sums = vec![0.0f64; rows.len() * width];
+            let mut col_sums = vec![0.0f64; if a == b { 0 } else { cols.len() * width }];
             let points: Vec<Vec<f64>> = rows.clone().map(|i| x.row(i).to_vec()).collect();
             let mut buffers = [[0.0f64; SILHOUETTE_COLUMN_BLOCK]; ROWS_AT_ONCE];
             for start in cols.clone().step_by(SILHOUETTE_COLUMN_BLOCK) {
-                let width = SILHOUETTE_COLUMN_BLOCK.min(cols.end - start);
+                let block = SILHOUETTE_COLUMN_BLOCK.min(cols.end - start);
                 for (g, group) in points.chunks(ROWS_AT_ONCE).enumerate() {
                     // A short last group repeats its last row; those results are unused.
                     let last = group.len() - 1;
@@ -168,25 +172,25 @@ fn silhouette_tiled(
                         &columns,
                         stride,
                         start,
-                        width.div_ceil(TILE) * TILE,
+                        block.div_ceil(TILE) * TILE,
                         &mut buffers,
                     );
                     for (r, buffer) in buffers.iter().take(group.len()).enumerate() {
                         let i = rows.start + g * ROWS_AT_ONCE + r;
-                        let sums = &mut row_sums[(i - rows.start) * total..][..total];
+                        let sums = &mut row_sums[(i - rows.start) * width..][..width];
                         // A row's distance to itself is 0, so adding it changes no sum.
-                        for (labels, offset) in labelings.iter().zip(&offsets) {
-                            for (&distance, &label) in
-                                buffer[..width].iter().zip(&labels[start..start + width])
+                        for (column_slots, row_slot) in slots.of.iter().map(|s| (s, s[i])) {
+                            for (&distance, &slot) in buffer[..block]
+                                .iter()
+                                .zip(&column_slots[start..start + block])
                             {
-                                sums[offset + label] += distance;
+                                sums[slot as usize] += distance;
                             }
                             if a != b {
-                                let own = offset + labels[i];
-                                let first = (start - cols.start) * total + own;
-                                for (&distance, sum) in buffer[..width]
+                                let first = (start - cols.start) * width + row_slot as usize;
+                                for (&distance, sum) in buffer[..block]
                                     .iter()
-                                    .zip(col_sums[first..].iter_mut().step_by(total))
+                                    .zip(col_sums[first..].iter_mut().step_by(width))
                                 {
                                     *sum += distance;
                                 }
@@ -195,7 +199,7 @@ fn silhouette_tiled(
                     }
                 }
             }
-            (row_sums, col_sums)
+            (slots.spread(row_sums), slots.spread(col_sums))
         })
         .collect();
     // Each row's sums: one partial per tile of columns, in column order.
@@ -232,6 +236,91 @@ fn silhouette_tiled(
         }
     }
     Ok(samples)
+}
+
+/// Where a row's distance to another is added. Direct: one slot per cluster of each
+/// labeling (`offset + label`), one add per labeling. Tuples: the rows are numbered by
+/// their tuple of labels over all the labelings, one add per pair, and each tuple's sum
+/// is spread to its clusters at the end of the tile pair. The clusterings of a k sweep
+/// nearly nest, so 20,000 rows under k = 2…10 form a few hundred tuples, not the tile's
+/// 2,048 columns: tuples are used when spreading them (tuples × labelings adds a row)
+/// costs less than the adds they save (tile rows × (labelings − 1)).
+struct LabelSlots {
+    /// Per pass over a tile's columns, the slot of every row.
+    of: Vec<Vec<u32>>,
+    /// Slots per row.
+    count: usize,
+    /// Tuples only: each tuple's cluster (`offset + label`) under each labeling.
+    clusters: Option<Vec<usize>>,
+    /// Sums per row once spread: the clusters of all labelings.
+    total: usize,
+}
+
+impl LabelSlots {
+    fn new(labelings: &[&[usize]], offsets: &[usize], total: usize, tile_rows: usize) -> Self {
+        let direct = || LabelSlots {
+            of: labelings
+                .iter()
+                .zip(offsets)
+                .map(|(labels, &offset)| labels.iter().map(|&l| (offset + l) as u32).collect())
+                .collect(),
+            count: total,
+            clusters: None,
+            total,
+        };
+        let passes = labelings.len();
+        if passes < 2 {
+            return direct();
+        }
+        let most = tile_rows * (passes - 1) / passes;
+        let rows = labelings[0].len();
+        let mut numbers: std::collections::HashMap<Vec<usize>, u32> =
+            std::collections::HashMap::new();
+        let mut clusters = Vec::new();
+        let mut of = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let tuple: Vec<usize> = labelings
+                .iter()
+                .zip(offsets)
+                .map(|(labels, &offset)| offset + labels[i])
+                .collect();
+            let next = numbers.len() as u32;
+            let number = *numbers.entry(tuple).or_insert_with_key(|tuple| {
+                clusters.extend_from_slice(tuple);
+                next
+            });
+            if numbers.len() > most {
+                return direct();
+            }
+            of.push(number);
+        }
+        LabelSlots {
+            of: vec![of],
+            count: numbers.len(),
+            clusters: Some(clusters),
+            total,
+        }
+    }
+
+    /// Per-row slot sums as per-row cluster sums, tuples added in their numbering order.
+    fn spread(&self, sums: Vec<f64>) -> Vec<f64> {
+        let Some(clusters) = &self.clusters else {
+            return sums;
+        };
+        let passes = clusters.len() / self.count.max(1);
+        let mut out = vec![0.0f64; sums.len() / self.count.max(1) * self.total];
+        for (row, spread) in sums
+            .chunks_exact(self.count)
+            .zip(out.chunks_exact_mut(self.total))
+        {
+            for (&sum, tuple) in row.iter().zip(clusters.chunks_exact(passes)) {
+                for &cluster in tuple {
+                    spread[cluster] += sum;
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Columns per tile of the distance kernel: two AVX2 vectors.
@@ -456,23 +545,21 @@ mod tests {
         assert_eq!(silhouette_samples(x.view(), &labels).unwrap(), plain);
     }
 
-    #[test]
-    fn each_pair_measured_once_agrees_with_the_plain_definition_on_any_thread_count() {
-        // 301 rows in tiles of 64: tiles above the diagonal, and a short last one.
+    /// Tiles of 64 over 301 rows (tiles above the diagonal and a short last one), on one
+    /// and three threads, against each row's sums over every other row.
+    fn assert_tiled_agrees_with_the_plain_definition(labelings: &[&[usize]]) {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let x = Array2::from_shape_fn((301, 5), |_| rng.random::<f64>());
-        let first: Vec<usize> = (0..301).map(|i| (i * 7 + i / 13) % 4).collect();
-        let second: Vec<usize> = (0..301).map(|i| (i * 3) % 7).collect();
         let tiled = |threads: usize| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| silhouette_tiled(x.view(), &[&first, &second], 64).unwrap())
+                .install(|| silhouette_tiled(x.view(), labelings, 64).unwrap())
         };
         let one = tiled(1);
         assert_eq!(one, tiled(3));
-        for (labels, tiled) in [&first, &second].into_iter().zip(&one) {
+        for (labels, tiled) in labelings.iter().zip(&one) {
             let k = labels.iter().max().unwrap() + 1;
             for i in 0..301 {
                 let mut sums = vec![0.0f64; k];
@@ -489,6 +576,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn each_pair_measured_once_agrees_with_the_plain_definition_on_any_thread_count() {
+        let first: Vec<usize> = (0..301).map(|i| (i * 7 + i / 13) % 4).collect();
+        let second: Vec<usize> = (0..301).map(|i| (i * 3) % 7).collect();
+        let many: Vec<usize> = (0..301).map(|i| (i * 11) % 40).collect();
+        let labelings: [&[usize]; 2] = [&first, &second];
+        // At most 28 tuples of labels: added per tuple, then spread.
+        let slots = LabelSlots::new(&labelings, &[0, 4], 11, 64);
+        assert!(slots.clusters.is_some() && slots.count <= 28);
+        assert_tiled_agrees_with_the_plain_definition(&labelings);
+        // 160 tuples, more than a tile of 64 saves: added per cluster of each labeling.
+        let labelings: [&[usize]; 2] = [&first, &many];
+        let slots = LabelSlots::new(&labelings, &[0, 4], 44, 64);
+        assert!(slots.clusters.is_none() && slots.count == 44);
+        assert_tiled_agrees_with_the_plain_definition(&labelings);
+        assert_tiled_agrees_with_the_plain_definition(&[&first, &second, &many]);
     }
 
     #[test]

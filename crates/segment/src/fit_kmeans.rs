@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use ndarray::Axis;
+use rayon::prelude::*;
 
 use crate::errors::{ParamError, SegmentError};
 use crate::io::FeatureTable;
@@ -68,25 +69,45 @@ pub(crate) fn fit_kmeans(
     ctx.progress
         .step("silhouette, Davies–Bouldin and Calinski–Harabasz");
     let labelings: Vec<Vec<usize>> = models.iter().map(|m| m.labels.clone()).collect();
-    let (silhouette, silhouette_rows, exact) = silhouettes(
-        table.x.view(),
-        None,
-        &labelings,
-        params.silhouette_sample,
-        seed,
+    // Each k's Davies–Bouldin and Calinski–Harabasz is a pass over every customer: one k
+    // per task, beside the silhouette's tiles.
+    let ((silhouette, silhouette_rows, exact), quality) = rayon::join(
+        || {
+            silhouettes(
+                table.x.view(),
+                None,
+                &labelings,
+                params.silhouette_sample,
+                seed,
+            )
+        },
+        || {
+            models
+                .par_iter()
+                .map(|m| {
+                    (
+                        metrics::davies_bouldin(table.x.view(), &m.labels).ok(),
+                        metrics::calinski_harabasz(table.x.view(), &m.labels).ok(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        },
     );
     let mut sweep: Vec<SweepRow> = ks
         .iter()
         .zip(&models)
         .zip(&silhouette)
-        .map(|((&k, m), &s)| SweepRow {
-            k,
-            inertia: m.inertia,
-            silhouette: s,
-            davies_bouldin: metrics::davies_bouldin(table.x.view(), &m.labels).ok(),
-            calinski_harabasz: metrics::calinski_harabasz(table.x.view(), &m.labels).ok(),
-            chosen: false,
-        })
+        .zip(quality)
+        .map(
+            |(((&k, m), &s), (davies_bouldin, calinski_harabasz))| SweepRow {
+                k,
+                inertia: m.inertia,
+                silhouette: s,
+                davies_bouldin,
+                calinski_harabasz,
+                chosen: false,
+            },
+        )
         .collect();
     let chosen = choose(&sweep, params.criterion).ok_or_else(|| ParamError::NoScorableK {
         k_min: params.k_min,

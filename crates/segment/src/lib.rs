@@ -50,7 +50,7 @@ impl Stage for Segment {
     const KIND: &'static str = "segment";
     // 2: the sweep's silhouette measures each pair once (its sums in another order:
     // the last bits of the sweep and the profiles).
-    const ALGORITHM_VERSION: u32 = 2;
+    const ALGORITHM_VERSION: u32 = 3;
     const INPUTS: &'static [Port] = &[
         Port {
             name: "features",
