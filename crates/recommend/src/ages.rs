@@ -14,6 +14,7 @@ use clientele_shared::SharedError;
 
 use crate::catalogue::open_customer_columns;
 use crate::errors::RecommendError;
+use crate::universe::find_from;
 
 /// Days per year, for ages in years.
 const DAYS_PER_YEAR: f64 = 365.25;
@@ -45,6 +46,7 @@ impl CustomerDates {
         let columns: Vec<String> = ages.keys().cloned().collect();
         let mut source = open_customer_columns(path, &columns, "the `ages` parameter names", key)?;
         let mut days = vec![vec![None; customers.len()]; ages.len()];
+        let mut next = 0;
         while let Some(batch) = source.next_batch()? {
             let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
             let columns: Vec<&Date32Array> = ages
@@ -63,11 +65,10 @@ impl CustomerDates {
                 })
                 .collect::<Result<_, _>>()?;
             for r in 0..batch.num_rows() {
-                let Some(c) =
-                    ids(r).and_then(|id| customers.binary_search_by(|x| x.as_str().cmp(id)).ok())
-                else {
+                let Some(c) = ids(r).and_then(|id| find_from(customers, id, next)) else {
                     continue;
                 };
+                next = c + 1;
                 for (j, column) in columns.iter().enumerate() {
                     days[j][c] = column.is_valid(r).then(|| column.value(r));
                 }

@@ -15,6 +15,7 @@ use clientele_shared::schema::CUSTOMER_ID;
 use crate::holdings::{products_of, string_column, Basket};
 use crate::model::{EligibilityRules, ProductRules};
 use crate::params::ProductSpec;
+use crate::universe::find_from;
 use clientele_shared::SharedError;
 
 use crate::RecommendError;
@@ -159,14 +160,14 @@ pub fn read_attributes(
         key,
     )?;
     let mut values = vec![vec![f64::NAN; customers.len()]; columns.len()];
+    let mut next = 0;
     while let Some(batch) = source.next_batch()? {
         let ids = string_column(path, batch.column(0), CUSTOMER_ID)?;
         for r in 0..batch.num_rows() {
-            let Some(c) =
-                ids(r).and_then(|id| customers.binary_search_by(|x| x.as_str().cmp(id)).ok())
-            else {
+            let Some(c) = ids(r).and_then(|id| find_from(customers, id, next)) else {
                 continue;
             };
+            next = c + 1;
             for (j, column) in columns.iter().enumerate() {
                 let array = batch.column(j + 1);
                 let v = numeric_value(array, r).ok_or_else(|| SharedError::ColumnType {

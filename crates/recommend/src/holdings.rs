@@ -4,7 +4,7 @@
 //! `u128`: set operations and similarity counts are a few instructions, and a million
 //! customers' holdings take 16 MB per snapshot.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{
@@ -12,6 +12,7 @@ use arrow::array::{
 };
 use arrow::datatypes::DataType;
 use clientele_shared::encryption::ParquetKey;
+use clientele_shared::hashing::{fast_map, FastMap};
 use clientele_shared::parquet_io::ParquetSource;
 use clientele_shared::schema::{CUSTOMER_ID, PRODUCT, SNAPSHOT};
 
@@ -66,23 +67,45 @@ pub(crate) fn string_column<'a>(
 }
 
 /// Builds baskets while reading, in order of first appearance, then sorts.
-#[derive(Default)]
 struct Builder {
-    customer_index: HashMap<String, u32>,
+    customer_index: FastMap<String, u32>,
     customers: Vec<String>,
-    product_index: HashMap<String, u8>,
+    /// The customer of the previous row: a table's rows come grouped by customer, so
+    /// most rows are found by one comparison instead of a hash and a comparison.
+    last_customer: Option<usize>,
+    product_index: FastMap<String, u8>,
     products: Vec<String>,
     snapshots: BTreeMap<Option<i32>, Vec<Basket>>,
 }
 
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            customer_index: fast_map(),
+            customers: Vec::new(),
+            last_customer: None,
+            product_index: fast_map(),
+            products: Vec::new(),
+            snapshots: BTreeMap::new(),
+        }
+    }
+}
+
 impl Builder {
     fn customer(&mut self, id: &str) -> usize {
-        if let Some(&i) = self.customer_index.get(id) {
-            return i as usize;
+        if let Some(last) = self.last_customer.filter(|&c| self.customers[c] == id) {
+            return last;
         }
-        let i = self.customers.len();
-        self.customer_index.insert(id.to_string(), i as u32);
-        self.customers.push(id.to_string());
+        let i = match self.customer_index.get(id) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.customers.len();
+                self.customer_index.insert(id.to_string(), i as u32);
+                self.customers.push(id.to_string());
+                i
+            }
+        };
+        self.last_customer = Some(i);
         i
     }
 

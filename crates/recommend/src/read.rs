@@ -22,7 +22,7 @@ use crate::holdings::{read_holdings, Basket, Holdings};
 use crate::methods::Inputs;
 use crate::params::{Method, RecommendParams};
 use crate::split::Split;
-use crate::universe::Universe;
+use crate::universe::{find_from, Universe};
 
 /// Everything the methods read besides the baskets, by universe customer and product.
 pub struct StageData {
@@ -94,7 +94,16 @@ pub fn read_inputs(
     holdings_path: &Path,
     key: Option<&ParquetKey>,
 ) -> Result<(StageData, Holdings), RecommendError> {
-    let holdings = read_holdings(holdings_path, params.holdings_format, key)?;
+    // The two large inputs are independent: read side by side.
+    let (holdings, features) = rayon::join(
+        || read_holdings(holdings_path, params.holdings_format, key),
+        || {
+            io.input("features")
+                .map(|path| read_feature_matrix(path, None, key))
+                .transpose()
+        },
+    );
+    let holdings = holdings?;
     let catalogue = match (io.input("catalogue"), &params.products) {
         (Some(path), _) => {
             let specs = read_catalogue_csv(path)?;
@@ -104,10 +113,7 @@ pub fn read_inputs(
         (None, Some(products)) => Some(products.clone()),
         (None, None) => None,
     };
-    let features = match io.input("features") {
-        Some(path) => Some(read_feature_matrix(path, None, key)?),
-        None => None,
-    };
+    let features = features?;
     let feature_ids = features.as_ref().map(|f| f.ids.as_slice()).unwrap_or(&[]);
     let universe = Universe::new(&holdings, catalogue.as_deref(), feature_ids)?;
     let panel_days = match io.input("features") {
@@ -119,8 +125,10 @@ pub fn read_inputs(
         let mut panel = panel_days
             .as_ref()
             .map(|_| vec![Vec::new(); universe.customers.len()]);
+        let mut next = 0;
         for (r, id) in f.ids.iter().enumerate() {
-            if let Some(c) = universe.index(id) {
+            if let Some(c) = universe.index_from(id, next) {
+                next = c + 1;
                 row_of[c] = Some(r as u32);
                 if let (Some(panel), Some(days)) = (panel.as_mut(), &panel_days) {
                     panel[c].push((days[r], r as u32));
@@ -248,8 +256,10 @@ fn read_segments(
     key: Option<&ParquetKey>,
 ) -> Result<Vec<Option<i32>>, RecommendError> {
     let mut segments = vec![None; customers.len()];
+    let mut next = 0;
     for (id, segment) in read_assignments(path, key)? {
-        if let Ok(c) = customers.binary_search_by(|x| x.as_str().cmp(&id)) {
+        if let Some(c) = find_from(customers, &id, next) {
+            next = c + 1;
             segments[c] = (segment >= 0).then_some(segment);
         }
     }

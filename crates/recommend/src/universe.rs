@@ -18,20 +18,65 @@ pub struct Universe {
     holdings_product: Vec<usize>,
 }
 
+/// Where `id` is in the sorted `ids`, trying `guess` first: a table sorted by id, as the
+/// stages write them, finds each customer right after the previous one.
+pub(crate) fn find_from(ids: &[String], id: &str, guess: usize) -> Option<usize> {
+    match ids.get(guess) {
+        Some(c) if c == id => Some(guess),
+        _ => ids.binary_search_by(|c| c.as_str().cmp(id)).ok(),
+    }
+}
+
 impl Universe {
     pub fn new(
         holdings: &Holdings,
         catalogue: Option<&[ProductSpec]>,
         feature_ids: &[String],
     ) -> Result<Self, RecommendError> {
-        let mut customers: Vec<String> = holdings.customers.clone();
-        let known: BTreeSet<&str> = holdings.customers.iter().map(String::as_str).collect();
-        let extra: BTreeSet<&String> = feature_ids
+        // The holdings' customers (each once) and the features' merged in id order: one
+        // comparison per customer rather than tree and binary searches over a million
+        // ids. Both are usually sorted already (the stages write tables in id order).
+        let mut held: Vec<(&str, usize)> = holdings
+            .customers
             .iter()
-            .filter(|id| !known.contains(id.as_str()))
+            .enumerate()
+            .map(|(h, id)| (id.as_str(), h))
             .collect();
-        customers.extend(extra.into_iter().cloned());
-        customers.sort_unstable();
+        if !held.is_sorted() {
+            held.sort_unstable();
+        }
+        let mut feature_ids: Vec<&str> = feature_ids.iter().map(String::as_str).collect();
+        if !feature_ids.is_sorted() {
+            feature_ids.sort_unstable();
+        }
+        feature_ids.dedup();
+        let mut customers: Vec<String> = Vec::with_capacity(held.len().max(feature_ids.len()));
+        let mut holdings_customer = vec![0; held.len()];
+        let (mut held, mut featured) = (
+            held.into_iter().peekable(),
+            feature_ids.into_iter().peekable(),
+        );
+        loop {
+            let order = match (held.peek(), featured.peek()) {
+                (Some((h, _)), Some(f)) => h.cmp(f),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => break,
+            };
+            if order.is_ge() {
+                if let Some(f) = featured.next() {
+                    if order.is_gt() {
+                        customers.push(f.to_string());
+                    }
+                }
+            }
+            if order.is_le() {
+                if let Some((id, h)) = held.next() {
+                    holdings_customer[h] = customers.len();
+                    customers.push(id.to_string());
+                }
+            }
+        }
         let mut products: BTreeSet<String> = holdings.products.iter().cloned().collect();
         if let Some(catalogue) = catalogue {
             products.extend(catalogue.iter().map(|p| p.id.clone()));
@@ -45,11 +90,7 @@ impl Universe {
         }
         let index_in = |list: &[String], id: &String| list.binary_search(id).unwrap_or(0);
         Ok(Universe {
-            holdings_customer: holdings
-                .customers
-                .iter()
-                .map(|id| index_in(&customers, id))
-                .collect(),
+            holdings_customer,
             holdings_product: holdings
                 .products
                 .iter()
@@ -60,9 +101,10 @@ impl Universe {
         })
     }
 
-    /// The universe index of a customer id.
-    pub fn index(&self, id: &str) -> Option<usize> {
-        self.customers.binary_search_by(|c| c.as_str().cmp(id)).ok()
+    /// [`Self::index`], trying `guess` first: a table sorted by id, as the stages write
+    /// them, finds each customer right after the previous one.
+    pub fn index_from(&self, id: &str, guess: usize) -> Option<usize> {
+        find_from(&self.customers, id, guess)
     }
 
     /// A holdings snapshot's baskets, by universe customer and product.
@@ -112,8 +154,8 @@ mod tests {
             Universe::new(&holdings, Some(&catalogue), &["c2".into(), "c1".into()]).unwrap();
         assert_eq!(universe.customers, ["c1", "c2", "c3"]);
         assert_eq!(universe.products, ["card", "mortgage_loan", "savings"]);
-        assert_eq!(universe.index("c2"), Some(1));
-        assert_eq!(universe.index("c9"), None);
+        assert_eq!(universe.index_from("c2", 0), Some(1));
+        assert_eq!(universe.index_from("c9", 1), None);
         // c3 holds savings (holdings product 0), c1 holds card (holdings product 1);
         // c2, with features only, holds nothing.
         assert_eq!(
