@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use clientele_shared::schema::FeatureOrigin;
 use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// One segment, as the profiles file shows it.
@@ -125,15 +126,15 @@ pub fn profiles(
     overrides: &BTreeMap<String, String>,
 ) -> Vec<SegmentProfile> {
     let (n, d) = x.dim();
-    let mut population_mean = vec![0.0; d];
-    let mut population_sd = vec![0.0; d];
-    for f in 0..d {
-        let column = x.column(f);
-        let mean = column.sum() / n.max(1) as f64;
-        let var = column.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n.max(1) as f64;
-        population_mean[f] = mean;
-        population_sd[f] = var.sqrt();
-    }
+    let (population_mean, population_sd): (Vec<f64>, Vec<f64>) = (0..d)
+        .into_par_iter()
+        .map(|f| {
+            let column = x.column(f);
+            let mean = column.sum() / n.max(1) as f64;
+            let var = column.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n.max(1) as f64;
+            (mean, var.sqrt())
+        })
+        .unzip();
     let mut segments: Vec<i32> = labels.to_vec();
     segments.sort_unstable();
     segments.dedup();
@@ -144,34 +145,43 @@ pub fn profiles(
         .map(|segment| {
             let rows: Vec<usize> = (0..n).filter(|&i| labels[i] == segment).collect();
             let size = rows.len();
-            let mut feature_profiles = Vec::with_capacity(d);
-            let mut differences = Vec::with_capacity(d);
-            for f in 0..d {
-                let mut values: Vec<f64> = rows.iter().map(|&i| x[[i, f]]).collect();
-                let mean = values.iter().sum::<f64>() / size as f64;
-                let difference = if population_sd[f] > 0.0 {
-                    (mean - population_mean[f]) / population_sd[f]
-                } else {
-                    0.0
-                };
-                values.sort_by(f64::total_cmp);
-                let median = median_of_sorted(&values);
-                // Means and medians in original units: the transforms are monotone, so
-                // the median maps across exactly; the mean is taken over original values.
-                let original_mean = if features.is_numeric(f) {
-                    values.iter().map(|&v| features.original(f, v)).sum::<f64>() / size as f64
-                } else {
-                    mean
-                };
-                differences.push((f, difference));
-                feature_profiles.push(FeatureProfile {
-                    feature: features.names[f].clone(),
-                    source: features.source(f).to_string(),
-                    mean: original_mean,
-                    median: features.original(f, median),
-                    standardised_difference: difference,
-                });
-            }
+            // Features one per task: each sorts its column's values of the segment (a
+            // million values per feature over all segments) on its own.
+            let (feature_profiles, mut differences): (Vec<FeatureProfile>, Vec<(usize, f64)>) = (0
+                ..d)
+                .into_par_iter()
+                .map(|f| {
+                    let mut values: Vec<f64> = rows.iter().map(|&i| x[[i, f]]).collect();
+                    let mean = values.iter().sum::<f64>() / size as f64;
+                    let difference = if population_sd[f] > 0.0 {
+                        (mean - population_mean[f]) / population_sd[f]
+                    } else {
+                        0.0
+                    };
+                    // Values equal under the total order are the same bits: an unstable
+                    // sort leaves the same sequence as a stable one.
+                    values.sort_unstable_by(f64::total_cmp);
+                    let median = median_of_sorted(&values);
+                    // Means and medians in original units: the transforms are
+                    // monotone, so the median maps across exactly; the mean is taken
+                    // over original values.
+                    let original_mean = if features.is_numeric(f) {
+                        values.iter().map(|&v| features.original(f, v)).sum::<f64>() / size as f64
+                    } else {
+                        mean
+                    };
+                    (
+                        FeatureProfile {
+                            feature: features.names[f].clone(),
+                            source: features.source(f).to_string(),
+                            mean: original_mean,
+                            median: features.original(f, median),
+                            standardised_difference: difference,
+                        },
+                        (f, difference),
+                    )
+                })
+                .unzip();
             differences.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
             let top: Vec<(usize, f64)> = differences
                 .into_iter()
