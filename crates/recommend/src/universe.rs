@@ -101,8 +101,7 @@ impl Universe {
         })
     }
 
-    /// [`Self::index`], trying `guess` first: a table sorted by id, as the stages write
-    /// them, finds each customer right after the previous one.
+    /// The universe index of a customer id, trying `guess` first ([`find_from`]).
     pub fn index_from(&self, id: &str, guess: usize) -> Option<usize> {
         find_from(&self.customers, id, guess)
     }

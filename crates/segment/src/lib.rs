@@ -50,6 +50,8 @@ impl Stage for Segment {
     const KIND: &'static str = "segment";
     // 2: the sweep's silhouette measures each pair once (its sums in another order:
     // the last bits of the sweep and the profiles).
+    // 3: the sweep's silhouette adds each distance once per tuple of labels over the
+    // labelings (again the sums' order: last bits).
     const ALGORITHM_VERSION: u32 = 3;
     const INPUTS: &'static [Port] = &[
         Port {

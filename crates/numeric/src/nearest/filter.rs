@@ -62,7 +62,9 @@ const WIDE: usize = 2 * LANES;
 /// The references centred and rounded to single precision, sixteen to a block, with
 /// their norms.
 pub(super) struct NearestFilter {
-    /// The references' mean, subtracted from every row before the filter.
+    /// The mean of the blocks' lanes (padding lanes repeat the last reference; any
+    /// centre keeps distances, this one keeps the norms small), subtracted from every
+    /// row before the filter.
     centre: Vec<f64>,
     /// `blocks[(b·d + j)·WIDE + l]`: centred value `j` of reference `b·WIDE + l`, as
     /// `f32`; lanes past the last block of [`LANES`] are zero.
